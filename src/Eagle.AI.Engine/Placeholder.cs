@@ -1,0 +1,2 @@
+namespace Eagle.AI.Engine;
+internal static class Placeholder { }
