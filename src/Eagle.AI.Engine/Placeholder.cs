@@ -1,2 +1,0 @@
-namespace Eagle.AI.Engine;
-internal static class Placeholder { }
