@@ -1,0 +1,61 @@
+namespace Eagle.AI.Engine.Decoding;
+
+/// <summary>What one generation request asks for.</summary>
+public sealed record GenerationOptions
+{
+    /// <summary>Most tokens to generate, ≥ 1.</summary>
+    public int MaxNewTokens { get; init; } = 256;
+    /// <summary>How tokens are chosen.</summary>
+    public SamplingOptions Sampling { get; init; } = SamplingOptions.Greedy;
+    /// <summary>Ids that end generation (kept as the last output token); null = the model's eos ids.</summary>
+    public IReadOnlyCollection<int>? StopTokenIds { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the option and its allowed range.</summary>
+    public void Validate()
+    {
+        if (MaxNewTokens < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "max new tokens must be >= 1");
+        Sampling.Validate();
+    }
+}
+
+/// <summary>Why generation ended.</summary>
+public enum FinishReason
+{
+    /// <summary>A stop token was generated.</summary>
+    Stop,
+    /// <summary>The token budget or the context limit was reached.</summary>
+    Length,
+}
+
+/// <summary>Counters and timings of one request. τ (mean acceptance length) = new tokens ÷ decoding rounds, bonus token included.</summary>
+public sealed record GenerationStats
+{
+    /// <summary>Tokens in the prompt.</summary>
+    public int PromptTokens { get; init; }
+    /// <summary>Tokens generated (stop token included).</summary>
+    public int GeneratedTokens { get; init; }
+    /// <summary>Prefill wall time.</summary>
+    public double PrefillMs { get; init; }
+    /// <summary>Wall time after prefill.</summary>
+    public double DecodeMs { get; init; }
+    /// <summary>Target forward passes, prefill included.</summary>
+    public int TargetForwards { get; init; }
+    /// <summary>Decoding rounds after prefill (vanilla: one per token after the first).</summary>
+    public int Rounds { get; init; }
+    /// <summary>Draft tokens accepted by verification (0 for vanilla).</summary>
+    public int AcceptedDraftTokens { get; init; }
+    /// <summary>Time drafting (speculative only).</summary>
+    public double DraftMs { get; init; }
+    /// <summary>Time in target verification forwards (speculative only).</summary>
+    public double VerifyMs { get; init; }
+
+    /// <summary>Generated tokens per second after prefill (the first token comes from prefill, so it is not counted).</summary>
+    public double DecodeTokensPerSecond => DecodeMs > 0 ? (GeneratedTokens - 1) / (DecodeMs / 1000.0) : 0;
+
+    /// <summary>τ: mean tokens per target forward = generated tokens ÷ target forwards (prefill counts as one round producing the first token).</summary>
+    public double MeanAcceptanceLength => TargetForwards > 0 ? (double)GeneratedTokens / TargetForwards : 0;
+}
+
+/// <summary>The result of one request.</summary>
+public sealed record GenerationResult(IReadOnlyList<int> OutputIds, FinishReason FinishReason, GenerationStats Stats);

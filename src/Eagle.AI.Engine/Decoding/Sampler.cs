@@ -1,0 +1,85 @@
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Decoding;
+
+/// <summary>
+/// Turns target logits into the processed distribution and draws from it. The distribution is computed on the logits'
+/// device; the draw is an inverse-CDF on the host with a seeded <see cref="Random"/>, so the same seed reproduces the same
+/// tokens on any device, and acceptance tests in speculative decoding draw from the same stream.
+/// </summary>
+public sealed class Sampler
+{
+    private readonly SamplingOptions options;
+    private readonly Random random;
+
+    /// <summary>Creates a sampler (validates <paramref name="options"/>).</summary>
+    public Sampler(SamplingOptions options)
+    {
+        options.Validate();
+        this.options = options;
+        random = options.Seed is { } s ? new Random(unchecked((int)(s ^ (s >> 32)))) : new Random();
+    }
+
+    /// <summary>True when the argmax is taken.</summary>
+    public bool IsGreedy => options.IsGreedy;
+
+    /// <summary>A uniform draw in [0, 1) from the sampler's stream.</summary>
+    public double NextUniform() => random.NextDouble();
+
+    /// <summary>
+    /// The processed distribution over the vocabulary: softmax(logits / T) restricted to the top-k, then to the top-p
+    /// nucleus (Hugging Face warpers: ties at the k-th value are kept; the most likely token is always kept).
+    /// logits fp32 [.., V] → probabilities fp32 [.., V].
+    /// </summary>
+    public Tensor Probabilities(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        var x = options.Temperature is 0f or 1f ? logits : logits / options.Temperature;
+        if (options.TopK > 0 && options.TopK < x.shape[^1])
+        {
+            var kth = x.topk(options.TopK, dim: -1).values.narrow(-1, options.TopK - 1, 1); // [.., 1]
+            x = x.masked_fill(x < kth, float.NegativeInfinity);
+        }
+        if (options.TopP < 1f)
+        {
+            var (sorted, order) = x.sort(dim: -1, descending: false);
+            var cumulative = sorted.softmax(-1).cumsum(-1);
+            var remove = cumulative <= (1.0 - options.TopP);
+            remove.narrow(-1, remove.shape[^1] - 1, 1).fill_(false);             // keep the most likely token
+            x = x.masked_fill(remove.scatter(-1, order, remove), float.NegativeInfinity);
+        }
+        return x.softmax(-1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The next token from logits [V]: argmax when greedy, else a draw from <see cref="Probabilities"/>.</summary>
+    public int Next(Tensor logits)
+    {
+        if (IsGreedy) return (int)logits.argmax().item<long>();
+        using var p = Probabilities(logits);
+        return Draw(p);
+    }
+
+    /// <summary>A draw from probabilities [V] (need not be normalised exactly).</summary>
+    public int Draw(Tensor probabilities)
+    {
+        using var cpu = probabilities.to(ScalarType.Float32, CPU).contiguous();
+        return Draw(cpu.data<float>().ToArray());
+    }
+
+    /// <summary>Inverse-CDF draw from host probabilities (need not sum to one exactly).</summary>
+    public int Draw(ReadOnlySpan<float> p)
+    {
+        double total = 0;
+        foreach (var v in p) total += v;
+        double u = random.NextDouble() * total, acc = 0;
+        int last = -1;
+        for (int i = 0; i < p.Length; i++)
+        {
+            if (p[i] <= 0) continue;
+            acc += p[i];
+            last = i;
+            if (u < acc) return i;
+        }
+        return last >= 0 ? last : throw new InvalidOperationException("cannot sample from an all-zero distribution");
+    }
+}

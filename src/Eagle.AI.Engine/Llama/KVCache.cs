@@ -1,0 +1,92 @@
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Llama;
+
+/// <summary>
+/// One request's key/value cache, preallocated once at its full capacity (no growth, no <c>cat</c> per step).
+/// A forward writes its n new entries at [Length, Length + n) and advances <see cref="Length"/>; tree verification then
+/// keeps only the accepted entries with <see cref="Compact"/>, and rejected entries need no rollback because the next
+/// forward overwrites them.
+/// </summary>
+public sealed class KVCache : IDisposable
+{
+    private readonly Tensor[] keys;   // per layer [1, kvHeads, Capacity, D]
+    private readonly Tensor[] values; // per layer [1, kvHeads, Capacity, D]
+
+    /// <summary>Allocates <paramref name="capacity"/> positions for every layer.</summary>
+    public KVCache(int layers, int kvHeads, int headDim, int capacity, ScalarType dtype, Device device)
+    {
+        if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "KV capacity must be > 0");
+        Capacity = capacity;
+        keys = new Tensor[layers];
+        values = new Tensor[layers];
+        for (int i = 0; i < layers; i++)
+        {
+            keys[i] = zeros([1, kvHeads, capacity, headDim], dtype, device);
+            values[i] = zeros([1, kvHeads, capacity, headDim], dtype, device);
+        }
+    }
+
+    /// <summary>Positions this cache can hold.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Committed entries: positions [0, Length) are valid.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>Bytes held by the cache.</summary>
+    public long Bytes => keys.Sum(k => k.NumberOfElements * k.ElementSize) * 2;
+
+    /// <summary>
+    /// Writes k, v [1, kvHeads, n, D] of <paramref name="layer"/> at [Length, Length + n) and returns views of the whole
+    /// valid prefix [1, kvHeads, Length + n, D]. <see cref="Advance"/> commits the n entries once every layer is written.
+    /// </summary>
+    public (Tensor K, Tensor V) Write(int layer, Tensor k, Tensor v)
+    {
+        long n = k.shape[2];
+        keys[layer].narrow(2, Length, n).copy_(k);
+        values[layer].narrow(2, Length, n).copy_(v);
+        return (keys[layer].narrow(2, 0, Length + n), values[layer].narrow(2, 0, Length + n));
+    }
+
+    /// <summary>Throws unless <paramref name="n"/> more entries fit.</summary>
+    public void EnsureRoom(int n)
+    {
+        if (Length + n > Capacity)
+            throw new InvalidOperationException(
+                $"KV cache full: {Length} + {n} positions exceed its capacity of {Capacity} (raise the context limit)");
+    }
+
+    /// <summary>Commits the n entries written by the last forward.</summary>
+    public void Advance(int n) => Length += n;
+
+    /// <summary>
+    /// Keeps the entries at absolute <paramref name="slots"/> (int64 [a], ascending, all ≥ <paramref name="start"/>) by
+    /// gathering them to [start, start + a) and sets Length = start + a. This is how a verified tree's root and accepted
+    /// path become the committed prefix.
+    /// </summary>
+    public void Compact(int start, Tensor slots)
+    {
+        int a = (int)slots.shape[0];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            using var k = keys[i].index_select(2, slots); // gather first: source and target ranges may overlap
+            using var v = values[i].index_select(2, slots);
+            keys[i].narrow(2, start, a).copy_(k);
+            values[i].narrow(2, start, a).copy_(v);
+        }
+        Length = start + a;
+    }
+
+    /// <summary>Forgets everything from <paramref name="length"/> on.</summary>
+    public void Truncate(int length)
+    {
+        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), length, $"must be in [0, {Length}]");
+        Length = length;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var t in keys.Concat(values)) t.Dispose();
+    }
+}

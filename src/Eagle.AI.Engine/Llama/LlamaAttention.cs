@@ -1,0 +1,60 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Llama;
+
+/// <summary>
+/// Grouped-query attention over a <see cref="KVCache"/> through <c>scaled_dot_product_attention</c> with an explicit mask.
+/// GQA without copying K/V: the query heads that share a KV head are stacked along the sequence axis
+/// ([1, kvHeads, group·n, D]) and the mask rows are repeated to match.
+/// </summary>
+public sealed class LlamaAttention : nn.Module
+{
+    /// <summary>[heads·D, H]</summary>
+    public readonly Projection q_proj;
+    /// <summary>[kvHeads·D, H]</summary>
+    public readonly Projection k_proj;
+    /// <summary>[kvHeads·D, H]</summary>
+    public readonly Projection v_proj;
+    /// <summary>[H, heads·D]</summary>
+    public readonly Projection o_proj;
+    private readonly int heads, kvHeads, headDim;
+
+    /// <summary>Creates an uninitialised attention block; <paramref name="inFeatures"/> is H for the target (2H in an EAGLE-3 head).</summary>
+    public LlamaAttention(int inFeatures, int hidden, int heads, int kvHeads, int headDim, ScalarType dtype, Device device)
+        : base(nameof(LlamaAttention))
+    {
+        this.heads = heads;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        q_proj = new Projection(inFeatures, heads * headDim, dtype, device);
+        k_proj = new Projection(inFeatures, kvHeads * headDim, dtype, device);
+        v_proj = new Projection(inFeatures, kvHeads * headDim, dtype, device);
+        o_proj = new Projection(heads * headDim, hidden, dtype, device);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// x [1, n, in]; cos/sin [n, D]; mask bool [n, past + n] (true = attend) or null (everything visible: one query token).
+    /// Writes this layer's new K/V into <paramref name="cache"/> and returns [1, n, H].
+    /// </summary>
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KVCache cache, int layer)
+    {
+        using var scope = NewDisposeScope();
+        long n = x.shape[1];
+        var q = q_proj.forward(x).view(1, n, heads, headDim).transpose(1, 2);   // [1, heads, n, D]
+        var k = k_proj.forward(x).view(1, n, kvHeads, headDim).transpose(1, 2); // [1, kvHeads, n, D]
+        var v = v_proj.forward(x).view(1, n, kvHeads, headDim).transpose(1, 2);
+        q = RotaryEmbedding.Apply(q, cos, sin);
+        k = RotaryEmbedding.Apply(k, cos, sin);
+        var (keys, values) = cache.Write(layer, k, v);                          // [1, kvHeads, S, D]
+
+        int group = heads / kvHeads;
+        // head h uses KV head h / group, so [1, heads, n, D] → [1, kvHeads, group·n, D] keeps each group together
+        var qg = q.reshape(1, kvHeads, group * n, headDim);
+        Tensor? m = mask is null ? null : group == 1 ? mask : mask.repeat(group, 1); // [group·n, S]
+        var o = nn.functional.scaled_dot_product_attention(qg, keys, values, m);  // [1, kvHeads, group·n, D]
+        o = o.view(1, heads, n, headDim).transpose(1, 2).reshape(1, n, heads * headDim);
+        return o_proj.forward(o).MoveToOuterDisposeScope();
+    }
+}

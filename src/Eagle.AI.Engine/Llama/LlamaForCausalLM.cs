@@ -1,0 +1,97 @@
+using Eagle.AI.Engine.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Llama;
+
+/// <summary>
+/// The LLaMA-3 target model. Field names are the Hugging Face keys (<c>model.layers.N.self_attn.q_proj.weight</c>,
+/// <c>lm_head.weight</c>), so a checkpoint loads strictly with no key map. One forward handles prefill, one-token
+/// decode and tree verification alike: n new tokens at arbitrary positions with an arbitrary [n, past + n] mask.
+/// </summary>
+public sealed class LlamaForCausalLM : nn.Module
+{
+    /// <summary>The decoder stack.</summary>
+    public readonly LlamaModel model;
+    /// <summary>[V, H]; null when the embeddings are tied.</summary>
+    public readonly Projection? lm_head;
+    private readonly RotaryEmbedding rotary;
+
+    /// <summary>Creates an uninitialised model (fill it with <see cref="Load"/> or <see cref="RandomWeights"/>).</summary>
+    public LlamaForCausalLM(LlamaConfig config, ScalarType dtype, Device device) : base(nameof(LlamaForCausalLM))
+    {
+        Config = config;
+        DType = dtype;
+        Device = device;
+        model = new LlamaModel(config, dtype, device);
+        lm_head = config.TieWordEmbeddings ? null : new Projection(config.HiddenSize, config.VocabSize, dtype, device);
+        rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling, device);
+        RegisterComponents();
+    }
+
+    /// <summary>The model's <c>config.json</c>.</summary>
+    public LlamaConfig Config { get; }
+    /// <summary>Weight and activation dtype.</summary>
+    public ScalarType DType { get; }
+    /// <summary>Where the weights live.</summary>
+    public Device Device { get; }
+
+    /// <summary>The lm_head matrix [V, H] (the embedding table when tied).</summary>
+    public Tensor LmHeadWeight => lm_head?.weight ?? model.embed_tokens.weight;
+
+    /// <summary>A new KV cache for one request of up to <paramref name="capacity"/> positions.</summary>
+    public KVCache NewCache(int capacity) =>
+        new(Config.NumHiddenLayers, Config.NumKeyValueHeads, Config.HeadDim, capacity, DType, Device);
+
+    /// <summary>
+    /// Runs n new tokens <paramref name="ids"/> [n] (int64) at <paramref name="positions"/> [n] after the cache's
+    /// committed prefix, with <paramref name="mask"/> bool [n, past + n] (true = attend; null = causal). Writes their K/V
+    /// into <paramref name="cache"/> and advances it by n.
+    /// </summary>
+    public TargetOutput Forward(Tensor ids, Tensor positions, KVCache cache, Tensor? mask, ForwardRequest request)
+    {
+        int n = (int)ids.shape[0];
+        cache.EnsureRoom(n);
+        using var scope = NewDisposeScope();
+        mask ??= n == 1 ? null : CausalMask(cache.Length, n, Device);
+        var x = model.embed_tokens.forward(ids).unsqueeze(0);                  // [1, n, H]
+        var (cos, sin) = rotary.Tables(positions, DType);                       // [n, D]
+        var captured = new List<Tensor>();
+        for (int i = 0; i < model.layers.Count; i++)
+        {
+            if (request.CaptureLayers is { } cl && Array.IndexOf(cl, i) >= 0)
+                captured.Add(x);                                                // residual stream entering layer i
+            x = model.layers[i].forward(x, cos, sin, mask, cache);
+        }
+        cache.Advance(n);
+        var h = model.norm.forward(x).squeeze(0);                              // [n, H]
+        var rows = request.LogitRows is null ? h : h.index_select(0, request.LogitRows);
+        var logits = nn.functional.linear(rows, LmHeadWeight).to(ScalarType.Float32); // [r, V]
+        var features = captured.Count == 0 ? null : cat(captured, -1).squeeze(0);     // [n, k·H]
+        return new TargetOutput(
+            logits.MoveToOuterDisposeScope(),
+            features?.MoveToOuterDisposeScope(),
+            request.FinalHidden ? h.MoveToOuterDisposeScope() : null);
+    }
+
+    /// <summary>Causal mask bool [n, past + n]: every new token sees the whole committed prefix and the new tokens up to itself.</summary>
+    public static Tensor CausalMask(int past, int n, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var m = ones([n, past + n], ScalarType.Bool, device).tril(past);
+        return m.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Parameter count.</summary>
+    public long ParameterCount => parameters().Sum(p => p.NumberOfElements);
+
+    /// <summary>Bytes of all weights (what one decode step must read).</summary>
+    public long WeightBytes => parameters().Sum(p => p.NumberOfElements * p.ElementSize);
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) rotary.Dispose();
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,32 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Llama;
+
+/// <summary>RMSNorm as LLaMA computes it: statistics in fp32, the result cast back before the weight multiplies it.</summary>
+public sealed class RMSNorm : nn.Module<Tensor, Tensor>
+{
+    /// <summary>[H]</summary>
+    public readonly Parameter weight;
+    private readonly double eps;
+
+    /// <summary>Creates an uninitialised norm over the last dimension of width <paramref name="size"/>.</summary>
+    public RMSNorm(long size, double eps, ScalarType dtype, Device device) : base(nameof(RMSNorm))
+    {
+        weight = new Parameter(empty([size], dtype, device), requires_grad: false);
+        this.eps = eps;
+        RegisterComponents();
+    }
+
+    /// <summary>x [.., H] → [.., H]</summary>
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
+        // (.., H) * (.., 1) = (.., H)
+        var normed = xf * xf.pow(2).mean([-1], keepdim: true).add_(eps).rsqrt_();
+        var y = normed.to(x.dtype).mul_(weight);
+        return y.MoveToOuterDisposeScope();
+    }
+}

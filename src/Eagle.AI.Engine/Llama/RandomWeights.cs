@@ -1,0 +1,41 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Llama;
+
+/// <summary>
+/// Seeded random weights for test and benchmark models. The lm_head is scaled so that logits have a standard deviation
+/// of about <c>lmHeadScale</c>: the softmax is peaked and greedy choices are far from ties, so fp32 rounding differences
+/// between code paths (one token vs a tree of tokens) cannot flip an argmax.
+/// </summary>
+public static class RandomWeights
+{
+    /// <summary>Fills every parameter of <paramref name="model"/> from <paramref name="seed"/>.</summary>
+    public static void Initialize(nn.Module model, int layers, long seed, double lmHeadScale = 8.0)
+    {
+        using var guard = no_grad();
+        using var g = new Generator((ulong)seed);
+        foreach (var (name, p) in model.named_parameters().OrderBy(p => p.name, StringComparer.Ordinal))
+        {
+            using var scope = NewDisposeScope();
+            Tensor value;
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal))
+                value = 1.0 + 0.1 * randn(p.shape, generator: g);       // norms near 1, not exactly, so they are tested
+            else if (name.EndsWith("embed_tokens.weight", StringComparison.Ordinal))
+                value = randn(p.shape, generator: g);
+            else if (name == "lm_head.weight")
+                value = randn(p.shape, generator: g) * (lmHeadScale / Math.Sqrt(p.shape[1]));
+            else if (p.shape.Length == 2)
+            {
+                // unit-variance outputs; residual writers scaled down so the stream stays O(1) through the layers
+                double std = 1.0 / Math.Sqrt(p.shape[1]);
+                if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal))
+                    std /= Math.Sqrt(2.0 * layers);
+                value = randn(p.shape, generator: g) * std;
+            }
+            else
+                value = 0.02 * randn(p.shape, generator: g);
+            p.copy_(value);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Llama;
+
+/// <summary>
+/// What one target forward returns. <see cref="Logits"/> are fp32 [r, V] for the r requested rows; <see cref="Captured"/>
+/// is the concatenation (low → high layer) of the residual-stream inputs of the requested layers, [n, k·H] (EAGLE-3
+/// features); <see cref="FinalHidden"/> is the final-norm output [n, H] (EAGLE-1/2 feature). The caller disposes it.
+/// </summary>
+public sealed record TargetOutput(Tensor Logits, Tensor? Captured, Tensor? FinalHidden) : IDisposable
+{
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Logits.Dispose();
+        Captured?.Dispose();
+        FinalHidden?.Dispose();
+    }
+}
+
+/// <summary>What a target forward should return besides the KV update.</summary>
+/// <param name="LogitRows">int64 [r] rows of the new tokens to project to logits; null = all rows.</param>
+/// <param name="CaptureLayers">layer indices whose residual-stream inputs to return, ascending; null = none.</param>
+/// <param name="FinalHidden">whether to return the final-norm hidden states.</param>
+public sealed record ForwardRequest(Tensor? LogitRows = null, int[]? CaptureLayers = null, bool FinalHidden = false)
+{
+    /// <summary>Logits of every new token, nothing else.</summary>
+    public static readonly ForwardRequest AllLogits = new();
+}

@@ -1,0 +1,130 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Runtime;
+
+/// <summary>The native libtorch could not be loaded or the requested device is not available; the message says how to fix it.</summary>
+public sealed class TorchRuntimeException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Loads the native runtime once, before the first tensor: optionally preloading a PyTorch installation's libtorch from
+/// <c>EAGLE_LIBTORCH_DIR</c> by absolute path (TorchSharp itself only searches the app folder and the loader path), and
+/// turning TorchSharp's long load trace into one actionable error.
+/// </summary>
+public static class TorchRuntime
+{
+    /// <summary>Environment variable naming a libtorch folder (e.g. <c>site-packages/torch/lib</c>) to use instead of the packaged one.</summary>
+    public const string LibTorchDirVariable = "EAGLE_LIBTORCH_DIR";
+
+    private static readonly Lock Gate = new();
+    private static bool initialized;
+
+    /// <summary>The libtorch folder preloaded from <see cref="LibTorchDirVariable"/>, if any.</summary>
+    public static string? PreloadedFrom { get; private set; }
+
+    /// <summary>Loads the runtime; safe to call many times.</summary>
+    /// <exception cref="TorchRuntimeException">The native library cannot load.</exception>
+    public static void EnsureInitialized()
+    {
+        lock (Gate)
+        {
+            if (initialized) return;
+            string? dir = Environment.GetEnvironmentVariable(LibTorchDirVariable);
+            if (!string.IsNullOrWhiteSpace(dir)) Preload(dir);
+            try
+            {
+                using var probe = ones(1);
+                _ = probe.sum().item<float>();
+            }
+            catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                throw new TorchRuntimeException(
+                    "TorchSharp could not load its native library (libLibTorchSharp.so / libtorch). Fixes: " +
+                    "(1) an application must reference a libtorch package: libtorch-cpu-linux-x64 (the default of this repo's " +
+                    "apps) or, for NVIDIA GPUs, build with -p:EagleTorchBackend=cuda (TorchSharp-cuda-linux); " +
+                    $"(2) or set {LibTorchDirVariable} to a PyTorch installation's torch/lib folder; " +
+                    "(3) on Debian 12 / Ubuntu 22.04 libLibTorchSharp.so needs GLIBCXX_3.4.32: build through this repo's " +
+                    "build/Eagle.NativeFix.targets, which weakens that requirement in the build output. Cause: " + Innermost(e).Message, e);
+            }
+            initialized = true;
+        }
+    }
+
+    private static void Preload(string dir)
+    {
+        if (!Path.IsPathRooted(dir) || !Directory.Exists(dir))
+            throw new TorchRuntimeException($"{LibTorchDirVariable}='{dir}' is not an existing absolute folder (expected PyTorch's torch/lib)");
+        if (!File.Exists(Path.Combine(dir, "libtorch.so")))
+            throw new TorchRuntimeException($"{LibTorchDirVariable}='{dir}' has no libtorch.so (expected PyTorch's torch/lib)");
+        // Dependencies first, so each dlopen finds the ones before it already loaded by soname.
+        foreach (var name in new[] { "libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so" })
+        {
+            string path = Path.Combine(dir, name);
+            if (!File.Exists(path)) continue;
+            try
+            {
+                NativeLibrary.Load(path);
+            }
+            catch (DllNotFoundException e)
+            {
+                throw new TorchRuntimeException($"{LibTorchDirVariable}: cannot load {path}: {e.Message} " +
+                    "(for CUDA wheels, add site-packages/nvidia/*/lib to LD_LIBRARY_PATH)", e);
+            }
+        }
+        PreloadedFrom = dir;
+    }
+
+    private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
+
+    /// <summary>
+    /// Parses <c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. <c>auto</c> is CUDA when available, else CPU.
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown spelling.</exception>
+    /// <exception cref="TorchRuntimeException">CUDA asked for but not available, with how to get it.</exception>
+    public static Device ParseDevice(string spec)
+    {
+        EnsureInitialized();
+        string s = spec.Trim().ToLowerInvariant();
+        if (s == "cpu") return CPU;
+        if (s == "auto") return cuda.is_available() ? CUDA : CPU;
+        if (s == "cuda" || s.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            int index = 0;
+            if (s.Length > 4 && !int.TryParse(s.AsSpan(5), out index))
+                throw new ArgumentException($"device '{spec}': expected cuda:N with N a GPU index", nameof(spec));
+            if (!cuda.is_available())
+                throw new TorchRuntimeException(
+                    $"device '{spec}' requested but CUDA is not available: build the application with " +
+                    $"-p:EagleTorchBackend=cuda (TorchSharp-cuda-linux) or set {LibTorchDirVariable} to a CUDA PyTorch's torch/lib, " +
+                    "and check the NVIDIA driver (nvidia-smi)");
+            int count = cuda.device_count();
+            if (index < 0 || index >= count)
+                throw new ArgumentException($"device '{spec}': there are {count} CUDA devices (0..{count - 1})", nameof(spec));
+            return device(DeviceType.CUDA, index);
+        }
+        throw new ArgumentException($"device '{spec}': expected auto, cpu, cuda or cuda:N", nameof(spec));
+    }
+
+    /// <summary>
+    /// Parses <c>auto</c> (fp16 on CUDA, fp32 on CPU), <c>float32</c>/<c>fp32</c>, <c>bfloat16</c>/<c>bf16</c>, <c>float16</c>/<c>fp16</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown spelling.</exception>
+    public static ScalarType ParseDType(string spec, Device device) => spec.Trim().ToLowerInvariant() switch
+    {
+        "auto" => device.type == DeviceType.CUDA ? ScalarType.Float16 : ScalarType.Float32,
+        "float32" or "fp32" or "float" => ScalarType.Float32,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "float16" or "fp16" or "half" => ScalarType.Float16,
+        _ => throw new ArgumentException($"dtype '{spec}': expected auto, float32, bfloat16 or float16", nameof(spec)),
+    };
+
+    /// <summary>The safetensors / config spelling of a dtype.</summary>
+    public static string Name(ScalarType t) => t switch
+    {
+        ScalarType.Float32 => "float32",
+        ScalarType.BFloat16 => "bfloat16",
+        ScalarType.Float16 => "float16",
+        _ => t.ToString().ToLowerInvariant(),
+    };
+}
