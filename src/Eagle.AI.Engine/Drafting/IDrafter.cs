@@ -1,0 +1,37 @@
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Drafting;
+
+/// <summary>
+/// Proposes draft trees from the target's own features. The speculative generator drives it with one call per round:
+/// <see cref="Draft"/> gets the features of the tokens the target just committed, each paired with the token that
+/// followed it (draft position p = feature of token p + embedding of token p + 1), the last of which is the new root.
+/// Implementations keep their own committed state (e.g. a draft KV cache) and must not let tree expansion leak into it.
+/// </summary>
+public interface IDrafter : IDisposable
+{
+    /// <summary>Which target features this drafter consumes.</summary>
+    FeatureRequest Features { get; }
+
+    /// <summary>Starts a new request whose sequence will need at most <paramref name="capacity"/> positions.</summary>
+    void Reset(int capacity);
+
+    /// <summary>
+    /// Consumes <paramref name="features"/> [k, F] (from <see cref="Features"/>; may be null when the drafter asked for
+    /// none) of k newly committed tokens, paired with <paramref name="nextTokens"/> [k] (each the token that followed;
+    /// the last is the root of the new tree), and returns the tree to verify.
+    /// </summary>
+    DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context);
+}
+
+/// <summary>What the target must return for the drafter: residual-stream inputs of some layers (EAGLE-3) and/or the final-norm hidden states (EAGLE-1/2).</summary>
+public sealed record FeatureRequest(int[]? CaptureLayers, bool FinalHidden)
+{
+    /// <summary>No features (test drafters).</summary>
+    public static readonly FeatureRequest None = new(null, false);
+}
+
+/// <summary>Per-round information a drafter may use.</summary>
+/// <param name="Sampling">true when the target samples (a static-tree drafter then samples its children without replacement).</param>
+/// <param name="Random">the request's seeded random source, for drafters that sample.</param>
+public sealed record DraftContext(bool Sampling, Random Random);
