@@ -28,7 +28,12 @@ public enum FinishReason
     Length,
 }
 
-/// <summary>Counters and timings of one request. τ (mean acceptance length) = new tokens ÷ decoding rounds, bonus token included.</summary>
+/// <summary>
+/// Counters and timings of one request. τ, the mean acceptance length, is the tokens the decoding rounds produced
+/// divided by the rounds: (generated tokens − 1) ÷ rounds, where a round is one verification forward after prefill and
+/// its tokens are the accepted drafts plus the bonus token (the first token comes from prefill). Vanilla decoding has
+/// τ = 1; the reference implementation's "accepted per round + 1" is the same figure.
+/// </summary>
 public sealed record GenerationStats
 {
     /// <summary>Tokens in the prompt.</summary>
@@ -53,8 +58,8 @@ public sealed record GenerationStats
     /// <summary>Generated tokens per second after prefill (the first token comes from prefill, so it is not counted).</summary>
     public double DecodeTokensPerSecond => DecodeMs > 0 ? (GeneratedTokens - 1) / (DecodeMs / 1000.0) : 0;
 
-    /// <summary>τ: mean tokens per target forward = generated tokens ÷ target forwards (prefill counts as one round producing the first token).</summary>
-    public double MeanAcceptanceLength => TargetForwards > 0 ? (double)GeneratedTokens / TargetForwards : 0;
+    /// <summary>τ = (generated tokens − 1) ÷ rounds (see the type's remarks); 0 before the first round.</summary>
+    public double MeanAcceptanceLength => Rounds > 0 ? (GeneratedTokens - 1) / (double)Rounds : 0;
 }
 
 /// <summary>The result of one request.</summary>
