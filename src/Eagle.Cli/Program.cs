@@ -1,1 +1,13 @@
-Console.WriteLine(TorchSharp.torch.ones(2).sum().item<float>());
+using System.CommandLine;
+using Eagle.Cli.Commands;
+
+var root = new RootCommand("eagle: EAGLE speculative decoding for LLaMA-3 on TorchSharp")
+{
+    CreateTestModelCommand.Create(),
+    InspectCommand.Create(),
+    GenerateCommand.Create(),
+    BenchCommand.Create(),
+    TokenizeCommand.Create(),
+    PromptCommand.Create(),
+};
+return root.Parse(args).Invoke();

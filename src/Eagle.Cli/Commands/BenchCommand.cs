@@ -1,0 +1,149 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.Cli.Commands;
+
+/// <summary>
+/// <c>eagle bench</c>: decode speed measured side by side with the memory-bandwidth floor of the same machine (a decode
+/// step must read every weight once, so weight bytes ÷ copy bandwidth is the fastest a step can be).
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "model folder (or use --shape)" };
+        var shape = new Option<string?>("--shape") { Description = $"random model built in memory: {string.Join(", ", LlamaPresets.Names)}" };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens to decode per run", DefaultValueFactory = _ => 32 };
+        var runs = new Option<int>("--runs") { Description = "timed runs (after one warm-up)", DefaultValueFactory = _ => 3 };
+        var threads = new Option<int?>("--threads") { Description = "intra-op CPU threads (default: libtorch's choice)" };
+        var device = Cli.Device();
+        var dtype = Cli.DType();
+        var json = Cli.JsonOutput();
+        var cmd = new Command("bench", "Measure decode tokens/s against the memory-bandwidth floor") { model, shape, maxNew, runs, threads, device, dtype, json };
+        cmd.SetAction(r => Cli.Run(() =>
+        {
+            TorchRuntime.EnsureInitialized();
+            if (r.GetValue(threads) is { } t) set_num_threads(t);
+            var dev = TorchRuntime.ParseDevice(r.GetValue(device)!);
+            var dt = TorchRuntime.ParseDType(r.GetValue(dtype)!, dev);
+            using var target = r.GetValue(model) is { } folder ? LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"))
+                : r.GetValue(shape) is { } s ? LlamaFactory.CreateRandom(LlamaPresets.Get(s), 1, dt, dev)
+                : throw new ArgumentException("give --model <dir> or --shape <name>");
+            var report = Run(target, r.GetValue(maxNew), r.GetValue(runs));
+            if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
+            else Print(report);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Dictionary<string, object> Run(LlamaForCausalLM target, int maxNew, int runs)
+    {
+        var c = target.Config;
+        // Bytes one decode step reads: every weight, except an untied embedding table of which one row is read.
+        long embedBytes = target.model.embed_tokens.weight.NumberOfElements * target.model.embed_tokens.weight.ElementSize;
+        long bytesPerToken = target.WeightBytes - (c.TieWordEmbeddings ? 0 : embedBytes);
+        double bandwidth = CopyBandwidth(target.Device, target.DType);
+        double floorMs = bytesPerToken / bandwidth * 1000;
+
+        var random = new Random(5);
+        int[] prompt = Enumerable.Range(0, 16).Select(_ => random.Next(c.VocabSize)).ToArray();
+        var gen = new VanillaGenerator(target);
+        var options = new GenerationOptions { MaxNewTokens = maxNew, StopTokenIds = [] };
+        gen.Generate(prompt, options with { MaxNewTokens = 4 }); // warm-up
+        var stats = Enumerable.Range(0, runs).Select(_ => gen.Generate(prompt, options).Stats).ToList();
+        double msPerToken = stats.Min(s => s.DecodeMs / (s.GeneratedTokens - 1));
+        var (layerMs, headMs) = Breakdown(target);
+        return new Dictionary<string, object>
+        {
+            ["device"] = target.Device.ToString(),
+            ["dtype"] = TorchRuntime.Name(target.DType),
+            ["threads"] = get_num_threads(),
+            ["parameters"] = target.ParameterCount,
+            ["bytes_per_token"] = bytesPerToken,
+            ["copy_bandwidth_gb_s"] = Math.Round(bandwidth / 1e9, 2),
+            ["floor_ms_per_token"] = Math.Round(floorMs, 2),
+            ["floor_tokens_per_second"] = Math.Round(1000 / floorMs, 2),
+            ["decode_ms_per_token"] = Math.Round(msPerToken, 2),
+            ["decode_tokens_per_second"] = Math.Round(1000 / msPerToken, 2),
+            ["fraction_of_floor"] = Math.Round(floorMs / msPerToken, 3),
+            ["prefill_ms"] = Math.Round(stats.Min(s => s.PrefillMs), 2),
+            ["layer_ms"] = Math.Round(layerMs, 3),
+            ["layers_ms"] = Math.Round(layerMs * c.NumHiddenLayers, 2),
+            ["lm_head_ms"] = Math.Round(headMs, 2),
+        };
+    }
+
+    // Best-of-5 device-to-device copy of a 256 MiB buffer; bandwidth counts the bytes read plus the bytes written.
+    private static double CopyBandwidth(Device device, ScalarType dtype)
+    {
+        using var src = ones(64L << 20, ScalarType.Float32, device);
+        using var dst = empty_like(src);
+        double best = double.MaxValue;
+        for (int i = 0; i < 6; i++)
+        {
+            Sync(device);
+            var sw = Stopwatch.StartNew();
+            dst.copy_(src);
+            Sync(device);
+            if (i > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return 2.0 * src.NumberOfElements * src.ElementSize / best;
+    }
+
+    // Where a step's time goes: one decoder layer on one token, and the lm_head GEMV, each the best of 10.
+    private static (double LayerMs, double HeadMs) Breakdown(LlamaForCausalLM target)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var c = target.Config;
+        using var cache = target.NewCache(64);
+        var x = randn([1, 1, c.HiddenSize], target.DType, target.Device);
+        using var rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, c.RopeScaling, target.Device);
+        var (cos, sin) = rope.Tables(zeros([1], ScalarType.Int64, target.Device), target.DType);
+        double layer = Best(target.Device, () =>
+        {
+            using var y = target.model.layers[0].forward(x, cos, sin, null, cache);
+        });
+        var h = x.squeeze(0);
+        double head = Best(target.Device, () =>
+        {
+            using var y = nn.functional.linear(h, target.LmHeadWeight);
+        });
+        return (layer, head);
+    }
+
+    private static double Best(Device device, Action action)
+    {
+        double best = double.MaxValue;
+        for (int i = 0; i < 11; i++)
+        {
+            Sync(device);
+            var sw = Stopwatch.StartNew();
+            action();
+            Sync(device);
+            if (i > 0) best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
+        }
+        return best;
+    }
+
+    private static void Sync(Device device)
+    {
+        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
+    }
+
+    private static void Print(Dictionary<string, object> r)
+    {
+        Console.WriteLine($"device {r["device"]} {r["dtype"]}, {r["threads"]} threads, {r["parameters"]:N0} parameters, {(long)r["bytes_per_token"] / 1e9:F2} GB read per token");
+        Console.WriteLine($"{"",-22}{"ms/token",10}{"tokens/s",10}");
+        Console.WriteLine($"{"bandwidth floor",-22}{r["floor_ms_per_token"],10}{r["floor_tokens_per_second"],10}   (copy {r["copy_bandwidth_gb_s"]} GB/s)");
+        Console.WriteLine($"{"vanilla decode",-22}{r["decode_ms_per_token"],10}{r["decode_tokens_per_second"],10}   ({(double)r["fraction_of_floor"]:P1} of the floor)");
+        Console.WriteLine($"where a step goes: layers {r["layers_ms"]} ms ({r["layer_ms"]} each), lm_head {r["lm_head_ms"]} ms");
+    }
+}
