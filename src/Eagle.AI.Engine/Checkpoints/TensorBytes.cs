@@ -5,7 +5,7 @@ namespace Eagle.AI.Engine.Checkpoints;
 /// <summary>Moves raw little-endian tensor bytes between streams and tensors, one tensor at a time.</summary>
 internal static class TensorBytes
 {
-    /// <summary>Large enough that per-call overhead vanishes, small enough to stay off the large-object heap churn.</summary>
+    /// <summary>Copy buffer size: large enough that per-read overhead vanishes; one buffer per tensor read.</summary>
     public const int BufferBytes = 1 << 20;
 
     /// <summary>
