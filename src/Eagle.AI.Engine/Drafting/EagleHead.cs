@@ -1,0 +1,164 @@
+using Eagle.AI.Engine.Checkpoints;
+using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Drafting;
+
+/// <summary>
+/// An EAGLE draft head bound to its target: one decoder layer that reads target features and token embeddings and
+/// predicts the next token. It lives in the target's dtype and on its device, and borrows the target's embedding table
+/// (and, for EAGLE-1, its lm_head) instead of holding copies. If a checkpoint carries its own <c>embed_tokens.weight</c>
+/// the head uses that copy instead, as the reference's <c>load_state_dict</c> would (it costs V·H more memory).
+/// </summary>
+public abstract class EagleHead : nn.Module
+{
+    /// <summary>The checkpoint's own embedding table [V, H], or null when the target's is borrowed.</summary>
+    public readonly Embedding? embed_tokens;
+
+    // Held in a plain record so that RegisterComponents does not adopt the target's modules as the head's own.
+    private readonly Borrowed borrowed;
+    private readonly RotaryEmbedding rotary;
+
+    private sealed record Borrowed(LlamaForCausalLM Target);
+
+    /// <summary>Checks <paramref name="config"/> against <paramref name="target"/> and sets up the shared parts.</summary>
+    /// <exception cref="DraftModelMismatchException">Hidden size or vocabulary differ from the target's.</exception>
+    private protected EagleHead(string name, EagleHeadConfig config, LlamaForCausalLM target, bool ownEmbedding, string? path)
+        : base(name)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(target);
+        config.Validate(path ?? "head config");
+        var t = target.Config;
+        if (config.HiddenSize != t.HiddenSize)
+            throw new DraftModelMismatchException(path, $"hidden_size is {config.HiddenSize}, the target's is {t.HiddenSize}");
+        if (config.TargetHiddenSize is { } th && th != t.HiddenSize)
+            throw new DraftModelMismatchException(path, $"target_hidden_size is {th}, the target's hidden_size is {t.HiddenSize}");
+        if (config.VocabSize != t.VocabSize)
+            throw new DraftModelMismatchException(path, $"vocab_size is {config.VocabSize}, the target's is {t.VocabSize}");
+        Config = config;
+        SourcePath = path;
+        DType = target.DType;
+        Device = target.Device;
+        borrowed = new Borrowed(target);
+        embed_tokens = ownEmbedding ? new Embedding(t.VocabSize, t.HiddenSize, DType, Device) : null;
+        rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, null, Device);
+    }
+
+    /// <summary>The head's <c>config.json</c>.</summary>
+    public EagleHeadConfig Config { get; }
+    /// <summary>Which architecture this is.</summary>
+    public abstract EagleHeadKind Kind { get; }
+    /// <summary>The folder the head was loaded from; null for a head made in memory.</summary>
+    public string? SourcePath { get; }
+    /// <summary>Weight and activation dtype (the target's).</summary>
+    public ScalarType DType { get; }
+    /// <summary>Where the weights live (the target's device).</summary>
+    public Device Device { get; }
+    /// <summary>The target this head drafts for.</summary>
+    public LlamaForCausalLM Target => borrowed.Target;
+    /// <summary>H.</summary>
+    public int HiddenSize => Config.HiddenSize;
+    /// <summary>Rows of the head's log-probabilities: Vd for EAGLE-3, V for EAGLE-1.</summary>
+    public abstract int DraftVocabSize { get; }
+    /// <summary>What the target must return for this head.</summary>
+    public abstract FeatureRequest Features { get; }
+    /// <summary>Width of one target feature row: 3H (EAGLE-3) or H (EAGLE-1).</summary>
+    public abstract int FeatureSize { get; }
+
+    /// <summary>A one-layer draft KV cache of <paramref name="capacity"/> positions for this head.</summary>
+    public KVCache NewCache(int capacity) => new(1, Config.NumKeyValueHeads, Config.HeadDim, capacity, DType, Device);
+
+    /// <summary>
+    /// Runs n draft positions: <paramref name="hidden"/> [n, F] target features or [n, H] earlier draft outputs,
+    /// paired with <paramref name="ids"/> [n] (int64, target vocabulary), at <paramref name="positions"/> [n] (int64),
+    /// with <paramref name="mask"/> bool [n, cache.Length + n] (true = attend; null = all visible). Writes the n new K/V
+    /// at cache.Length without advancing it. Returns the pre-norm outputs [n, H], which are also the hidden inputs of
+    /// the positions that follow them.
+    /// </summary>
+    public Tensor Forward(Tensor hidden, Tensor ids, Tensor positions, Tensor? mask, KVCache cache)
+    {
+        using var scope = NewDisposeScope();
+        var emb = (embed_tokens ?? Target.model.embed_tokens).forward(ids).unsqueeze(0); // [1, n, H]
+        var (cos, sin) = rotary.Tables(positions, DType);                                // [n, D]
+        var h = hidden.dtype == DType ? hidden : hidden.to(DType);
+        var y = Layer(h.unsqueeze(0), emb, cos, sin, mask, cache);                        // [1, n, H]
+        return y.squeeze(0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The decoder layer: x [1, n, F or H], emb [1, n, H] → [1, n, H] (writes K/V into the cache's layer 0).</summary>
+    private protected abstract Tensor Layer(Tensor x, Tensor emb, Tensor cos, Tensor sin, Tensor? mask, KVCache cache);
+
+    /// <summary>Draft log-probabilities fp32 [n, Vd] of the outputs x [n, H] of <see cref="Forward"/>.</summary>
+    public abstract Tensor LogProbs(Tensor x);
+
+    /// <summary>Maps draft-vocabulary ids [..] (int64) to target ids (EAGLE-3: id + d2t[id]; EAGLE-1: the same tensor).</summary>
+    public virtual Tensor ToTarget(Tensor draftIds) => draftIds;
+
+    /// <summary>Host version of <see cref="ToTarget(Tensor)"/> for one id.</summary>
+    public virtual int ToTarget(int draftId) => draftId;
+
+    /// <summary>Checkpoint keys the state-dict loader must not expect in the module (read separately or unused).</summary>
+    private protected virtual ISet<string> IgnoredKeys => new HashSet<string>(StringComparer.Ordinal) { "t2d" };
+
+    /// <summary>Reads what the state-dict loader does not (EAGLE-3's integer <c>d2t</c>) and checks it against the target.</summary>
+    private protected virtual void LoadExtras(ITensorSource source)
+    {
+    }
+
+    /// <summary>Tensors saved besides the state dict (EAGLE-3's <c>d2t</c>).</summary>
+    private protected virtual IEnumerable<KeyValuePair<string, Tensor>> ExtraTensors() => [];
+
+    /// <summary>
+    /// Loads the head in <paramref name="folder"/> (<c>config.json</c> plus <c>model.safetensors</c> or
+    /// <c>pytorch_model.bin</c>, sharded or not) for <paramref name="target"/>, in the target's dtype and on its device
+    /// whatever the stored dtype. The kind is detected from the checkpoint's keys. Loading is strict: every tensor the
+    /// head has must be there and nothing else may be (<c>t2d</c> is accepted and ignored).
+    /// </summary>
+    /// <exception cref="CheckpointException">A file is missing or malformed, or a tensor is missing, unexpected or mis-shaped.</exception>
+    /// <exception cref="DraftModelMismatchException">The head does not fit <paramref name="target"/>.</exception>
+    public static EagleHead Load(string folder, LlamaForCausalLM target, Action<int, int>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        var config = EagleHeadConfig.Load(folder);
+        using var source = Checkpoint.Open(folder);
+        var kind = config.DetectKind(source.Tensors, source.Path);
+        bool ownEmbedding = source.Tensors.ContainsKey("embed_tokens.weight");
+        EagleHead head = kind == EagleHeadKind.Eagle3
+            ? new Eagle3Head(config, target, ownEmbedding, folder)
+            : new Eagle1Head(config, target, ownEmbedding, folder);
+        try
+        {
+            StateDictLoader.Load(head, source, strict: true, ignore: head.IgnoredKeys, progress: progress);
+            head.LoadExtras(source);
+            return head;
+        }
+        catch
+        {
+            head.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> (borrowed target tensors are not written).</summary>
+    public void Save(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        (Config with { TorchDtype = TorchRuntime.Name(DType) }).Save(folder);
+        var tensors = state_dict().Concat(ExtraTensors()).OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+        SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), tensors,
+            new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    /// <summary>Parameter count (borrowed target tensors excluded).</summary>
+    public long ParameterCount => parameters().Sum(p => p.NumberOfElements);
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) rotary.Dispose();
+        base.Dispose(disposing);
+    }
+}
