@@ -1,0 +1,148 @@
+using Eagle.AI.Engine.Llama;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Drafting;
+
+/// <summary>
+/// Drafts trees with an EAGLE head (EAGLE-1/2 or EAGLE-3). It owns a one-layer draft KV cache that holds only the
+/// committed prefix: each <see cref="Draft"/> first runs the head over the newly committed (feature, next token) pairs
+/// and keeps their K/V, then expands the tree (dynamic or static, per <see cref="TreeSettings"/>) with scratch K/V
+/// written after the committed entries and truncated away before it returns.
+/// </summary>
+public sealed class EagleDrafter : IDrafter
+{
+    private readonly bool ownsHead;
+    private readonly StaticTree? staticTree;
+    private KVCache? cache;
+
+    /// <summary>Drafts with <paramref name="head"/>; <paramref name="tree"/> defaults to <see cref="TreeSettings.Default"/>.</summary>
+    /// <param name="head">The head, bound to its target.</param>
+    /// <param name="tree">The tree shape (validated here).</param>
+    /// <param name="ownsHead">Whether disposing the drafter disposes the head.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A tree option is out of range.</exception>
+    /// <exception cref="ArgumentException">The static choices do not describe a tree.</exception>
+    public EagleDrafter(EagleHead head, TreeSettings? tree = null, bool ownsHead = true)
+    {
+        ArgumentNullException.ThrowIfNull(head);
+        tree ??= TreeSettings.Default;
+        tree.Validate();
+        Head = head;
+        Tree = tree;
+        this.ownsHead = ownsHead;
+        int k = Math.Min(tree.TopK, head.DraftVocabSize);
+        if (tree.Kind == TreeKind.Static) staticTree = new StaticTree(tree.EffectiveChoices, k);
+        ExpansionRoom = staticTree?.FedCount ?? tree.Depth * k;
+    }
+
+    /// <summary>
+    /// Loads the head in <paramref name="folder"/> for <paramref name="target"/> (see <see cref="EagleHead.Load"/>) and
+    /// drafts with it; the drafter owns the head.
+    /// </summary>
+    /// <exception cref="Checkpoints.CheckpointException">A head file is missing or malformed.</exception>
+    /// <exception cref="DraftModelMismatchException">The head does not fit <paramref name="target"/>.</exception>
+    public static EagleDrafter Load(string folder, LlamaForCausalLM target, TreeSettings? tree = null, Action<int, int>? progress = null)
+    {
+        var head = EagleHead.Load(folder, target, progress);
+        try
+        {
+            return new EagleDrafter(head, tree);
+        }
+        catch
+        {
+            head.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The head.</summary>
+    public EagleHead Head { get; }
+
+    /// <summary>The tree shape.</summary>
+    public TreeSettings Tree { get; }
+
+    /// <summary>Draft cache positions a round's tree expansion uses beyond the committed prefix.</summary>
+    public int ExpansionRoom { get; }
+
+    /// <summary>Draft positions committed so far: the (feature, next token) pairs consumed since <see cref="Reset"/>.</summary>
+    public int CommittedLength => cache?.Length ?? 0;
+
+    /// <inheritdoc/>
+    public FeatureRequest Features => Head.Features;
+
+    /// <inheritdoc/>
+    /// <remarks>The draft cache gets <paramref name="capacity"/> + <see cref="ExpansionRoom"/> positions; it is reused when big enough.</remarks>
+    public void Reset(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
+        int needed = capacity + ExpansionRoom;
+        if (cache is not null && cache.Capacity >= needed)
+        {
+            cache.Truncate(0);
+            return;
+        }
+        cache?.Dispose();
+        cache = null;
+        // The cache lives across rounds: keep it out of any dispose scope the caller has open.
+        using var scope = NewDisposeScope();
+        cache = Head.NewCache(needed);
+        scope.Detach(scope.DisposablesView.ToList());
+    }
+
+    /// <inheritdoc/>
+    /// <param name="features">[k, <see cref="EagleHead.FeatureSize"/>]: EAGLE-3's captured layers or EAGLE-1's final hidden states.</param>
+    /// <param name="nextTokens">[k] target ids; the last is the root of the returned tree.</param>
+    /// <param name="context">Sampling flag and random source (used by static trees only: dynamic trees are deterministic top-k, as in the reference).</param>
+    /// <exception cref="InvalidOperationException"><see cref="Reset"/> was not called, or the draft cache is full.</exception>
+    /// <exception cref="ArgumentException">Features or tokens do not fit the head.</exception>
+    public DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context)
+    {
+        ArgumentNullException.ThrowIfNull(nextTokens);
+        ArgumentNullException.ThrowIfNull(context);
+        var c = cache ?? throw new InvalidOperationException($"call {nameof(Reset)}(capacity) before {nameof(Draft)}");
+        if (features is null)
+            throw new ArgumentNullException(nameof(features), $"an EAGLE head needs the target features it asked for in {nameof(Features)}");
+        int k = nextTokens.Length;
+        if (k == 0) throw new ArgumentException("at least one (feature, next token) pair is needed", nameof(nextTokens));
+        if (features.shape is not [var rows, var width] || rows != k || width != Head.FeatureSize)
+            throw new ArgumentException(
+                $"features must be [{k}, {Head.FeatureSize}] (one row per next token), not [{string.Join(", ", features.shape)}]", nameof(features));
+        int vocab = Head.Config.VocabSize;
+        foreach (int t in nextTokens)
+            if (t < 0 || t >= vocab) throw new ArgumentOutOfRangeException(nameof(nextTokens), t, $"token ids must be in [0, {vocab})");
+        if (c.Length + k + ExpansionRoom > c.Capacity)
+            throw new InvalidOperationException(
+                $"draft cache full: {c.Length} committed + {k} new + {ExpansionRoom} tree positions exceed {c.Capacity} (raise the capacity given to {nameof(Reset)})");
+
+        using var guard = no_grad();
+        using var scope = NewDisposeScope();
+        int stable = c.Length;
+        var device = Head.Device;
+        // draft position p pairs the feature of token p with the embedding of token p + 1
+        var x = features.device == device ? features : features.to(device);
+        var ids = tensor(nextTokens.Select(t => (long)t).ToArray(), device: device);  // [k]
+        var positions = arange(stable, stable + k, ScalarType.Int64, device);          // [k]
+        var mask = k == 1 ? null : LlamaForCausalLM.CausalMask(stable, k, device);       // [k, stable + k]
+        var output = Head.Forward(x, ids, positions, mask, c);                           // [k, H]
+        c.Advance(k);
+        var h = output.narrow(0, k - 1, 1);                                             // [1, H]: predicts the root's children
+        int root = nextTokens[^1];
+        try
+        {
+            return staticTree is not null
+                ? staticTree.Expand(Head, c, h, root, context)
+                : DynamicTree.Expand(Head, c, h, root, Tree);
+        }
+        finally
+        {
+            c.Truncate(stable + k);                                                     // tree K/V never become committed
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        cache?.Dispose();
+        cache = null;
+        if (ownsHead) Head.Dispose();
+    }
+}

@@ -1,0 +1,241 @@
+using Eagle.AI.Engine.Drafting;
+using Eagle.AI.Engine.Llama;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Tests.Drafting;
+
+public class EagleDrafterTests
+{
+    /// <summary>
+    /// Recomputes, one position at a time along each root-to-node path, the draft distribution of every node that has
+    /// children, and checks that its children are exactly its ranked top-k tokens (in target ids). This is what the
+    /// batched, masked level-by-level expansion must reproduce.
+    /// </summary>
+    private static void AssertChildrenAreTopKAlongTheirPath(EagleHead head, Tensor features, int[] next, DraftTree tree, int k, bool allChildren)
+    {
+        using var guard = no_grad();
+        using var cache = head.NewCache(128);
+        int n = next.Length;
+        using var ids = DraftingFixtures.Ids(next);
+        using var positions = arange(0, n, ScalarType.Int64);
+        using var mask = n == 1 ? null : LlamaForCausalLM.CausalMask(0, n, CPU);
+        using var committed = head.Forward(features, ids, positions, mask, cache);
+        cache.Advance(n);
+        for (int node = 0; node < tree.Count; node++)
+        {
+            if (tree.Children[node].Length == 0) continue;
+            using var scope = NewDisposeScope();
+            var x = committed[^1..];
+            var path = tree.PathTo(node);
+            for (int d = 1; d < path.Length; d++)
+            {
+                x = head.Forward(x, DraftingFixtures.Ids([tree.Tokens[path[d]]]), tensor(new long[] { n + d - 1 }), null, cache);
+                cache.Advance(1);
+            }
+            cache.Truncate(n);
+            var top = head.LogProbs(x).topk(k).indexes.reshape(-1);
+            var expected = head.ToTarget(top).data<long>().ToArray().Select(t => (int)t).ToArray();
+            var children = tree.Children[node].Select(c => tree.Tokens[c]).ToArray();
+            if (allChildren) Assert.Equal(expected, children);
+            else Assert.Equal(expected[..children.Length], children);
+        }
+    }
+
+    [Theory]
+    [InlineData(EagleHeadKind.Eagle3)]
+    [InlineData(EagleHeadKind.Eagle1)]
+    public void Dynamic_tree_children_are_the_top_k_of_their_own_path(EagleHeadKind kind)
+    {
+        using var target = TestModels.Create("C");
+        using var head = DraftingFixtures.Head(kind, target, draftVocab: 50);
+        // keep every candidate (3 + 3·3·3 = 30) so that every fed node shows all its k children
+        using var drafter = new EagleDrafter(head, new TreeSettings { TopK = 3, Depth = 3, TotalTokens = 31 }, ownsHead: false);
+        drafter.Reset(64);
+        int[] next = DraftingFixtures.Tokens(new Random(5), 6, target.Config.VocabSize);
+        using var features = DraftingFixtures.Features(head, next.Length, 6);
+        var tree = drafter.Draft(features, next, DraftingFixtures.Greedy);
+        Assert.Equal(31, tree.Count);
+        Assert.Equal(next[^1], tree.Tokens[0]);
+        Assert.Equal(4, tree.MaxDepth);                                            // Depth + 1
+        Assert.Equal(1 + 3 * 3, Enumerable.Range(0, tree.Count).Count(i => tree.Children[i].Length > 0)); // root + 3 fed per step
+        AssertChildrenAreTopKAlongTheirPath(head, features, next, tree, 3, allChildren: true);
+    }
+
+    [Theory]
+    [InlineData(EagleHeadKind.Eagle3)]
+    [InlineData(EagleHeadKind.Eagle1)]
+    public void Static_greedy_tree_children_are_the_ranked_top_k_of_their_own_path(EagleHeadKind kind)
+    {
+        using var target = TestModels.Create("B");
+        using var head = DraftingFixtures.Head(kind, target);
+        using var drafter = new EagleDrafter(head, TreeSettings.Static(), ownsHead: false);
+        drafter.Reset(64);
+        int[] next = DraftingFixtures.Tokens(new Random(7), 5, target.Config.VocabSize);
+        using var features = DraftingFixtures.Features(head, next.Length, 8);
+        var tree = drafter.Draft(features, next, DraftingFixtures.Greedy);
+        Assert.Equal(26, tree.Count);
+        Assert.Equal(new StaticTree(TreeSettings.McSim7b63, 10).Parents, tree.Parents);
+        Assert.Null(tree.ParentDistributions);
+        AssertChildrenAreTopKAlongTheirPath(head, features, next, tree, 10, allChildren: false);
+    }
+
+    [Fact]
+    public void Static_sampling_tree_carries_the_draft_distribution_over_the_target_vocabulary()
+    {
+        using var target = TestModels.Create("A");
+        using var head = Eagle3Head.CreateRandom(target, 9, draftVocabSize: 30);
+        using var drafter = new EagleDrafter(head, TreeSettings.Static(), ownsHead: false);
+        drafter.Reset(32);
+        int[] next = [5, 6, 7];
+        using var features = DraftingFixtures.Features(head, 3, 1);
+        var tree = drafter.Draft(features, next, new DraftContext(true, new Random(3)));
+        var q = tree.ParentDistributions!;
+        var mapped = Enumerable.Range(0, 30).Select(head.ToTarget).ToHashSet();
+        for (int node = 0; node < tree.Count; node++)
+        {
+            if (tree.Children[node].Length == 0)
+            {
+                Assert.Null(q[node]);
+                continue;
+            }
+            var dist = q[node]!;
+            Assert.Equal(97, dist.Length);
+            Assert.InRange(dist.Sum(), 0.999, 1.001);
+            for (int v = 0; v < 97; v++) if (!mapped.Contains(v)) Assert.Equal(0f, dist[v]);
+            var children = tree.Children[node].Select(c => tree.Tokens[c]).ToArray();
+            Assert.Equal(children.Length, children.Distinct().Count());            // without replacement
+            Assert.All(children, c => Assert.True(dist[c] > 0));
+        }
+    }
+
+    [Theory]
+    [InlineData(EagleHeadKind.Eagle3, TreeKind.Dynamic)]
+    [InlineData(EagleHeadKind.Eagle3, TreeKind.Static)]
+    [InlineData(EagleHeadKind.Eagle1, TreeKind.Dynamic)]
+    [InlineData(EagleHeadKind.Eagle1, TreeKind.Static)]
+    public void Tree_tokens_are_target_ids_and_tiny_vocabularies_clamp_top_k(EagleHeadKind kind, TreeKind tree)
+    {
+        using var target = DraftingFixtures.Target(DraftingFixtures.Tiny);
+        using var head = DraftingFixtures.Head(kind, target, draftVocab: 4);
+        var settings = tree == TreeKind.Static ? TreeSettings.Static() : TreeSettings.Default;
+        using var drafter = new EagleDrafter(head, settings, ownsHead: false);
+        drafter.Reset(64);
+        var vocab = Enumerable.Range(0, head.DraftVocabSize).Select(head.ToTarget).ToHashSet();
+        var r = new Random(1);
+        int committed = 0;
+        for (int round = 0; round < 4; round++)
+        {
+            int k = round == 0 ? 5 : r.Next(1, 4);
+            int[] next = DraftingFixtures.Tokens(r, k, 6);
+            using var features = DraftingFixtures.Features(head, k, round);
+            var t = drafter.Draft(features, next, new DraftContext(round % 2 == 1, r));
+            committed += k;
+            Assert.Equal(committed, drafter.CommittedLength);
+            Assert.All(t.Tokens.Skip(1), id => Assert.Contains(id, vocab));
+            Assert.All(t.Tokens, id => Assert.InRange(id, 0, 5));
+            if (tree == TreeKind.Dynamic)
+            {
+                int kk = Math.Min(10, head.DraftVocabSize);
+                Assert.Equal(Math.Min(59, kk + 7 * kk * kk) + 1, t.Count);
+            }
+            Assert.All(t.Children, c => Assert.True(c.Length <= head.DraftVocabSize));
+        }
+    }
+
+    [Theory]
+    [InlineData(TreeKind.Dynamic)]
+    [InlineData(TreeKind.Static)]
+    public void Drafting_leaves_only_the_consumed_pairs_in_the_draft_cache(TreeKind kind)
+    {
+        using var target = TestModels.Create("C");
+        using var head = Eagle3Head.CreateRandom(target, 4, draftVocabSize: 64);
+        var settings = kind == TreeKind.Static ? TreeSettings.Static() : TreeSettings.Default;
+        int[] next = DraftingFixtures.Tokens(new Random(2), 12, 128);
+        using var features = DraftingFixtures.Features(head, 12, 2);
+
+        // the same 12 pairs in rounds of 7, 1, 4 (drafting a tree after each) or all at once
+        using var stepwise = new EagleDrafter(head, settings, ownsHead: false);
+        stepwise.Reset(40);
+        stepwise.Draft(features[..7], next[..7], DraftingFixtures.Greedy);
+        Assert.Equal(7, stepwise.CommittedLength);
+        stepwise.Draft(features[7..8], next[7..8], DraftingFixtures.Greedy);
+        Assert.Equal(8, stepwise.CommittedLength);
+        var last = stepwise.Draft(features[8..], next[8..], DraftingFixtures.Greedy);
+        Assert.Equal(12, stepwise.CommittedLength);
+
+        using var once = new EagleDrafter(head, settings, ownsHead: false);
+        once.Reset(40);
+        var direct = once.Draft(features, next, DraftingFixtures.Greedy);
+        Assert.Equal(direct.Tokens, last.Tokens);
+        Assert.Equal(direct.Parents, last.Parents);
+
+        // Reset starts over
+        stepwise.Reset(40);
+        Assert.Equal(0, stepwise.CommittedLength);
+        var again = stepwise.Draft(features, next, DraftingFixtures.Greedy);
+        Assert.Equal(direct.Tokens, again.Tokens);
+    }
+
+    [Theory]
+    [InlineData(EagleHeadKind.Eagle3, TreeKind.Dynamic)]
+    [InlineData(EagleHeadKind.Eagle1, TreeKind.Static)]
+    public void Live_tensor_count_is_flat_over_50_rounds(EagleHeadKind kind, TreeKind tree)
+    {
+        using var target = TestModels.Create("A");
+        using var head = DraftingFixtures.Head(kind, target);
+        var settings = tree == TreeKind.Static ? TreeSettings.Static() : TreeSettings.Default;
+        using var drafter = new EagleDrafter(head, settings, ownsHead: false);
+        var r = new Random(8);
+        var context = new DraftContext(tree == TreeKind.Static, r);
+        void Round(int k)
+        {
+            using var f = DraftingFixtures.Features(head, k, r.Next());
+            drafter.Draft(f, DraftingFixtures.Tokens(r, k, 97), context);
+        }
+        drafter.Reset(300);
+        Round(10);
+        Round(2);
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 50; i++) Round(1 + i % 4);
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void Drafts_from_real_target_features()
+    {
+        using var target = TestModels.Create("C");
+        using var drafter = new EagleDrafter(Eagle3Head.CreateRandom(target, 1));
+        using var guard = no_grad();
+        int[] prompt = TestModels.RandomPrompt(new Random(3), 10, 128);
+        using var cache = target.NewCache(64);
+        using var ids = DraftingFixtures.Ids(prompt);
+        using var positions = arange(0, prompt.Length, ScalarType.Int64);
+        var request = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
+        using var output = target.Forward(ids, positions, cache, null, request);
+        int root = (int)output.Logits[^1].argmax().item<long>();
+        drafter.Reset(64);
+        var tree = drafter.Draft(output.Captured, [.. prompt[1..], root], DraftingFixtures.Greedy);
+        Assert.Equal(60, tree.Count);
+        Assert.Equal(root, tree.Tokens[0]);
+    }
+
+    [Fact]
+    public void Misuse_gives_clear_errors()
+    {
+        using var target = TestModels.Create("A");
+        using var drafter = new EagleDrafter(Eagle1Head.CreateRandom(target, 1));
+        using var f = DraftingFixtures.Features(drafter.Head, 2, 1);
+        Assert.Throws<InvalidOperationException>(() => drafter.Draft(f, [1, 2], DraftingFixtures.Greedy));   // no Reset
+        drafter.Reset(4);
+        Assert.Throws<ArgumentException>(() => drafter.Draft(f, [1, 2, 3], DraftingFixtures.Greedy));       // rows ≠ tokens
+        Assert.Throws<ArgumentOutOfRangeException>(() => drafter.Draft(f, [1, 97], DraftingFixtures.Greedy));
+        Assert.Throws<ArgumentNullException>(() => drafter.Draft(null, [1], DraftingFixtures.Greedy));
+        drafter.Draft(f, [1, 2], DraftingFixtures.Greedy);
+        using var big = DraftingFixtures.Features(drafter.Head, 3, 1);
+        var e = Assert.Throws<InvalidOperationException>(() => drafter.Draft(big, [1, 2, 3], DraftingFixtures.Greedy));
+        Assert.Contains("draft cache full", e.Message);
+        Assert.Equal(2, drafter.CommittedLength);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EagleDrafter(drafter.Head, new TreeSettings { Depth = 0 }, ownsHead: false));
+    }
+}
