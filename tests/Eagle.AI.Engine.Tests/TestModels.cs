@@ -34,8 +34,15 @@ internal static class TestModels
 
     public static LlamaConfig Get(string name) => name switch { "A" => A, "B" => B, "C" => C, _ => throw new ArgumentException(name) };
 
-    public static LlamaForCausalLM Create(string name, long seed = 1) =>
-        LlamaFactory.CreateRandom(Get(name), seed, ScalarType.Float32, CPU);
+    public static LlamaForCausalLM Create(string name, long seed = 1, double lmHeadScale = 8.0) =>
+        LlamaFactory.CreateRandom(Get(name), seed, ScalarType.Float32, CPU, lmHeadScale);
+
+    /// <summary>A target with a vocabulary of 8 for exact-distribution sampling tests (tree top-k clamps to it).</summary>
+    public static readonly LlamaConfig TinyVocab = new()
+    {
+        HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, NumKeyValueHeadsRaw = 1,
+        VocabSize = 8, RopeTheta = 10000, EosTokenIdRaw = Eos,
+    };
 
     public static int[] RandomPrompt(Random r, int length, int vocab) =>
         Enumerable.Range(0, length).Select(_ => r.Next(3, vocab)).ToArray(); // avoid the eos id 2

@@ -12,8 +12,8 @@ namespace Eagle.AI.Engine.Decoding;
 /// </summary>
 public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter drafter, int contextLimit = ContextBudget.DefaultContextLimit)
 {
-    /// <summary>KV positions reserved beyond prompt + max new tokens for the tree being verified.</summary>
-    public int TreeRoom { get; init; } = 256;
+    /// <summary>KV positions reserved beyond prompt + max new tokens for the tree being verified (default: the drafter's largest tree).</summary>
+    public int TreeRoom { get; init; } = drafter.MaxTreeTokens;
 
     /// <summary>Same contract as <see cref="VanillaGenerator.Generate"/>; <paramref name="onTokens"/> sees each round's accepted tokens at once.</summary>
     /// <exception cref="OperationCanceledException">Cancelled between two rounds; the tokens seen so far were emitted.</exception>
@@ -47,7 +47,7 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
             using var o = target.Forward(ids, positions, cache, null, request);
             using var last = o.Logits[prompt.Count - 1];
             root = sampler.Next(last);
-            features = Features(o)?.MoveToOuterDisposeScope();
+            features = Features(o)?.clone().MoveToOuterDisposeScope(); // o (and its features) is disposed below
         }
         prefillMs = clock.Elapsed.TotalMilliseconds;
         int[] nextTokens = [.. prompt.Skip(1), root];

@@ -70,6 +70,9 @@ public sealed class EagleDrafter : IDrafter
     public FeatureRequest Features => Head.Features;
 
     /// <inheritdoc/>
+    public int MaxTreeTokens => Tree.Kind == TreeKind.Static ? Tree.EffectiveChoices.Count + 1 : Tree.TotalTokens;
+
+    /// <inheritdoc/>
     /// <remarks>The draft cache gets <paramref name="capacity"/> + <see cref="ExpansionRoom"/> positions; it is reused when big enough.</remarks>
     public void Reset(int capacity)
     {

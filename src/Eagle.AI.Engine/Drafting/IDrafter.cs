@@ -13,6 +13,9 @@ public interface IDrafter : IDisposable
     /// <summary>Which target features this drafter consumes.</summary>
     FeatureRequest Features { get; }
 
+    /// <summary>Most nodes (root included) a tree from this drafter can have: the KV room verification needs.</summary>
+    int MaxTreeTokens { get; }
+
     /// <summary>Starts a new request whose sequence will need at most <paramref name="capacity"/> positions.</summary>
     void Reset(int capacity);
 

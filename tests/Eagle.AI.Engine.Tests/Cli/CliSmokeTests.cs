@@ -1,0 +1,68 @@
+using System.Text.Json;
+
+namespace Eagle.AI.Engine.Tests.Cli;
+
+public class CliSmokeTests
+{
+    [Fact]
+    public void Create_test_model_then_inspect_then_generate()
+    {
+        using var dir = new TempDir();
+        string model = Path.Combine(dir.Path, "tiny");
+        var created = EagleProcess.Run("create-test-model", model, "--preset", "tiny", "--seed", "3");
+        Assert.True(created.ExitCode == 0, created.StdErr);
+        Assert.True(File.Exists(Path.Combine(model, "config.json")));
+        Assert.True(File.Exists(Path.Combine(model, "model.safetensors")));
+
+        var inspected = EagleProcess.Run("inspect", model, "--json");
+        Assert.True(inspected.ExitCode == 0, inspected.StdErr);
+        using var info = JsonDocument.Parse(inspected.StdOut);
+        Assert.Equal(8, info.RootElement.GetProperty("num_hidden_layers").GetInt32());
+        Assert.Equal(128256, info.RootElement.GetProperty("vocab_size").GetInt32());
+        Assert.True(info.RootElement.GetProperty("parameters").GetInt64() > 16_000_000);
+
+        var generated = EagleProcess.Run("generate", "--model", model, "--prompt-ids", "128000,9906,1917",
+            "--max-new-tokens", "6", "--json");
+        Assert.True(generated.ExitCode == 0, generated.StdErr);
+        using var doc = JsonDocument.Parse(generated.StdOut); // exactly one JSON object on stdout
+        var ids = doc.RootElement.GetProperty("output_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        Assert.Equal(6, ids.Length);
+        Assert.Equal("length", doc.RootElement.GetProperty("finish_reason").GetString());
+        Assert.Equal(3, doc.RootElement.GetProperty("stats").GetProperty("prompt_tokens").GetInt32());
+
+        // greedy is deterministic; a seeded sample too
+        var again = EagleProcess.Run("generate", "--model", model, "--prompt-ids", "128000,9906,1917", "--max-new-tokens", "6", "--json");
+        Assert.Equal(generated.StdOut, again.StdOut.Replace(Stats(again.StdOut), Stats(generated.StdOut), StringComparison.Ordinal));
+    }
+
+    private static string Stats(string json) => json[json.IndexOf("\"stats\"", StringComparison.Ordinal)..];
+
+    [Fact]
+    public void Bad_input_gets_one_clear_line_and_exit_code_1()
+    {
+        using var dir = new TempDir();
+        var missing = EagleProcess.Run("generate", "--model", Path.Combine(dir.Path, "nope"), "--prompt-ids", "1,2");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("config.json not found", missing.StdErr);
+
+        string model = Path.Combine(dir.Path, "m");
+        Assert.Equal(0, EagleProcess.Run("create-test-model", model).ExitCode);
+        var badIds = EagleProcess.Run("generate", "--model", model, "--prompt-ids", "1,x");
+        Assert.Equal(1, badIds.ExitCode);
+        Assert.Contains("--prompt-ids", badIds.StdErr);
+        var badTemp = EagleProcess.Run("generate", "--model", model, "--prompt-ids", "1", "--temperature", "-1");
+        Assert.Equal(1, badTemp.ExitCode);
+        Assert.Contains("temperature", badTemp.StdErr);
+    }
+
+    [Fact]
+    public void Bench_on_a_named_shape_reports_the_floor_and_the_ratio()
+    {
+        var r = EagleProcess.Run("bench", "--shape", "tiny", "--max-new-tokens", "4", "--runs", "1", "--json");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        using var doc = JsonDocument.Parse(r.StdOut);
+        Assert.True(doc.RootElement.GetProperty("copy_bandwidth_gb_s").GetDouble() > 0);
+        Assert.True(doc.RootElement.GetProperty("decode_tokens_per_second").GetDouble() > 0);
+        Assert.True(doc.RootElement.GetProperty("fraction_of_floor").GetDouble() > 0);
+    }
+}
