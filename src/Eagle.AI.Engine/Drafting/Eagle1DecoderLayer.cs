@@ -31,7 +31,7 @@ public sealed class Eagle1DecoderLayer : nn.Module
     {
         using var scope = NewDisposeScope();
         var h = x + self_attn.forward(x, cos, sin, mask, cache, 0);                 // no input norm
-        var y = h.add_(mlp.forward(post_attention_layernorm.forward(h)));
+        var y = h + mlp.forward(post_attention_layernorm.forward(h)); // out of place: autograd needs h
         return y.MoveToOuterDisposeScope();
     }
 }

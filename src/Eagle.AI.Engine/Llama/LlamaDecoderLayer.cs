@@ -34,7 +34,7 @@ public sealed class LlamaDecoderLayer : nn.Module
         using var a = input_layernorm.forward(x);
         var h = x + self_attn.forward(a, cos, sin, mask, cache, index);        // residual connection
         using var b = post_attention_layernorm.forward(h);
-        var y = h.add_(mlp.forward(b));                                        // residual connection
+        var y = h + mlp.forward(b);                                            // residual connection (out of place: autograd needs h)
         return y.MoveToOuterDisposeScope();
     }
 }

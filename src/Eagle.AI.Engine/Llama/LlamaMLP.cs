@@ -26,7 +26,7 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = nn.functional.silu(gate_proj.forward(x)).mul_(up_proj.forward(x));
+        var h = nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x);
         return down_proj.forward(h).MoveToOuterDisposeScope();
     }
 }

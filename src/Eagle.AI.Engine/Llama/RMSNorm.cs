@@ -25,8 +25,8 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
         // (.., H) * (.., 1) = (.., H)
-        var normed = xf * xf.pow(2).mean([-1], keepdim: true).add_(eps).rsqrt_();
-        var y = normed.to(x.dtype).mul_(weight);
+        var normed = xf * (xf.pow(2).mean([-1], keepdim: true) + eps).rsqrt();
+        var y = normed.to(x.dtype) * weight; // out of place: autograd (head training) needs normed
         return y.MoveToOuterDisposeScope();
     }
 }
