@@ -1,0 +1,52 @@
+using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Drafting;
+
+namespace Eagle.AI;
+
+/// <summary>
+/// Where the model is and how to run it: one <see cref="EagleEngine"/> per set of options. Bind it from configuration
+/// (e.g. a section <c>"Eagle": { "ModelPath": "/models/Meta-Llama-3.1-8B-Instruct", "Device": "cuda" }</c>) or set it in
+/// code. Generation defaults left null come from the model folder's <c>generation_config.json</c> when it has one,
+/// else greedy decoding up to the context limit.
+/// </summary>
+public sealed class EagleOptions
+{
+    /// <summary>The target model's Hugging Face folder (<c>config.json</c>, weights, and a tokenizer: <c>original/tokenizer.model</c> or <c>tokenizer.json</c>). Required.</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>An EAGLE draft head's folder (EAGLE-3 or EAGLE-1/2); null = plain decoding.</summary>
+    public string? DraftModelPath { get; set; }
+
+    /// <summary>The model id reported in responses and metadata; null = the name of <see cref="ModelPath"/>'s folder.</summary>
+    public string? ModelId { get; set; }
+
+    /// <summary><c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. The draft head always runs on the target's device.</summary>
+    public string Device { get; set; } = "auto";
+
+    /// <summary><c>auto</c> (float16 on CUDA, float32 on CPU), <c>float32</c>, <c>bfloat16</c> or <c>float16</c>; the draft head uses the same.</summary>
+    public string DType { get; set; } = "auto";
+
+    /// <summary>Most positions (prompt + answer) one request may use; capped by the model's <c>max_position_embeddings</c>. Each request allocates its KV cache for at most this many.</summary>
+    public int MaxContextTokens { get; set; } = ContextBudget.DefaultContextLimit;
+
+    /// <summary>Draft tree shape when <see cref="DraftModelPath"/> is set; null = <see cref="TreeSettings.Default"/>.</summary>
+    public TreeSettings? Tree { get; set; }
+
+    /// <summary>Whether requests use the draft head by default (when one is configured); a request may override it with <see cref="EagleChatOptionKeys.Speculative"/>.</summary>
+    public bool Speculative { get; set; } = true;
+
+    /// <summary>Default for <c>ChatOptions.MaxOutputTokens</c>; null = <c>max_new_tokens</c> from <c>generation_config.json</c>, else up to the context limit.</summary>
+    public int? MaxOutputTokens { get; set; }
+
+    /// <summary>Default for <c>ChatOptions.Temperature</c> (0 = greedy); null = <c>generation_config.json</c> (0 when it does not sample), else 0.</summary>
+    public float? Temperature { get; set; }
+
+    /// <summary>Default for <c>ChatOptions.TopP</c>; null = <c>generation_config.json</c>, else 1 (off).</summary>
+    public float? TopP { get; set; }
+
+    /// <summary>Default for <c>ChatOptions.TopK</c>; null = <c>generation_config.json</c>, else 0 (off).</summary>
+    public int? TopK { get; set; }
+
+    /// <summary>Run one tiny request right after loading, so the first real request does not pay for first-use costs; with dependency injection, also load the model when the host starts instead of at the first request.</summary>
+    public bool Warmup { get; set; }
+}

@@ -1,0 +1,84 @@
+using System.Text.RegularExpressions;
+using Eagle.AI.Engine.Text;
+using Microsoft.Extensions.Options;
+
+namespace Eagle.AI;
+
+/// <summary>
+/// Checks <see cref="EagleOptions"/> before anything is loaded; every message names the option and the offending path or
+/// value. Only the spelling of <see cref="EagleOptions.Device"/> is checked here: whether CUDA is really there is known
+/// once the runtime loads (<see cref="Engine.Runtime.TorchRuntime.ParseDevice"/> then says how to get it).
+/// </summary>
+internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOptions>
+{
+    private static readonly string[] DTypes = ["auto", "float32", "fp32", "float", "bfloat16", "bf16", "float16", "fp16", "half"];
+
+    [GeneratedRegex(@"^\s*(auto|cpu|cuda|cuda:\d+)\s*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex DevicePattern();
+
+    /// <inheritdoc/>
+    public ValidateOptionsResult Validate(string? name, EagleOptions options)
+    {
+        var errors = Errors(options).ToList();
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>Throws <see cref="OptionsValidationException"/> listing every problem (for use without dependency injection).</summary>
+    public static void ThrowIfInvalid(EagleOptions options)
+    {
+        var errors = Errors(options).ToList();
+        if (errors.Count > 0)
+            throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(EagleOptions), errors);
+    }
+
+    private static IEnumerable<string> Errors(EagleOptions o)
+    {
+        if (string.IsNullOrWhiteSpace(o.ModelPath))
+            yield return "EagleOptions.ModelPath is required: the folder of a Hugging Face LLaMA-3 model (config.json, weights, tokenizer).";
+        else if (!Directory.Exists(o.ModelPath))
+            yield return $"EagleOptions.ModelPath '{o.ModelPath}' does not exist or is not a folder.";
+        else
+        {
+            if (!File.Exists(Path.Combine(o.ModelPath, "config.json")))
+                yield return $"EagleOptions.ModelPath '{o.ModelPath}' has no config.json.";
+            if (Llama3Tokenizer.TryFind(o.ModelPath) is null)
+                yield return $"EagleOptions.ModelPath '{o.ModelPath}' has no tokenizer: expected original/tokenizer.model, tokenizer.json or tokenizer.model.";
+        }
+        if (o.DraftModelPath is { } draft)
+        {
+            if (!Directory.Exists(draft))
+                yield return $"EagleOptions.DraftModelPath '{draft}' does not exist or is not a folder.";
+            else if (!File.Exists(Path.Combine(draft, "config.json")))
+                yield return $"EagleOptions.DraftModelPath '{draft}' has no config.json.";
+        }
+        if (o.Device is null || !DevicePattern().IsMatch(o.Device))
+            yield return $"EagleOptions.Device '{o.Device}' is not one of auto, cpu, cuda or cuda:N.";
+        if (o.DType is null || !DTypes.Contains(o.DType.Trim().ToLowerInvariant()))
+            yield return $"EagleOptions.DType '{o.DType}' is not one of auto, float32, bfloat16 or float16.";
+        if (o.MaxContextTokens < 2)
+            yield return $"EagleOptions.MaxContextTokens {o.MaxContextTokens} must be at least 2 (a prompt token and an answer token).";
+        if (o.MaxOutputTokens is < 1)
+            yield return $"EagleOptions.MaxOutputTokens {o.MaxOutputTokens} must be at least 1.";
+        if (o.Temperature is { } t && !(t >= 0f && t <= 100f))
+            yield return $"EagleOptions.Temperature {t} must be in [0, 100] (0 = greedy).";
+        if (o.TopP is { } p && !(p > 0f && p <= 1f))
+            yield return $"EagleOptions.TopP {p} must be in (0, 1].";
+        if (o.TopK is < 0)
+            yield return $"EagleOptions.TopK {o.TopK} must be at least 0 (0 = off).";
+        if (TreeError(o) is { } tree)
+            yield return tree;
+    }
+
+    private static string? TreeError(EagleOptions o)
+    {
+        try
+        {
+            o.Tree?.Validate();
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return $"EagleOptions.Tree: {e.Message}";
+        }
+    }
+}

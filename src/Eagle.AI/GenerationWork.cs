@@ -1,0 +1,43 @@
+using Eagle.AI.Engine.Decoding;
+
+namespace Eagle.AI;
+
+/// <summary>
+/// A request waiting in, or taken from, the engine's queue. Its state decides the one race that matters: a caller
+/// cancelling while the request is still queued completes it at once; once the generation thread has started it,
+/// cancellation goes through the generator, which stops between rounds.
+/// </summary>
+internal sealed class GenerationWork : IDisposable
+{
+    private const int Queued = 0, Running = 1, Cancelled = 2;
+    private int state;
+    private CancellationTokenRegistration registration;
+
+    public GenerationWork(EngineRequest request, Func<IReadOnlyList<int>, bool>? onTokens, CancellationToken cancellationToken)
+    {
+        Request = request;
+        OnTokens = onTokens;
+        CancellationToken = cancellationToken;
+        registration = cancellationToken.Register(static w => ((GenerationWork)w!).CancelIfQueued(), this);
+    }
+
+    public EngineRequest Request { get; }
+
+    /// <summary>Called on the generation thread with each round's tokens; false asks to stop.</summary>
+    public Func<IReadOnlyList<int>, bool>? OnTokens { get; }
+
+    public CancellationToken CancellationToken { get; }
+
+    public TaskCompletionSource<GenerationResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Claims the request for the generation thread; false when the caller cancelled it first.</summary>
+    public bool TryStart() => Interlocked.CompareExchange(ref state, Running, Queued) == Queued;
+
+    private void CancelIfQueued()
+    {
+        if (Interlocked.CompareExchange(ref state, Cancelled, Queued) == Queued)
+            Completion.TrySetCanceled(CancellationToken);
+    }
+
+    public void Dispose() => registration.Dispose();
+}

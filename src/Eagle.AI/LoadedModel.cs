@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Drafting;
+using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
+using Eagle.AI.Engine.Text;
+using Microsoft.Extensions.Logging;
+
+namespace Eagle.AI;
+
+/// <summary>
+/// The weights one engine holds: target, optional EAGLE drafter, tokenizer. <see cref="Generate"/> is the engine's
+/// <see cref="TokenSource"/>; it runs only on the generation thread, one request at a time, which is what lets the drafter
+/// keep its draft cache between requests and lets every request allocate its own target KV cache.
+/// </summary>
+internal sealed class LoadedModel : IDisposable
+{
+    private readonly LlamaForCausalLM target;
+    private readonly EagleDrafter? drafter;
+
+    private LoadedModel(LlamaForCausalLM target, EagleDrafter? drafter, Llama3Tokenizer tokenizer, EngineInfo info)
+    {
+        this.target = target;
+        this.drafter = drafter;
+        Tokenizer = tokenizer;
+        Info = info;
+    }
+
+    public Llama3Tokenizer Tokenizer { get; }
+
+    public EngineInfo Info { get; }
+
+    /// <summary>Loads what <paramref name="options"/> (already validated) names, reporting progress to <paramref name="logger"/>.</summary>
+    /// <exception cref="TorchRuntimeException">The native runtime cannot load, or CUDA was asked for and is not available.</exception>
+    /// <exception cref="Engine.Checkpoints.CheckpointException">A model file is missing or malformed.</exception>
+    /// <exception cref="DraftModelMismatchException">The draft head does not fit the target.</exception>
+    public static LoadedModel Load(EagleOptions options, ILogger logger)
+    {
+        TorchRuntime.EnsureInitialized();
+        var device = TorchRuntime.ParseDevice(options.Device);
+        var dtype = TorchRuntime.ParseDType(options.DType, device);
+        string modelPath = Path.GetFullPath(options.ModelPath!);
+        string modelId = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
+        var clock = Stopwatch.StartNew();
+        var tokenizer = Llama3Tokenizer.Load(modelPath);
+        var format = ChatFormatVersionDetector.Detect(modelPath);
+        Log.LoadingModel(logger, modelId, modelPath, device.ToString(), TorchRuntime.Name(dtype));
+        var target = LlamaCheckpoint.Load(modelPath, dtype, device, Progress(logger, "target"));
+        EagleDrafter? drafter = null;
+        try
+        {
+            if (options.DraftModelPath is { } draftPath)
+            {
+                Log.LoadingDraft(logger, Path.GetFullPath(draftPath));
+                drafter = EagleDrafter.Load(draftPath, target, options.Tree, Progress(logger, "draft head"));
+            }
+            var defaults = GenerationDefaults.Resolve(options, modelPath, [.. tokenizer.StopIds, .. target.Config.EosTokenIds]);
+            var info = new EngineInfo(modelId, modelPath, format, defaults,
+                Math.Min(options.MaxContextTokens, target.Config.MaxPositionEmbeddings),
+                drafter is not null, drafter is not null && options.Speculative, drafter?.Tree, device, dtype);
+            Log.Loaded(logger, modelId, clock.Elapsed.TotalSeconds, drafter?.Head.Kind.ToString() ?? "none");
+            return new LoadedModel(target, drafter, tokenizer, info);
+        }
+        catch
+        {
+            drafter?.Dispose();
+            target.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs one request with the vanilla or the speculative generator.</summary>
+    public GenerationResult Generate(EngineRequest request, Action<IReadOnlyList<int>> onTokens, CancellationToken cancellationToken)
+    {
+        int limit = Info.MaxContextTokens;
+        if (!request.Speculative || drafter is null)
+            return new VanillaGenerator(target, limit).Generate(request.PromptIds, request.Options, onTokens, cancellationToken);
+        // Another tree shape needs its own drafter (the shape fixes its draft cache layout); the head is shared.
+        var d = request.Tree is null || request.Tree == drafter.Tree ? drafter : new EagleDrafter(drafter.Head, request.Tree, ownsHead: false);
+        try
+        {
+            return new SpeculativeGenerator(target, d, limit).Generate(request.PromptIds, request.Options, onTokens, cancellationToken);
+        }
+        finally
+        {
+            if (d != drafter) d.Dispose();
+        }
+    }
+
+    /// <summary>Logs loading progress at every tenth of the tensors.</summary>
+    private static Action<int, int> Progress(ILogger logger, string what)
+    {
+        int lastTenth = -1;
+        return (done, total) =>
+        {
+            int tenth = total == 0 ? 10 : done * 10 / total;
+            if (tenth == lastTenth) return;
+            lastTenth = tenth;
+            Log.LoadProgress(logger, what, done, total);
+        };
+    }
+
+    public void Dispose()
+    {
+        drafter?.Dispose();
+        target.Dispose();
+    }
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace Eagle.AI;
+
+/// <summary>The library's log messages (source-generated, so a disabled level costs nothing).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Loading model {ModelId} from {ModelPath} on {Device} as {DType}")]
+    public static partial void LoadingModel(ILogger logger, string modelId, string modelPath, string device, string dtype);
+
+    [LoggerMessage(2, LogLevel.Information, "Loading EAGLE draft head from {DraftPath}")]
+    public static partial void LoadingDraft(ILogger logger, string draftPath);
+
+    [LoggerMessage(3, LogLevel.Information, "Loading {What}: {Done}/{Total} tensors")]
+    public static partial void LoadProgress(ILogger logger, string what, int done, int total);
+
+    [LoggerMessage(4, LogLevel.Information, "Loaded {ModelId} in {Seconds:F1} s (draft head: {DraftKind})")]
+    public static partial void Loaded(ILogger logger, string modelId, double seconds, string draftKind);
+
+    [LoggerMessage(5, LogLevel.Information, "Warm-up request took {Milliseconds:F0} ms")]
+    public static partial void WarmedUp(ILogger logger, double milliseconds);
+
+    [LoggerMessage(6, LogLevel.Warning, "The tool mode required a function call, but the answer is not one; returning it as text: {Reason}")]
+    public static partial void RequiredToolCallMissing(ILogger logger, string reason);
+
+    [LoggerMessage(7, LogLevel.Debug, "The answer started like a tool call but is not one; returning it as text: {Reason}")]
+    public static partial void NotAToolCall(ILogger logger, string reason);
+
+    [LoggerMessage(8, LogLevel.Debug, "ChatOptions.{Option} is not supported by the local engine and is ignored")]
+    public static partial void IgnoredOption(ILogger logger, string option);
+
+    [LoggerMessage(9, LogLevel.Debug, "Request done: {PromptTokens} prompt + {GeneratedTokens} generated tokens, {TargetForwards} target forwards, tau {Tau:F2}, {Reason}")]
+    public static partial void RequestDone(ILogger logger, int promptTokens, int generatedTokens, int targetForwards, double tau, string reason);
+}
