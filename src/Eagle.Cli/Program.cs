@@ -4,6 +4,7 @@ using Eagle.Cli.Commands;
 var root = new RootCommand("eagle: EAGLE speculative decoding for LLaMA-3 on TorchSharp")
 {
     CreateTestModelCommand.Create(),
+    TrainDraftCommand.Create(),
     InspectCommand.Create(),
     GenerateCommand.Create(),
     BenchCommand.Create(),

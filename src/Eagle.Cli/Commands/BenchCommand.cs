@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
 using Eagle.AI.Engine.Runtime;
 using TorchSharp;
@@ -22,20 +23,39 @@ internal static class BenchCommand
         var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens to decode per run", DefaultValueFactory = _ => 32 };
         var runs = new Option<int>("--runs") { Description = "timed runs (after one warm-up)", DefaultValueFactory = _ => 3 };
         var threads = new Option<int?>("--threads") { Description = "intra-op CPU threads (default: libtorch's choice)" };
-        var device = Cli.Device();
-        var dtype = Cli.DType();
+        var questions = new Option<string?>("--questions") { Description = "MT-bench-style question.jsonl (first turn of each question); with --draft" };
+        var limit = new Option<int>("--limit") { Description = "prompts to run (with --draft)", DefaultValueFactory = _ => 8 };
+        var temperature = new Option<float>("--temperature") { Description = "0 = greedy (with --draft)", DefaultValueFactory = _ => 0f };
+        var sizes = new Option<string>("--total-tokens") { Description = "comma-separated tree sizes to compare, each a number or auto (with --draft)", DefaultValueFactory = _ => "auto" };
         var json = Cli.JsonOutput();
-        var cmd = new Command("bench", "Measure decode tokens/s against the memory-bandwidth floor") { model, shape, maxNew, runs, threads, device, dtype, json };
+        var shared = new ModelOptions();
+        var cmd = new Command("bench", "Measure decode tokens/s against the memory-bandwidth floor; with --draft, speculative vs vanilla side by side")
+        {
+            model, shape, maxNew, runs, threads, questions, limit, temperature, sizes, json,
+        };
+        shared.AddTo(cmd, withTreeSizes: false);
         cmd.SetAction(r => Cli.Run(() =>
         {
-            TorchRuntime.EnsureInitialized();
+            var (dev, dt) = shared.Placement(r);
             if (r.GetValue(threads) is { } t) set_num_threads(t);
-            var dev = TorchRuntime.ParseDevice(r.GetValue(device)!);
-            var dt = TorchRuntime.ParseDType(r.GetValue(dtype)!, dev);
             using var target = r.GetValue(model) is { } folder ? LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"))
                 : r.GetValue(shape) is { } s ? LlamaFactory.CreateRandom(LlamaPresets.Get(s), 1, dt, dev)
                 : throw new ArgumentException("give --model <dir> or --shape <name>");
-            var report = Run(target, r.GetValue(maxNew), r.GetValue(runs));
+            Dictionary<string, object> report;
+            if (r.GetValue(shared.Draft) is { } draft)
+            {
+                var prompts = SpeculativeBench.Prompts(r.GetValue(model), r.GetValue(questions), r.GetValue(limit), target.Config.VocabSize);
+                var options = new GenerationOptions
+                {
+                    MaxNewTokens = r.GetValue(maxNew), Sampling = new SamplingOptions { Temperature = r.GetValue(temperature), Seed = 1 },
+                };
+                report = SpeculativeBench.Run(target, prompts, options, r.GetValue(sizes)!.Split(',', StringSplitOptions.TrimEntries),
+                    total => EagleDrafter.Load(draft, target, shared.TreeSettings(r, target, total)), r.GetValue(shared.ContextLimit));
+                if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
+                else SpeculativeBench.Print(report);
+                return 0;
+            }
+            report = Run(target, r.GetValue(maxNew), r.GetValue(runs));
             if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
             else Print(report);
             return 0;

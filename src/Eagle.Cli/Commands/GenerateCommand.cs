@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Drafting;
+using Eagle.AI.Engine.Text;
 using Eagle.AI.Engine.Llama;
-using Eagle.AI.Engine.Runtime;
 
 namespace Eagle.Cli.Commands;
 
@@ -13,27 +14,24 @@ internal static class GenerateCommand
     {
         var model = new Option<string>("--model") { Description = "target model folder", Required = true };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "comma-separated prompt token ids, used as given (no BOS added)" };
+        var promptText = new Option<string?>("--prompt") { Description = "prompt text, encoded plain with BOS added (needs a tokenizer in the model folder)" };
+        var messages = new Option<string?>("--messages") { Description = "a conversation JSON file (OpenAI messages shape), rendered in the LLaMA-3 chat format" };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "most tokens to generate", DefaultValueFactory = _ => 64 };
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 0f };
         var topP = new Option<float>("--top-p") { Description = "nucleus mass in (0, 1]", DefaultValueFactory = _ => 1f };
         var topK = new Option<int>("--top-k") { Description = "0 = off", DefaultValueFactory = _ => 0 };
         var seed = new Option<long?>("--seed") { Description = "sampling seed (same seed, same output)" };
-        var contextLimit = new Option<int>("--context-limit") { Description = "KV positions per request", DefaultValueFactory = _ => ContextBudget.DefaultContextLimit };
-        var device = Cli.Device();
-        var dtype = Cli.DType();
         var json = Cli.JsonOutput();
-        var cmd = new Command("generate", "Generate from a prompt")
+        var shared = new ModelOptions();
+        var cmd = new Command("generate", "Generate from a prompt, vanilla or (with --draft) speculative")
         {
-            model, promptIds, maxNew, temperature, topP, topK, seed, contextLimit, device, dtype, json,
+            model, promptIds, promptText, messages, maxNew, temperature, topP, topK, seed, json,
         };
+        shared.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
-            TorchRuntime.EnsureInitialized();
-            var dev = TorchRuntime.ParseDevice(r.GetValue(device)!);
-            var dt = TorchRuntime.ParseDType(r.GetValue(dtype)!, dev);
+            var (dev, dt) = shared.Placement(r);
             string folder = r.GetValue(model)!;
-            int[] prompt = r.GetValue(promptIds) is { } ids ? Cli.ParseIds(ids, "--prompt-ids")
-                : throw new ArgumentException("--prompt-ids is required");
             var options = new GenerationOptions
             {
                 MaxNewTokens = r.GetValue(maxNew),
@@ -43,20 +41,59 @@ internal static class GenerateCommand
                 },
             };
             options.Validate();
+            var tokenizer = ModelOptions.TryTokenizer(folder);
+            int[] prompt = Prompt(r.GetValue(promptIds), r.GetValue(promptText), r.GetValue(messages), tokenizer, folder);
             using var target = LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"));
+            using var drafter = r.GetValue(shared.Draft) is { } draft
+                ? EagleDrafter.Load(draft, target, shared.TreeSettings(r, target, r.GetValue(shared.TotalTokens)!), Cli.LoadProgress("draft head"))
+                : null;
             bool asJson = r.GetValue(json);
-            var result = new VanillaGenerator(target, r.GetValue(contextLimit)).Generate(prompt, options,
-                asJson ? null : ids => Console.Write(string.Concat(ids.Select(i => i + " "))));
+            var detokenizer = tokenizer is null ? null : new IncrementalDetokenizer(tokenizer);
+            Action<IReadOnlyList<int>>? stream = asJson ? null : ids =>
+                Console.Write(detokenizer is null ? string.Concat(ids.Select(i => i + " ")) : detokenizer.Append(ids.ToArray()).Text);
+            int limit = r.GetValue(shared.ContextLimit);
+            var result = drafter is null
+                ? new VanillaGenerator(target, limit).Generate(prompt, options, stream)
+                : new SpeculativeGenerator(target, drafter, limit).Generate(prompt, options, stream);
             if (asJson)
-                Console.WriteLine(JsonSerializer.Serialize(ToJson(result), Cli.Json));
+            {
+                var doc = ToJson(result);
+                if (tokenizer is not null) doc["text"] = tokenizer.Decode(result.OutputIds);
+                Console.WriteLine(JsonSerializer.Serialize(doc, Cli.Json));
+            }
             else
             {
+                if (detokenizer is not null) Console.Write(detokenizer.Flush().Text);
                 Console.WriteLine();
                 Console.Error.WriteLine(Describe(result));
             }
             return 0;
         }));
         return cmd;
+    }
+
+    // Exactly one of the three prompt forms; text forms need the model folder's tokenizer.
+    private static int[] Prompt(string? ids, string? text, string? messagesFile, Llama3Tokenizer? tokenizer, string folder)
+    {
+        int given = (ids is null ? 0 : 1) + (text is null ? 0 : 1) + (messagesFile is null ? 0 : 1);
+        if (given != 1) throw new ArgumentException("give exactly one of --prompt-ids, --prompt, --messages");
+        if (ids is not null) return Cli.ParseIds(ids, "--prompt-ids");
+        if (tokenizer is null)
+            throw new ArgumentException($"--prompt and --messages need a tokenizer in {folder} (original/tokenizer.model or tokenizer.json)");
+        if (text is not null) return [tokenizer.BosId, .. tokenizer.Encode(text)];
+        if (!File.Exists(messagesFile)) throw new FileNotFoundException($"--messages: {messagesFile} not found", messagesFile);
+        var defaults = ChatFormatOptions.Default with { Version = ChatFormatVersionDetector.Detect(folder) };
+        IReadOnlyList<ChatConversation> conversations;
+        try
+        {
+            conversations = ConversationJson.ParseConversations(File.ReadAllText(messagesFile!), defaults);
+        }
+        catch (FormatException e)
+        {
+            throw new ArgumentException($"--messages: {messagesFile}: {e.Message}", e);
+        }
+        if (conversations.Count != 1) throw new ArgumentException($"--messages: {messagesFile} must hold one conversation, not {conversations.Count}");
+        return [.. new Llama3ChatFormat(tokenizer).Format(conversations[0]).Ids];
     }
 
     public static Dictionary<string, object?> ToJson(GenerationResult r) => new()
