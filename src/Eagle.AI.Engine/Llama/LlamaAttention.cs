@@ -6,7 +6,8 @@ namespace Eagle.AI.Engine.Llama;
 /// <summary>
 /// Grouped-query attention over a <see cref="KVCache"/> through <c>scaled_dot_product_attention</c> with an explicit mask.
 /// GQA without copying K/V: the query heads that share a KV head are stacked along the sequence axis
-/// ([1, kvHeads, group·n, D]) and the mask rows are repeated to match.
+/// ([1, kvHeads, group·n, D]) and the mask rows are repeated to match. q/k/v_proj share one [(heads + 2·kvHeads)·D, in]
+/// storage (see <see cref="Fused"/>), so they run as one GEMM while the checkpoint keys stay per projection.
 /// </summary>
 public sealed class LlamaAttention : nn.Module
 {
@@ -19,6 +20,7 @@ public sealed class LlamaAttention : nn.Module
     /// <summary>[H, heads·D]</summary>
     public readonly Projection o_proj;
     private readonly int heads, kvHeads, headDim;
+    private readonly FusedWeight qkv; // [(heads + 2·kvHeads)·D, in]: q_proj, k_proj and v_proj weights are its row slices
 
     /// <summary>Creates an uninitialised attention block; <paramref name="inFeatures"/> is H for the target (2H in an EAGLE-3 head).</summary>
     public LlamaAttention(int inFeatures, int hidden, int heads, int kvHeads, int headDim, ScalarType dtype, Device device)
@@ -31,8 +33,18 @@ public sealed class LlamaAttention : nn.Module
         k_proj = new Projection(inFeatures, kvHeads * headDim, dtype, device);
         v_proj = new Projection(inFeatures, kvHeads * headDim, dtype, device);
         o_proj = new Projection(heads * headDim, hidden, dtype, device);
+        // Shared right away, while the weights are still empty: loading and initialisation write into the slices in
+        // place, and a layer's released buffers are reused by the next layer's allocations.
+        qkv = new FusedWeight(q_proj.weight, k_proj.weight, v_proj.weight);
         RegisterComponents();
     }
+
+    /// <summary>
+    /// Whether q, k and v come from one GEMM over the shared weight (default) rather than three. Either way the values
+    /// are the same; the three-GEMM path is also taken whenever the weights require grad (head training), because the
+    /// gradient must reach the per-projection parameters.
+    /// </summary>
+    public bool Fused { get; set; } = true;
 
     /// <summary>
     /// x [1, n, in]; cos/sin [n, D]; mask bool [n, past + n] (true = attend) or null (everything visible: one query token).
@@ -42,11 +54,24 @@ public sealed class LlamaAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         long n = x.shape[1];
-        var q = q_proj.forward(x).view(1, n, heads, headDim).transpose(1, 2);   // [1, heads, n, D]
-        var k = k_proj.forward(x).view(1, n, kvHeads, headDim).transpose(1, 2); // [1, kvHeads, n, D]
-        var v = v_proj.forward(x).view(1, n, kvHeads, headDim).transpose(1, 2);
-        q = RotaryEmbedding.Apply(q, cos, sin);
-        k = RotaryEmbedding.Apply(k, cos, sin);
+        Tensor q, k, v;
+        if (Fused && !q_proj.weight.requires_grad)
+        {
+            // One GEMM, then q and k rotated together as heads + kvHeads heads: fewer launches per layer.
+            var all = nn.functional.linear(x, qkv.Weight).view(1, n, heads + 2 * kvHeads, headDim).transpose(1, 2);
+            var qk = RotaryEmbedding.Apply(all.narrow(1, 0, heads + kvHeads), cos, sin);
+            q = qk.narrow(1, 0, heads);                                          // [1, heads, n, D]
+            k = qk.narrow(1, heads, kvHeads);                                    // [1, kvHeads, n, D]
+            v = all.narrow(1, heads + kvHeads, kvHeads);
+        }
+        else
+        {
+            q = q_proj.forward(x).view(1, n, heads, headDim).transpose(1, 2);     // [1, heads, n, D]
+            k = k_proj.forward(x).view(1, n, kvHeads, headDim).transpose(1, 2);   // [1, kvHeads, n, D]
+            v = v_proj.forward(x).view(1, n, kvHeads, headDim).transpose(1, 2);
+            q = RotaryEmbedding.Apply(q, cos, sin);
+            k = RotaryEmbedding.Apply(k, cos, sin);
+        }
         var (keys, values) = cache.Write(layer, k, v);                          // [1, kvHeads, S, D]
 
         int group = heads / kvHeads;
@@ -56,5 +81,12 @@ public sealed class LlamaAttention : nn.Module
         var o = nn.functional.scaled_dot_product_attention(qg, keys, values, m);  // [1, kvHeads, group·n, D]
         o = o.view(1, heads, n, headDim).transpose(1, 2).reshape(1, n, heads * headDim);
         return o_proj.forward(o).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) qkv.Dispose();
+        base.Dispose(disposing);
     }
 }

@@ -36,6 +36,24 @@ public sealed class LlamaForCausalLM : nn.Module
     /// <summary>Where the weights live.</summary>
     public Device Device { get; }
 
+    /// <summary>
+    /// Whether every layer runs q/k/v and gate/up as one GEMM each over their shared weight storage (the default; see
+    /// <see cref="LlamaAttention.Fused"/>). Both settings compute the same function; false runs one GEMM per projection,
+    /// for comparisons and measurements.
+    /// </summary>
+    public bool FusedProjections
+    {
+        get => model.layers.All(l => l.self_attn.Fused && l.mlp.Fused);
+        set
+        {
+            foreach (var l in model.layers)
+            {
+                l.self_attn.Fused = value;
+                l.mlp.Fused = value;
+            }
+        }
+    }
+
     /// <summary>The lm_head matrix [V, H] (the embedding table when tied).</summary>
     public Tensor LmHeadWeight => lm_head?.weight ?? model.embed_tokens.weight;
 

@@ -61,7 +61,9 @@ public sealed class EagleHeadLoadingTests : IDisposable
         var sd = StateWithD2t(head);
         using var t2d = zeros(target.Config.VocabSize, ScalarType.Bool);
         if (kind == EagleHeadKind.Eagle3) sd["t2d"] = t2d;
-        PyTorchPickler.PickleStateDict(dir.File("pytorch_model.bin"), sd);
+        // q/k/v and gate/up weights are views of one fused storage; PyBridge writes a view's storage offset with only
+        // the view's own bytes, so give it standalone copies (torch.save itself would write the shared storage)
+        PyTorchPickler.PickleStateDict(dir.File("pytorch_model.bin"), sd.ToDictionary(kv => kv.Key, kv => kv.Value.clone()));
         using var loaded = EagleHead.Load(dir.Path, target);
         AssertSameHead(head, loaded);
     }
