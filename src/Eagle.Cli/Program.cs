@@ -10,5 +10,6 @@ var root = new RootCommand("eagle: EAGLE speculative decoding for LLaMA-3 on Tor
     BenchCommand.Create(),
     TokenizeCommand.Create(),
     PromptCommand.Create(),
+    SelftestCommand.Create(),
 };
 return root.Parse(args).Invoke();
