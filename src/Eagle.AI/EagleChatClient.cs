@@ -104,7 +104,11 @@ public sealed class EagleChatClient : IChatClient
         try
         {
             await foreach (string text in texts.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                // Text already queued is not shown after cancellation: the reader alone would hand it out first.
+                cancellationToken.ThrowIfCancellationRequested();
                 yield return Update(id, created, [new TextContent(text)]);
+            }
             result = await generation.ConfigureAwait(false);
         }
         finally
