@@ -27,11 +27,12 @@ internal static class BenchCommand
         var limit = new Option<int>("--limit") { Description = "prompts to run (with --draft)", DefaultValueFactory = _ => 8 };
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy (with --draft)", DefaultValueFactory = _ => 0f };
         var sizes = new Option<string>("--total-tokens") { Description = "comma-separated tree sizes to compare, each a number or auto (with --draft)", DefaultValueFactory = _ => "auto" };
+        var projection = new Option<bool>("--eagle3-projection") { Description = "also measure a speculative round's step costs with an EAGLE-3-shaped random head and project tokens/s for τ = 4, 5, 6.13" };
         var json = Cli.JsonOutput();
         var shared = new ModelOptions();
         var cmd = new Command("bench", "Measure decode tokens/s against the memory-bandwidth floor; with --draft, speculative vs vanilla side by side")
         {
-            model, shape, maxNew, runs, threads, questions, limit, temperature, sizes, json,
+            model, shape, maxNew, runs, threads, questions, limit, temperature, sizes, projection, json,
         };
         shared.AddTo(cmd, withTreeSizes: false);
         cmd.SetAction(r => Cli.Run(() =>
@@ -56,8 +57,14 @@ internal static class BenchCommand
                 return 0;
             }
             report = Run(target, r.GetValue(maxNew), r.GetValue(runs));
+            if (r.GetValue(projection))
+                report["speculative_projection"] = SpeculativeProjection.Measure(target, (double)report["decode_ms_per_token"]);
             if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
-            else Print(report);
+            else
+            {
+                Print(report);
+                if (report.TryGetValue("speculative_projection", out var p)) SpeculativeProjection.Print((Dictionary<string, object>)p);
+            }
             return 0;
         }));
         return cmd;

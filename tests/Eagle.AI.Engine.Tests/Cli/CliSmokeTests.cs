@@ -58,11 +58,16 @@ public class CliSmokeTests
     [Fact]
     public void Bench_on_a_named_shape_reports_the_floor_and_the_ratio()
     {
-        var r = EagleProcess.Run("bench", "--shape", "tiny", "--max-new-tokens", "4", "--runs", "1", "--json");
+        var r = EagleProcess.Run("bench", "--shape", "tiny", "--max-new-tokens", "4", "--runs", "1", "--eagle3-projection", "--json");
         Assert.True(r.ExitCode == 0, r.StdErr);
         using var doc = JsonDocument.Parse(r.StdOut);
         Assert.True(doc.RootElement.GetProperty("copy_bandwidth_gb_s").GetDouble() > 0);
         Assert.True(doc.RootElement.GetProperty("decode_tokens_per_second").GetDouble() > 0);
         Assert.True(doc.RootElement.GetProperty("fraction_of_floor").GetDouble() > 0);
+        var projection = doc.RootElement.GetProperty("speculative_projection");
+        Assert.Equal(60, projection.GetProperty("tree_tokens").GetInt32());
+        Assert.True(projection.GetProperty("draft_round_ms").GetDouble() > 0);
+        Assert.Equal(6, projection.GetProperty("verify_cost_ratio").EnumerateObject().Count());
+        Assert.Equal(3, projection.GetProperty("projected_tokens_per_second").EnumerateObject().Count());
     }
 }
