@@ -22,7 +22,7 @@ namespace Eagle.AI;
 /// <c>MaxOutputTokens</c>, <c>StopSequences</c> (text held back until it cannot start one), <c>Instructions</c> (merged into
 /// the system turn), <c>Tools</c> (LLaMA-3.1 JSON tool calling; answers that parse become <see cref="FunctionCallContent"/>),
 /// <c>ToolMode</c> (<c>None</c> omits the tools; <c>RequireAny</c>/<c>RequireSpecific</c> add an instruction, and an answer
-/// that is still text is returned as text and logged), <c>ModelId</c> (must be this model's) and
+/// that is still text is returned as text and logged), <c>AllowMultipleToolCalls</c> (false keeps the first call), <c>ModelId</c> (must be this model's) and
 /// <c>AdditionalProperties</c> (<see cref="EagleChatOptionKeys"/>). Unset values come from <see cref="EagleOptions"/> and
 /// the model's <c>generation_config.json</c>. Ignored (logged at debug level): <c>FrequencyPenalty</c>,
 /// <c>PresencePenalty</c>, JSON <c>ResponseFormat</c>, <c>Reasoning</c>; <c>ConversationId</c> is not used (every request
@@ -120,7 +120,8 @@ public sealed class EagleChatClient : IChatClient
         var answer = decoder.Finish();
         var contents = new List<AIContent>();
         if (answer.Text.Length > 0) contents.Add(new TextContent(answer.Text));
-        contents.AddRange(answer.ToolCalls.Select(ChatMapper.ToFunctionCall));
+        var calls = chat.SingleToolCall ? answer.ToolCalls.Take(1) : answer.ToolCalls;
+        contents.AddRange(calls.Select(ChatMapper.ToFunctionCall));
         contents.Add(ChatMapper.ToUsage(result.Stats));
         if (answer.NotAToolCall is { } reason)
         {

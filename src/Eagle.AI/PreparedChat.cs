@@ -8,9 +8,11 @@ namespace Eagle.AI;
 /// <param name="StopSequences">Text that ends the answer (held back until it can no longer be the start of one).</param>
 /// <param name="DetectToolCalls">Whether tools were offered, so an answer that starts like a call is buffered and parsed.</param>
 /// <param name="RequireToolCall">Whether the tool mode demands a call (a text answer is then logged).</param>
+/// <param name="SingleToolCall">Whether only the first of several calls is kept (<c>AllowMultipleToolCalls = false</c>).</param>
 internal sealed record PreparedChat(
     ChatPrompt Prompt,
     EngineRequest Request,
     IReadOnlyList<string> StopSequences,
     bool DetectToolCalls,
-    bool RequireToolCall);
+    bool RequireToolCall,
+    bool SingleToolCall);

@@ -1,7 +1,10 @@
 using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Runtime;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using TorchSharp;
 
 namespace Eagle.AI.Tests;
 
@@ -156,6 +159,38 @@ public class EagleEngineTests
         });
         Assert.Contains("disposed", e.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<ObjectDisposedException>(() => client.GetResponseAsync([new ChatMessage(ChatRole.User, "Hi")]));
+    }
+
+    [Fact]
+    public async Task Requests_leave_no_tensor_behind_on_the_generation_thread()
+    {
+        using var model = LoadedModel.Load(TestModel.Options(), NullLogger.Instance);
+        var liveAtStart = new List<long>();
+        // Counted when each request starts, i.e. after everything the previous one left was freed.
+        TokenSource counting = (request, onTokens, ct) =>
+        {
+            liveAtStart.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            return model.Generate(request, onTokens, ct);
+        };
+        using var engine = new EagleEngine(model.Tokenizer, counting, model.Info);
+        int[] prompt = [128000, 9906, 1917];
+        GenerationOptions Options(int max) => new() { MaxNewTokens = max, StopTokenIds = [] };
+        EngineRequest Request(bool speculative, int max = 6, TreeSettings? tree = null) => new(prompt, Options(max), speculative, tree);
+
+        await engine.GenerateAsync(Request(true), null, default);    // allocates the drafter's lasting draft cache
+        await engine.GenerateAsync(Request(true, max: 12), null, default);
+        await engine.GenerateAsync(Request(false), null, default);
+        await engine.GenerateAsync(Request(true, tree: TestModel.SmallTree with { TotalTokens = 12 }), null, default);
+        using (var cts = new CancellationTokenSource())
+        {
+            var cancelled = engine.GenerateAsync(Request(true, max: 5000), _ => { cts.Cancel(); return true; }, cts.Token);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        }
+        await engine.GenerateAsync(Request(true), _ => false, default);
+        await engine.GenerateAsync(Request(true), null, default);
+
+        Assert.Equal(7, liveAtStart.Count);
+        Assert.All(liveAtStart.Skip(2), count => Assert.Equal(liveAtStart[1], count));
     }
 
     [Fact]

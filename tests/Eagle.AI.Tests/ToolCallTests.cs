@@ -47,6 +47,11 @@ public class ToolCallTests
         Assert.Equal(["Paris", "Rome"], calls.Select(c => ((JsonElement)c.Arguments!["city"]!).GetString()));
         Assert.NotEqual(calls[0].CallId, calls[1].CallId);
         Assert.Equal(ChatFinishReason.ToolCalls, updates[^1].FinishReason);
+
+        var single = WithTools();
+        single.AllowMultipleToolCalls = false;
+        var first = (await Stream(answer, single)).SelectMany(u => u.Contents).OfType<FunctionCallContent>();
+        Assert.Equal("Paris", ((JsonElement)Assert.Single(first).Arguments!["city"]!).GetString());
     }
 
     [Fact]
