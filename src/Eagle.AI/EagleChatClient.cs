@@ -126,7 +126,7 @@ public sealed class EagleChatClient : IChatClient
         if (answer.NotAToolCall is { } reason)
         {
             if (chat.RequireToolCall) Log.RequiredToolCallMissing(logger, reason);
-            else if (chat.DetectToolCalls) Log.NotAToolCall(logger, reason);
+            else if (answer.StartedLikeToolCall) Log.NotAToolCall(logger, reason);
         }
         var final = Update(id, created, contents);
         final.FinishReason = answer.ToolCalls.Count > 0 ? ChatFinishReason.ToolCalls

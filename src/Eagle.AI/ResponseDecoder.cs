@@ -54,11 +54,11 @@ internal sealed class ResponseDecoder
         var shown = new StringBuilder();
         Take(detokenizer.Flush().Text, shown);
         if (mode != Mode.ToolCall)
-            return new DecodedAnswer(shown.Append(held).ToString(), [], mode == Mode.Undecided ? "the answer is empty" : "the answer is plain text");
+            return new DecodedAnswer(shown.Append(held).ToString(), [], mode == Mode.Undecided ? "the answer is empty" : "the answer is plain text", false);
         string body = held.ToString();
         return Llama3ToolCallParser.TryParse(pythonTag ? "<|python_tag|>" + body : body, out var calls)
-            ? new DecodedAnswer(shown.ToString(), calls, null)
-            : new DecodedAnswer(shown.Append(body).ToString(), [], "the answer starts like a tool call but is not a well-formed one");
+            ? new DecodedAnswer(shown.ToString(), calls, null, true)
+            : new DecodedAnswer(shown.Append(body).ToString(), [], "the answer starts like a tool call but is not a well-formed one", true);
     }
 
     private void Take(string text, StringBuilder shown)

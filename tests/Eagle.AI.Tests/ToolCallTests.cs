@@ -58,11 +58,15 @@ public class ToolCallTests
     public async Task An_answer_that_starts_like_a_call_but_does_not_parse_is_returned_as_text()
     {
         string broken = """{"name": "get_weather", "parameters": {"city": """;
-        var updates = await Stream(Scripted.Answer(broken), WithTools());
+        var logger = new ListLogger<EagleChatClient>();
+        var updates = await Stream(Scripted.Answer(broken), WithTools(), logger);
 
         Assert.Equal(broken, ChatAssert.Text(updates));
         Assert.Empty(updates.SelectMany(u => u.Contents).OfType<FunctionCallContent>());
         Assert.Equal(ChatFinishReason.Stop, updates[^1].FinishReason);
+        var entry = Assert.Single(logger.Entries);
+        Assert.Equal(LogLevel.Debug, entry.Level);
+        Assert.Contains("not a well-formed one", entry.Message, StringComparison.Ordinal);
     }
 
     [Fact]
