@@ -101,11 +101,11 @@ if [ $status -eq 0 ]; then row selftest PASS "$summary"
 else row selftest FAIL "exit $status: ${summary:-$(tail -1 "$out/selftest.log")} (selftest.log)"; fi
 
 # 6. decode speed (random weights built in memory, so the first minutes go to initialising them)
-if [ "$device" = cuda ]; then bench=(bench --shape "$shape" --device cuda --dtype float16)
-else bench=(bench --shape "$shape" --device cpu); fi
+if [ "$device" = cuda ]; then bench=(bench --shape "$shape" --device cuda --dtype float16 --eagle3-projection)
+else bench=(bench --shape "$shape" --device cpu --eagle3-projection); fi
 timeout 420 "$eagle" "${bench[@]}" > "$out/bench.log" 2>&1
 status=$?
-if [ $status -eq 0 ]; then row bench PASS "$shape: $(grep -E '^vanilla decode' "$out/bench.log" | tr -s ' ')"
+if [ $status -eq 0 ]; then row bench PASS "$shape: $(grep -E '^vanilla decode' "$out/bench.log" | tr -s ' '); $(grep -E '^PROJECTION' "$out/bench.log" | cut -c1-160)"
 else row bench FAIL "exit $status: $(tail -1 "$out/bench.log") (bench.log)"; fi
 
 {

@@ -57,6 +57,11 @@ public static class TorchRuntime
             throw new TorchRuntimeException($"{LibTorchDirVariable}='{dir}' is not an existing absolute folder (expected PyTorch's torch/lib)");
         if (!File.Exists(Path.Combine(dir, "libtorch.so")))
             throw new TorchRuntimeException($"{LibTorchDirVariable}='{dir}' has no libtorch.so (expected PyTorch's torch/lib)");
+        // Two libtorch builds in one process abort it: refuse while the app ships its own beside it.
+        string[] bundled = [Path.Combine(AppContext.BaseDirectory, "libtorch.so"), Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libtorch.so")];
+        if (bundled.FirstOrDefault(File.Exists) is { } own && !Path.GetDirectoryName(own)!.Equals(Path.GetFullPath(dir).TrimEnd('/'), StringComparison.Ordinal))
+            throw new TorchRuntimeException($"{LibTorchDirVariable} is set but this application ships its own libtorch ({own}); " +
+                "build or publish it with -p:EagleTorchBackend=none (tools/gpu/publish.sh does) to use an external libtorch");
         // Dependencies first, so each dlopen finds the ones before it already loaded by soname.
         foreach (var name in new[] { "libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so" })
         {

@@ -70,4 +70,21 @@ public class CliSmokeTests
         Assert.Equal(6, projection.GetProperty("verify_cost_ratio").EnumerateObject().Count());
         Assert.Equal(3, projection.GetProperty("projected_tokens_per_second").EnumerateObject().Count());
     }
+
+    [Fact]
+    public void A_bad_EAGLE_LIBTORCH_DIR_is_one_clear_error_not_a_crash()
+    {
+        using var dir = new TempDir();
+        var missing = EagleProcess.RunWith(new Dictionary<string, string> { ["EAGLE_LIBTORCH_DIR"] = Path.Combine(dir.Path, "nope") }, "create-test-model", Path.Combine(dir.Path, "m"));
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("EAGLE_LIBTORCH_DIR", missing.StdErr);
+        Assert.Contains("not an existing absolute folder", missing.StdErr);
+
+        // this build ships the NuGet libtorch beside it: loading a second libtorch would abort the process
+        string own = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native");
+        File.Copy(Path.Combine(own, "libtorch.so"), Path.Combine(dir.Path, "libtorch.so"));
+        var twice = EagleProcess.RunWith(new Dictionary<string, string> { ["EAGLE_LIBTORCH_DIR"] = dir.Path }, "create-test-model", Path.Combine(dir.Path, "m"));
+        Assert.Equal(1, twice.ExitCode);
+        Assert.Contains("EagleTorchBackend=none", twice.StdErr);
+    }
 }
