@@ -84,41 +84,17 @@ public sealed record LlamaConfig
         _ => [],
     };
 
-    internal static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-    };
-
     /// <summary>Reads and validates <c>config.json</c> in <paramref name="folderOrFile"/>.</summary>
     /// <exception cref="CheckpointException">The file is missing, malformed, or describes an unsupported model.</exception>
     public static LlamaConfig Load(string folderOrFile)
     {
-        string path = Directory.Exists(folderOrFile) ? Path.Combine(folderOrFile, "config.json") : folderOrFile;
-        if (!System.IO.File.Exists(path))
-            throw new CheckpointException(path, null, "config.json not found");
-        LlamaConfig? config;
-        try
-        {
-            config = JsonSerializer.Deserialize<LlamaConfig>(System.IO.File.ReadAllText(path), JsonOptions);
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new CheckpointException(path, null, $"invalid JSON: {e.Message}", e);
-        }
-        if (config is null) throw new CheckpointException(path, null, "empty config");
+        var (config, path) = ConfigJson.Read<LlamaConfig>(folderOrFile);
         config.Validate(path);
         return config;
     }
 
     /// <summary>Writes this config as <c>config.json</c> into <paramref name="folder"/>.</summary>
-    public void Save(string folder)
-    {
-        Directory.CreateDirectory(folder);
-        System.IO.File.WriteAllText(Path.Combine(folder, "config.json"), JsonSerializer.Serialize(this, JsonOptions));
-    }
+    public void Save(string folder) => ConfigJson.Write(this, folder);
 
     /// <summary>Checks that the sizes are usable and the architecture and rope type are supported.</summary>
     public void Validate(string source)

@@ -74,40 +74,17 @@ public sealed record EagleHeadConfig
     /// <summary>Whether the EAGLE-1 <c>fc</c> has a bias.</summary>
     [JsonIgnore] public bool Bias => BiasRaw ?? true;
 
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-    };
-
     /// <summary>Reads and validates <c>config.json</c> in <paramref name="folderOrFile"/>.</summary>
     /// <exception cref="CheckpointException">The file is missing, malformed, or describes an unsupported head.</exception>
     public static EagleHeadConfig Load(string folderOrFile)
     {
-        string path = Directory.Exists(folderOrFile) ? Path.Combine(folderOrFile, "config.json") : folderOrFile;
-        if (!File.Exists(path)) throw new CheckpointException(path, null, "config.json not found");
-        EagleHeadConfig? config;
-        try
-        {
-            config = JsonSerializer.Deserialize<EagleHeadConfig>(File.ReadAllText(path), JsonOptions);
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new CheckpointException(path, null, $"invalid JSON: {e.Message}", e);
-        }
-        if (config is null) throw new CheckpointException(path, null, "empty config");
+        var (config, path) = ConfigJson.Read<EagleHeadConfig>(folderOrFile);
         config.Validate(path);
         return config;
     }
 
     /// <summary>Writes this config as <c>config.json</c> into <paramref name="folder"/>.</summary>
-    public void Save(string folder)
-    {
-        Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, "config.json"), JsonSerializer.Serialize(this, JsonOptions));
-    }
+    public void Save(string folder) => ConfigJson.Write(this, folder);
 
     /// <summary>Checks that the sizes are usable and nothing unsupported is asked for.</summary>
     /// <exception cref="CheckpointException">Names <paramref name="source"/> and the offending key.</exception>

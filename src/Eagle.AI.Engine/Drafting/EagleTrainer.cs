@@ -64,8 +64,6 @@ public static class EagleTrainer
     /// <summary>Trains <paramref name="head"/> in place on <paramref name="sequences"/> (each at least 3 tokens).</summary>
     public static TrainingReport Train(EagleHead head, IReadOnlyList<int[]> sequences, TrainingOptions options, Action<int, double>? progress = null)
     {
-        var target = head.Target;
-        var device = head.Device;
         var examples = Prepare(head, sequences);
         var parameters = head.parameters().ToList();
         foreach (var p in parameters) p.requires_grad_(true);

@@ -79,30 +79,9 @@ public sealed class CheckpointFuzzTests(ITestOutputHelper output) : IDisposable
     {
         byte[] valid = ValidSafetensors();
         var random = new Random(20240611);
-        int loaded = 0, rejected = 0;
-        var failures = new List<string>();
         var clock = Stopwatch.StartNew();
         const int Mutations = 1500;
-        for (int i = 0; i < Mutations; i++)
-        {
-            string path = dir.File($"m{i}.safetensors");
-            File.WriteAllBytes(path, Mutate(valid, random));
-            try
-            {
-                Fixtures.OpenAndLoadAll(path);
-                loaded++;
-            }
-            catch (CheckpointException e)
-            {
-                Assert.Contains(Path.GetFileName(path), e.Message, StringComparison.Ordinal);
-                rejected++;
-            }
-            catch (Exception e)
-            {
-                failures.Add($"mutation {i}: {e.GetType().Name}: {e.Message}");
-            }
-            File.Delete(path);
-        }
+        var (loaded, rejected, failures) = Fuzz(Mutations, "safetensors", _ => Mutate(valid, random));
         output.WriteLine($"{Mutations} mutations: {loaded} loaded, {rejected} rejected, {failures.Count} other; {clock.ElapsedMilliseconds} ms");
         Assert.Empty(failures);
         Assert.True(loaded > 50, $"only {loaded} mutations loaded: the fuzzer is not exercising the load path");
@@ -129,17 +108,29 @@ public sealed class CheckpointFuzzTests(ITestOutputHelper output) : IDisposable
         }
         byte[] valid = File.ReadAllBytes(seed);
         var random = new Random(7);
-        var failures = new List<string>();
-        int loaded = 0, rejected = 0;
-        for (int i = 0; i < 400; i++)
+        var (loaded, rejected, failures) = Fuzz(400, "bin", _ =>
         {
             byte[] bytes = (byte[])valid.Clone();
             if (random.Next(4) == 0)
-                bytes = bytes[..random.Next(0, bytes.Length)];
-            else
-                for (int k = random.Next(1, 6); k > 0; k--) bytes[random.Next(bytes.Length)] ^= (byte)random.Next(1, 256);
-            string path = dir.File($"m{i}.bin");
-            File.WriteAllBytes(path, bytes);
+                return bytes[..random.Next(0, bytes.Length)];
+            for (int k = random.Next(1, 6); k > 0; k--) bytes[random.Next(bytes.Length)] ^= (byte)random.Next(1, 256);
+            return bytes;
+        });
+        output.WriteLine($"400 mutations: {loaded} loaded, {rejected} rejected, {failures.Count} other");
+        Assert.Empty(failures);
+        Assert.True(rejected > 0);
+    }
+
+    // Writes each mutation to a file, opens and fully loads it: success or CheckpointException naming the file,
+    // anything else is a failure.
+    private (int Loaded, int Rejected, List<string> Failures) Fuzz(int count, string extension, Func<int, byte[]> mutation)
+    {
+        int loaded = 0, rejected = 0;
+        var failures = new List<string>();
+        for (int i = 0; i < count; i++)
+        {
+            string path = dir.File($"m{i}.{extension}");
+            File.WriteAllBytes(path, mutation(i));
             try
             {
                 Fixtures.OpenAndLoadAll(path);
@@ -156,8 +147,6 @@ public sealed class CheckpointFuzzTests(ITestOutputHelper output) : IDisposable
             }
             File.Delete(path);
         }
-        output.WriteLine($"400 mutations: {loaded} loaded, {rejected} rejected, {failures.Count} other");
-        Assert.Empty(failures);
-        Assert.True(rejected > 0);
+        return (loaded, rejected, failures);
     }
 }
