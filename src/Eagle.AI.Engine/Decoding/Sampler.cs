@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Decoding;
@@ -9,6 +10,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// </summary>
 public sealed class Sampler
 {
+    private static readonly Scalar NegativeInfinity = float.NegativeInfinity.ToScalar(); // static: never finalized mid-call
     private readonly SamplingOptions options;
     private readonly Random random;
 
@@ -34,19 +36,23 @@ public sealed class Sampler
     public Tensor Probabilities(Tensor logits)
     {
         using var scope = NewDisposeScope();
-        var x = options.Temperature is 0f or 1f ? logits : logits / options.Temperature;
+        // Scalars held in locals until the end: an implicit temporary can be finalized by the GC while the native call
+        // still reads it (seen as a sporadic "toFloat" check failure under parallel load).
+        using var temperature = options.Temperature.ToScalar();
+        using var threshold = (1.0 - options.TopP).ToScalar();
+        var x = options.Temperature is 0f or 1f ? logits : logits / temperature;
         if (options.TopK > 0 && options.TopK < x.shape[^1])
         {
             var kth = x.topk(options.TopK, dim: -1).values.narrow(-1, options.TopK - 1, 1); // [.., 1]
-            x = x.masked_fill(x < kth, float.NegativeInfinity);
+            x = x.masked_fill(x < kth, NegativeInfinity);
         }
         if (options.TopP < 1f)
         {
             var (sorted, order) = x.sort(dim: -1, descending: false);
             var cumulative = sorted.softmax(-1).cumsum(-1);
-            var remove = cumulative <= (1.0 - options.TopP);
+            var remove = cumulative <= threshold;
             remove.narrow(-1, remove.shape[^1] - 1, 1).fill_(false);             // keep the most likely token
-            x = x.masked_fill(remove.scatter(-1, order, remove), float.NegativeInfinity);
+            x = x.masked_fill(remove.scatter(-1, order, remove), NegativeInfinity);
         }
         return x.softmax(-1).MoveToOuterDisposeScope();
     }

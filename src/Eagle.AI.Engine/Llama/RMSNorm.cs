@@ -9,13 +9,13 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
 {
     /// <summary>[H]</summary>
     public readonly Parameter weight;
-    private readonly double eps;
+    private readonly Scalar eps; // kept by the module, so the GC cannot finalize it during a native call
 
     /// <summary>Creates an uninitialised norm over the last dimension of width <paramref name="size"/>.</summary>
     public RMSNorm(long size, double eps, ScalarType dtype, Device device) : base(nameof(RMSNorm))
     {
         weight = new Parameter(empty([size], dtype, device), requires_grad: false);
-        this.eps = eps;
+        this.eps = eps.ToScalar();
         RegisterComponents();
     }
 
@@ -28,5 +28,12 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         var normed = xf * (xf.pow(2).mean([-1], keepdim: true) + eps).rsqrt();
         var y = normed.to(x.dtype) * weight; // out of place: autograd (head training) needs normed
         return y.MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) eps.Dispose();
+        base.Dispose(disposing);
     }
 }
