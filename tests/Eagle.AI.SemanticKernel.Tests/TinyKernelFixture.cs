@@ -1,0 +1,41 @@
+using Eagle.AI.Testing;
+using Microsoft.SemanticKernel;
+
+namespace Eagle.AI.SemanticKernel.Tests;
+
+/// <summary>
+/// One kernel over the tiny chat model (speculation on), registered with <c>AddEagleChatClient</c>, shared by a test
+/// class: loading the engine costs seconds. Tests take a <see cref="Kernel.Clone"/> (same services and engine, their own
+/// plugins and filters). Disposing the kernel's service provider disposes the engine.
+/// </summary>
+public sealed class TinyKernelFixture : IAsyncLifetime
+{
+    /// <summary>The shared kernel; clone it before adding plugins or filters.</summary>
+    public Kernel Kernel { get; } = Kernel.CreateBuilder().AddEagleChatClient(UseTinyChatModel).Build();
+
+    /// <summary>Copies <see cref="TinyChatModel.Options"/> (speculative) into options being configured.</summary>
+    public static void UseTinyChatModel(EagleOptions o)
+    {
+        var t = TinyChatModel.Options();
+        (o.ModelPath, o.DraftModelPath, o.ModelId, o.Device, o.DType, o.Tree) = (t.ModelPath, t.DraftModelPath, t.ModelId, t.Device, t.DType, t.Tree);
+    }
+
+    /// <summary>A clone of the shared kernel with a fresh <see cref="RecordingWeatherPlugin"/>.</summary>
+    public (Kernel Kernel, RecordingWeatherPlugin Weather) WithWeatherPlugin()
+    {
+        var kernel = Kernel.Clone();
+        var weather = new RecordingWeatherPlugin();
+        kernel.Plugins.AddFromObject(weather, RecordingWeatherPlugin.PluginName);
+        return (kernel, weather);
+    }
+
+    /// <inheritdoc/>
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <inheritdoc/>
+    public async Task DisposeAsync()
+    {
+        if (Kernel.Services is IAsyncDisposable services)
+            await services.DisposeAsync();
+    }
+}
