@@ -16,7 +16,7 @@ public class SampleProgramTests
     {
         var (exitCode, output, error) = await RunSampleAsync(
             "--Eagle:ModelPath", TinyChatModel.Folder, "--Eagle:DraftModelPath", TinyChatModel.DraftFolder,
-            "--Eagle:Device", "cpu", "--Eagle:DType", "float32", "--Question", TinyChatScript.WeatherQuestion);
+            "--Eagle:Device", "cpu", "--Eagle:DType", "float32", "--Eagle:MaxOutputTokens", $"{TinyKernelFixture.MaxOutputTokens}", "--Question", TinyChatScript.WeatherQuestion);
 
         Assert.True(exitCode == 0, $"exit code {exitCode}: {error}");
         string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -49,7 +49,8 @@ public class SampleProgramTests
         Console.SetError(error);
         try
         {
-            int exitCode = await (Task<int>)main.Invoke(null, [args])!;
+            // The entry point of an async program is the synchronous wrapper that waits for it, so run it off this thread.
+            int exitCode = await Task.Run(() => (int)main.Invoke(null, [args])!);
             return (exitCode, output.ToString(), error.ToString());
         }
         finally

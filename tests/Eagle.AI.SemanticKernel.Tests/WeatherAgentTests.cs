@@ -5,7 +5,8 @@ using Microsoft.Extensions.AI;
 namespace Eagle.AI.SemanticKernel.Tests;
 
 /// <summary>The Agent Framework sample's agent on the tiny chat model: it calls the kernel plugin and answers from the result.</summary>
-public class WeatherAgentTests(TinyKernelFixture fixture) : IClassFixture<TinyKernelFixture>
+[Collection(TinyKernelCollection.Name)]
+public class WeatherAgentTests(TinyKernelFixture fixture)
 {
     [Fact]
     public async Task The_agent_calls_the_plugin_and_answers()
@@ -16,7 +17,8 @@ public class WeatherAgentTests(TinyKernelFixture fixture) : IClassFixture<TinyKe
         var response = await agent.RunAsync(TinyChatScript.WeatherQuestion);
 
         Assert.Equal(WeatherAgent.Name, agent.Name);
-        Assert.Same(kernel.GetRequiredService<IChatClient>(), agent.ChatClient);  // Agent Framework reused the client's function invocation
+        var invoker = kernel.GetRequiredService<IChatClient>().GetService<FunctionInvokingChatClient>();
+        Assert.Same(invoker, agent.ChatClient.GetService<FunctionInvokingChatClient>());  // the agent added no second invoker
 
         Assert.Equal([TinyChatScript.WeatherCity], weather.Cities);
         Assert.Equal(TinyChatScript.WeatherAnswer, response.Text);
