@@ -1,5 +1,9 @@
+using System.Diagnostics;
 using Eagle.AI.Testing;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
 using static Eagle.AI.Testing.TinyChatScript;
 
 namespace Eagle.AI.Tests;
@@ -123,5 +127,51 @@ public class TinyChatModelTests(TinyChatEngineFixture fixture) : IClassFixture<T
 
         Assert.Contains("EagleOptions.LayerPlacement", e.Message, StringComparison.Ordinal);
         Assert.Contains("layers 4..7 are not placed", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UseOpenTelemetry_records_a_chat_span_with_the_model_and_the_usage()
+    {
+        string source = "eagle-test-" + Guid.NewGuid().ToString("N");
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == source,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var client = new EagleChatClient(fixture.Engine).AsBuilder().UseOpenTelemetry(sourceName: source).Build();
+
+        var response = await client.GetResponseAsync(CapitalQuestion);
+
+        var span = Assert.Single(spans);
+        Assert.Equal("chat", span.GetTagItem("gen_ai.operation.name"));
+        Assert.Equal(TinyChatModel.ModelId, span.GetTagItem("gen_ai.response.model"));
+        Assert.Equal(response.Usage!.InputTokenCount, Convert.ToInt64(span.GetTagItem("gen_ai.usage.input_tokens"), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(response.Usage.OutputTokenCount, Convert.ToInt64(span.GetTagItem("gen_ai.usage.output_tokens"), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains("eagle", span.Tags.Select(t => t.Value));
+    }
+
+    [Fact]
+    public async Task UseDistributedCache_answers_a_repeated_request_without_the_engine()
+    {
+        int engineCalls = 0;
+        var cache = new MemoryDistributedCache(Options.Create(new MemoryDistributedCacheOptions()));
+        using var client = new EagleChatClient(fixture.Engine).AsBuilder()
+            .UseDistributedCache(cache)
+            .Use(async (messages, options, next, cancellationToken) =>
+            {
+                Interlocked.Increment(ref engineCalls);
+                await next(messages, options, cancellationToken);
+            })
+            .Build();
+
+        var first = await client.GetResponseAsync(GreetingQuestion);
+        var second = await client.GetResponseAsync(GreetingQuestion);
+
+        Assert.Equal(GreetingAnswer, first.Text);
+        Assert.Equal(first.Text, second.Text);
+        Assert.Equal(1, engineCalls);
     }
 }
