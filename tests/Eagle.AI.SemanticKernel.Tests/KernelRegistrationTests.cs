@@ -26,7 +26,9 @@ public class KernelRegistrationTests(TinyKernelFixture fixture)
         var invoker = client.GetService<FunctionInvokingChatClient>();
         Assert.NotNull(invoker);
         Assert.Equal("KernelFunctionInvokingChatClient", invoker.GetType().Name);         // SK's, so filters run
-        Assert.Same(kernel.Services.GetRequiredService<EagleEngine>(), client.GetService<EagleEngine>());
+        var engine = client.GetService<EagleEngine>();
+        Assert.Same(kernel.Services.GetRequiredService<EagleEngine>(), engine);
+        Assert.True(engine!.HasDraftModel);                                               // the end-to-end tests speculate
         Assert.Same(client, kernel.GetRequiredService<IChatClient>());                    // one singleton
 
         var completion = kernel.GetRequiredService<IChatCompletionService>();
