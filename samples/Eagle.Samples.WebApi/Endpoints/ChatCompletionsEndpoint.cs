@@ -51,8 +51,9 @@ internal static partial class ChatCompletionsEndpoint
         }
         catch (JsonException e)
         {
-            // The path (e.g. "$.messages[0].role") names the field whose JSON type is wrong.
-            string? param = e.Path is { Length: > 2 } path ? path[2..] : null;
+            // A value of the wrong type: its path (e.g. "$.messages[0].role") names the field. Malformed JSON (the reader's
+            // error, a JsonException too, is the inner one) has no field at fault.
+            string? param = e.InnerException is not JsonException && e.Path is { Length: > 2 } path ? path[2..] : null;
             throw new RequestError(StatusCodes.Status400BadRequest, $"The request body is not valid: {e.Message}", param, "invalid_json");
         }
     }

@@ -7,6 +7,9 @@ namespace Eagle.Samples.WebApi.Mapping;
 /// <summary><see cref="ChatResponse"/> → <c>chat.completion</c>, and the pieces streaming shares with it.</summary>
 internal static class CompletionMapper
 {
+    // OpenAI sends arguments as compact JSON; the MEAI defaults indent.
+    private static readonly JsonSerializerOptions CompactJson = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     public static ChatCompletion ToCompletion(ChatResponse response, string modelId)
     {
         var contents = response.Messages.Where(m => m.Role == ChatRole.Assistant).SelectMany(m => m.Contents).ToList();
@@ -57,7 +60,7 @@ internal static class CompletionMapper
     /// <summary>The arguments as the JSON-object string OpenAI clients parse.</summary>
     public static string ArgumentsJson(FunctionCallContent call) =>
         JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(),
-            AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(IDictionary<string, object?>)));
+            CompactJson.GetTypeInfo(typeof(IDictionary<string, object?>)));
 
     public static string CompletionId(string? responseId) => "chatcmpl-" + (responseId ?? Guid.NewGuid().ToString("N"));
 

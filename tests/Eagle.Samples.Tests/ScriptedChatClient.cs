@@ -1,0 +1,75 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+
+namespace Eagle.Samples.Tests;
+
+/// <summary>
+/// A deterministic <see cref="IChatClient"/> for the HTTP-shape tests, answering from the request: with a function
+/// offered (and tools not turned off) it calls the first one with <c>{"city":"Paris"}</c>; with a token budget it
+/// writes that many words and stops for length; otherwise it echoes the last user text word by word. It records the
+/// last request it saw.
+/// </summary>
+internal sealed class ScriptedChatClient : IChatClient
+{
+    public const string ModelId = "scripted-model";
+    public const string EchoPrefix = "You said: ";
+    public const int PromptTokens = 10;
+
+    public IReadOnlyList<ChatMessage>? LastMessages { get; private set; }
+
+    public ChatOptions? LastOptions { get; private set; }
+
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
+
+    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        LastMessages = messages.ToList();
+        LastOptions = options;
+        return Answer(LastMessages, options, cancellationToken);
+    }
+
+    private static async IAsyncEnumerable<ChatResponseUpdate> Answer(IReadOnlyList<ChatMessage> messages, ChatOptions? options,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var created = DateTimeOffset.UtcNow;
+        ChatResponseUpdate Update(params AIContent[] contents) =>
+            new(ChatRole.Assistant, contents) { ResponseId = "r1", MessageId = "r1", ModelId = ModelId, CreatedAt = created };
+
+        if (options?.ToolMode is not NoneChatToolMode && options?.Tools?.OfType<AIFunctionDeclaration>().FirstOrDefault() is { } function)
+        {
+            var arguments = new Dictionary<string, object?> { ["city"] = JsonSerializer.SerializeToElement("Paris") };
+            var call = Update(new FunctionCallContent("call_1", function.Name, arguments), Usage(5));
+            call.FinishReason = ChatFinishReason.ToolCalls;
+            yield return call;
+            yield break;
+        }
+
+        string[] words = options?.MaxOutputTokens is { } budget
+            ? Enumerable.Repeat("word ", budget).ToArray()
+            : (EchoPrefix + messages.Last(m => m.Role == ChatRole.User).Text).Split(' ').Select((w, i) => i == 0 ? w : " " + w).ToArray();
+        foreach (string word in words)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return Update(new TextContent(word));
+        }
+        var last = Update(Usage(words.Length));
+        last.FinishReason = options?.MaxOutputTokens is null ? ChatFinishReason.Stop : ChatFinishReason.Length;
+        yield return last;
+    }
+
+    private static UsageContent Usage(int outputTokens) =>
+        new(new UsageDetails { InputTokenCount = PromptTokens, OutputTokenCount = outputTokens, TotalTokenCount = PromptTokens + outputTokens });
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is null && serviceType == typeof(ChatClientMetadata) ? new ChatClientMetadata("scripted", null, ModelId)
+        : serviceKey is null && serviceType.IsInstanceOfType(this) ? this
+        : null;
+
+    public void Dispose()
+    {
+    }
+}
