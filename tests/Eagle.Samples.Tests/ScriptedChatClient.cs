@@ -5,15 +5,16 @@ using Microsoft.Extensions.AI;
 namespace Eagle.Samples.Tests;
 
 /// <summary>
-/// A deterministic <see cref="IChatClient"/> for the HTTP-shape tests, answering from the request: with a function
-/// offered (and tools not turned off) it calls the first one with <c>{"city":"Paris"}</c>; with a token budget it
-/// writes that many words and stops for length; otherwise it echoes the last user text word by word. It records the
-/// last request it saw.
+/// A deterministic <see cref="IChatClient"/> for the HTTP-shape tests, answering from the request: after a tool result
+/// it says <c>Tool said: {result}</c>; with a function offered (and tools not turned off) it calls the first one with
+/// <c>{"city":"Paris"}</c>; with a token budget it writes that many words and stops for length; otherwise it echoes the
+/// last user text word by word. It records the last request it saw.
 /// </summary>
 internal sealed class ScriptedChatClient : IChatClient
 {
     public const string ModelId = "scripted-model";
     public const string EchoPrefix = "You said: ";
+    public const string ToolResultPrefix = "Tool said: ";
     public const int PromptTokens = 10;
 
     public IReadOnlyList<ChatMessage>? LastMessages { get; private set; }
@@ -39,6 +40,13 @@ internal sealed class ScriptedChatClient : IChatClient
         ChatResponseUpdate Update(params AIContent[] contents) =>
             new(ChatRole.Assistant, contents) { ResponseId = "r1", MessageId = "r1", ModelId = ModelId, CreatedAt = created };
 
+        if (messages[^1].Contents.OfType<FunctionResultContent>().FirstOrDefault() is { } result)
+        {
+            var answer = Update(new TextContent(ToolResultPrefix + result.Result), Usage(3));
+            answer.FinishReason = ChatFinishReason.Stop;
+            yield return answer;
+            yield break;
+        }
         if (options?.ToolMode is not NoneChatToolMode && options?.Tools?.OfType<AIFunctionDeclaration>().FirstOrDefault() is { } function)
         {
             var arguments = new Dictionary<string, object?> { ["city"] = JsonSerializer.SerializeToElement("Paris") };

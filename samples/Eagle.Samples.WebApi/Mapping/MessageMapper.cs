@@ -56,6 +56,8 @@ internal static class MessageMapper
         }
         if (m.Content is null or { ValueKind: JsonValueKind.Null } && calls.Count == 0)
             throw RequestError.Invalid($"{at}.content", $"'{at}' has neither 'content' nor 'tool_calls'.", "missing_required_parameter");
+        // Clients echo a streamed tool call back with "content": "" beside it; that empty text is not part of the turn.
+        if (calls.Count > 0) contents.RemoveAll(c => c is TextContent { Text.Length: 0 });
         return new ChatMessage(ChatRole.Assistant, contents);
     }
 
