@@ -80,6 +80,35 @@ public sealed class BadRequestTests(ScriptedServer server) : IClassFixture<Scrip
     }
 
     [Fact]
+    public async Task ClientFailure_Is500WithAServerErrorBody_AndTheServerGoesOn()
+    {
+        using var http = server.CreateClient();
+        string Request(string text, bool stream) =>
+            $$"""{"messages":[{"role":"user","content":"{{text}}"}],"stream":{{(stream ? "true" : "false")}}}""";
+        foreach (bool stream in new[] { false, true })
+        {
+            var error = await (await http.PostJsonAsync(Request(ScriptedChatClient.FailAtOnce, stream))).ErrorAsync(HttpStatusCode.InternalServerError, null);
+            // What failed inside stays in the server's log.
+            Assert.DoesNotContain("scripted", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+        var body = await (await http.PostJsonAsync(Request("after a failure", stream: false))).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal(ScriptedChatClient.EchoPrefix + "after a failure", body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+    }
+
+    [Fact]
+    public async Task FailureWhileStreaming_EndsTheStreamWithAnErrorEvent()
+    {
+        using var http = server.CreateClient();
+        var response = await http.PostJsonAsync($$"""{"messages":[{"role":"user","content":"{{ScriptedChatClient.FailMidway}}"}],"stream":true}""");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var events = Sse.Events(await response.Content.ReadAsStringAsync());
+        Assert.DoesNotContain(Sse.Done, events);
+        Assert.Contains("Half an answer", events[^2], StringComparison.Ordinal);
+        var error = System.Text.Json.JsonDocument.Parse(events[^1]).RootElement.GetProperty("error");
+        Assert.Equal("server_error", error.GetProperty("type").GetString());
+    }
+
+    [Fact]
     public async Task UnknownUrl_Is404WithAnErrorBody()
     {
         using var http = server.CreateClient();

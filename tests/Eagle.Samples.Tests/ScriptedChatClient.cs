@@ -8,7 +8,8 @@ namespace Eagle.Samples.Tests;
 /// A deterministic <see cref="IChatClient"/> for the HTTP-shape tests, answering from the request: after a tool result
 /// it says <c>Tool said: {result}</c>; with a function offered (and tools not turned off) it calls the first one with
 /// <c>{"city":"Paris"}</c>; with a token budget it writes that many words and stops for length; otherwise it echoes the
-/// last user text word by word. It records the last request it saw.
+/// last user text word by word; <see cref="FailAtOnce"/> and <see cref="FailMidway"/> make it throw before or after its
+/// first update. It records the last request it saw.
 /// </summary>
 internal sealed class ScriptedChatClient : IChatClient
 {
@@ -16,6 +17,8 @@ internal sealed class ScriptedChatClient : IChatClient
     public const string EchoPrefix = "You said: ";
     public const string ToolResultPrefix = "Tool said: ";
     public const int PromptTokens = 10;
+    public const string FailAtOnce = "fail at once";
+    public const string FailMidway = "fail midway";
 
     public IReadOnlyList<ChatMessage>? LastMessages { get; private set; }
 
@@ -56,9 +59,17 @@ internal sealed class ScriptedChatClient : IChatClient
             yield break;
         }
 
+        string question = messages.Last(m => m.Role == ChatRole.User).Text;
+        if (question == FailAtOnce) throw new InvalidOperationException("The scripted model failed at once.");
+        if (question == FailMidway)
+        {
+            yield return Update(new TextContent("Half an answer"));
+            throw new InvalidOperationException("The scripted model failed midway.");
+        }
+
         string[] words = options?.MaxOutputTokens is { } budget
             ? Enumerable.Repeat("word ", budget).ToArray()
-            : (EchoPrefix + messages.Last(m => m.Role == ChatRole.User).Text).Split(' ').Select((w, i) => i == 0 ? w : " " + w).ToArray();
+            : (EchoPrefix + question).Split(' ').Select((w, i) => i == 0 ? w : " " + w).ToArray();
         foreach (string word in words)
         {
             cancellationToken.ThrowIfCancellationRequested();
