@@ -17,7 +17,7 @@ internal static partial class ChatCompletionsEndpoint
         app.MapPost("/v1/chat/completions", HandleAsync);
 
     private static async Task HandleAsync(HttpContext context, [FromServices] IChatClient client, [FromServices] ServedModel served,
-        [FromServices] ILogger<ChatCompletionRequest> logger)
+        [FromServices] ILoggerFactory loggers)
     {
         ChatCompletionRequest request;
         List<ChatMessage> messages;
@@ -37,7 +37,8 @@ internal static partial class ChatCompletionsEndpoint
         }
 
         if (request.Stream == true)
-            await StreamAsync(context, client, request, messages, options, served.Id, logger).ConfigureAwait(false);
+            await StreamAsync(context, client, request, messages, options, served.Id, loggers.CreateLogger(typeof(ChatCompletionsEndpoint)))
+                .ConfigureAwait(false);
         else
             await CompleteAsync(context, client, request, messages, options, served.Id).ConfigureAwait(false);
     }
