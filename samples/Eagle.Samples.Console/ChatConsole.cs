@@ -42,11 +42,11 @@ public static class ChatConsole
         IChatClient client;
         try
         {
-            // Starting the host validates the options and, with Warmup, loads the model: its progress is logged now,
-            // not in the middle of the first answer. Resolving the client loads it otherwise.
-            await host.StartAsync().ConfigureAwait(false);
-            client = host.Services.GetRequiredService<IChatClient>();
+            // The engine validates the options and loads the model (and warms up, with Warmup) here, so its progress
+            // is logged before the first question rather than in the middle of it. The host is not started: its
+            // console lifetime would take Ctrl+C, which should simply end a REPL.
             _ = host.Services.GetRequiredService<EagleEngine>();
+            client = host.Services.GetRequiredService<IChatClient>();
         }
         catch (Exception e) when (e is OptionsValidationException or IOException or InvalidOperationException
             or Eagle.AI.Engine.Runtime.TorchRuntimeException or Eagle.AI.Engine.Checkpoints.CheckpointException)
@@ -75,7 +75,6 @@ public static class ChatConsole
             history.Add(new ChatMessage(ChatRole.User, line));
             await AnswerAsync(client, history, output).ConfigureAwait(false);
         }
-        await host.StopAsync().ConfigureAwait(false);
         return 0;
     }
 
