@@ -23,6 +23,14 @@ public sealed class EagleOptions
     /// <summary><c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. The draft head always runs on the target's device.</summary>
     public string Device { get; set; } = "auto";
 
+    /// <summary>
+    /// Splits the target's decoder layers over devices when one GPU cannot hold them, e.g. <c>cuda:0=0-15;cuda:1=16-31</c>
+    /// (every layer exactly once, in order). The first segment's device is the home device: embedding, final norm,
+    /// lm_head and the draft head run there, so <see cref="Device"/> must be <c>auto</c> or that device. Null = every
+    /// layer on <see cref="Device"/>.
+    /// </summary>
+    public string? LayerPlacement { get; set; }
+
     /// <summary><c>auto</c> (float16 on CUDA, float32 on CPU), <c>float32</c>, <c>bfloat16</c> or <c>float16</c>; the draft head uses the same.</summary>
     public string DType { get; set; } = "auto";
 

@@ -16,6 +16,9 @@ internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOpti
     [GeneratedRegex(@"^\s*(auto|cpu|cuda|cuda:\d+)\s*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex DevicePattern();
 
+    [GeneratedRegex(@"^\s*(auto|cpu|cuda|cuda:\d+)\s*=\s*\d+\s*(-\s*\d+\s*)?$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex SegmentPattern();
+
     /// <inheritdoc/>
     public ValidateOptionsResult Validate(string? name, EagleOptions options)
     {
@@ -53,6 +56,18 @@ internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOpti
         }
         if (o.Device is null || !DevicePattern().IsMatch(o.Device))
             yield return $"EagleOptions.Device '{o.Device}' is not one of auto, cpu, cuda or cuda:N.";
+        if (o.LayerPlacement is { } placement)
+        {
+            var segments = placement.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            string? bad = segments.FirstOrDefault(seg => !SegmentPattern().IsMatch(seg));
+            if (segments.Length == 0 || bad is not null)
+                yield return $"EagleOptions.LayerPlacement '{placement}' is not a list of device=first-last segments (e.g. cuda:0=0-15;cuda:1=16-31)" +
+                             (bad is null ? "." : $": '{bad}'.");
+            else if (o.Device is not null && !o.Device.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase) &&
+                     !segments[0][..segments[0].IndexOf('=', StringComparison.Ordinal)].Trim().Equals(o.Device.Trim(), StringComparison.OrdinalIgnoreCase))
+                yield return $"EagleOptions.LayerPlacement '{placement}' starts on another device than EagleOptions.Device '{o.Device}': " +
+                             "set Device to auto or to the first segment's device (the home of the embedding, lm_head and draft head).";
+        }
         if (o.DType is null || !DTypes.Contains(o.DType.Trim().ToLowerInvariant()))
             yield return $"EagleOptions.DType '{o.DType}' is not one of auto, float32, bfloat16 or float16.";
         if (o.MaxContextTokens < 2)

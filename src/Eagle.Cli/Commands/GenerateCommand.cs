@@ -43,7 +43,7 @@ internal static class GenerateCommand
             options.Validate();
             var tokenizer = ModelOptions.TryTokenizer(folder);
             int[] prompt = Prompt(r.GetValue(promptIds), r.GetValue(promptText), r.GetValue(messages), tokenizer, folder);
-            using var target = LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"));
+            using var target = LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"), r.GetValue(shared.LayerPlacement));
             using var drafter = r.GetValue(shared.Draft) is { } draft
                 ? EagleDrafter.Load(draft, target, shared.TreeSettings(r, target, r.GetValue(shared.TotalTokens)!), Cli.LoadProgress("draft head"))
                 : null;

@@ -19,11 +19,13 @@ internal sealed class ModelOptions
     public Option<int> TreeTopK { get; } = new("--tree-top-k") { Description = "children per expanded node", DefaultValueFactory = _ => 10 };
     public Option<int> ContextLimit { get; } = new("--context-limit") { Description = "KV positions per request", DefaultValueFactory = _ => ContextBudget.DefaultContextLimit };
 
+    public Option<string?> LayerPlacement { get; } = new("--layer-placement") { Description = "split the target's layers over devices, e.g. cuda:0=0-15;cuda:1=16-31 (the first device must be --device)" };
+
     public ModelOptions() => Tree.AcceptOnlyFromAmong("dynamic", "static");
 
     public void AddTo(Command command, bool withTreeSizes = true)
     {
-        foreach (var o in new Option[] { Device, DType, Draft, Tree, Depth, TreeTopK, ContextLimit }) command.Options.Add(o);
+        foreach (var o in new Option[] { Device, DType, LayerPlacement, Draft, Tree, Depth, TreeTopK, ContextLimit }) command.Options.Add(o);
         if (withTreeSizes) command.Options.Add(TotalTokens);
     }
 
