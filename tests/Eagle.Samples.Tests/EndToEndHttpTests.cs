@@ -96,6 +96,15 @@ public sealed class EndToEndHttpTests(TinyChatServer server)
     }
 
     [Fact]
+    public async Task PromptOverTheContext_Is400OnMessages()
+    {
+        using var http = server.CreateClient();
+        string tooLong = string.Concat(Enumerable.Repeat(" hello", 9000));   // > 8192 tokens, the default context limit
+        var error = await (await http.PostJsonAsync(Request(tooLong))).ErrorAsync(HttpStatusCode.BadRequest, "messages");
+        Assert.Contains("context limit", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ModelsAndHealth_ReportTheLoadedModel()
     {
         using var http = server.CreateClient();
