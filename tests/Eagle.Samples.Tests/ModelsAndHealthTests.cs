@@ -1,4 +1,8 @@
 using System.Net;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Eagle.Samples.Tests;
 
@@ -35,5 +39,19 @@ public sealed class ModelsAndHealthTests(ScriptedServer server) : IClassFixture<
         var response = await http.GetAsync("/health");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("Healthy", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Health_IsUnhealthy_WhenTheClientCannotBeCreated()
+    {
+        using var broken = server.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
+        {
+            services.RemoveAll<IChatClient>();
+            services.AddSingleton<IChatClient>(_ => throw new InvalidOperationException("No model in this folder."));
+        }));
+        using var http = broken.CreateClient();
+        var response = await http.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("Unhealthy", await response.Content.ReadAsStringAsync());
     }
 }
