@@ -1,0 +1,39 @@
+using Eagle.Samples.WebApi.Contracts;
+using Microsoft.Extensions.AI;
+
+namespace Eagle.Samples.WebApi.Mapping;
+
+/// <summary>
+/// What the chat client refuses → a 400 naming the request field. <see cref="IChatClient"/> implementations signal bad
+/// input with <see cref="ArgumentException"/>s whose <c>ParamName</c> is a <see cref="ChatOptions"/> property (or an
+/// option key such as <c>eagle.tree_depth</c>), and <see cref="NotSupportedException"/> for input the model cannot read.
+/// </summary>
+internal static class ClientErrorMapper
+{
+    /// <summary>The 400 for <paramref name="exception"/>, or null when it is not about the request.</summary>
+    public static RequestError? ToRequestError(Exception exception, ChatCompletionRequest request) => exception switch
+    {
+        ArgumentException e => new RequestError(StatusCodes.Status400BadRequest, e.Message, ToRequestParam(e.ParamName, request),
+            e is ArgumentOutOfRangeException ? "invalid_value" : null),
+        NotSupportedException e => new RequestError(StatusCodes.Status400BadRequest, e.Message, "messages", "unsupported_value"),
+        _ => null,
+    };
+
+    private static string? ToRequestParam(string? paramName, ChatCompletionRequest request) => paramName switch
+    {
+        nameof(ChatOptions.Temperature) => "temperature",
+        nameof(ChatOptions.TopP) => "top_p",
+        nameof(ChatOptions.MaxOutputTokens) => request.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens",
+        nameof(ChatOptions.StopSequences) => "stop",
+        nameof(ChatOptions.Seed) => "seed",
+        nameof(ChatOptions.ToolMode) => "tool_choice",
+        nameof(ChatOptions.Tools) => "tools",
+        nameof(ChatOptions.AllowMultipleToolCalls) => "parallel_tool_calls",
+        nameof(ChatOptions.FrequencyPenalty) => "frequency_penalty",
+        nameof(ChatOptions.PresencePenalty) => "presence_penalty",
+        nameof(ChatOptions.ModelId) => "model",
+        "messages" => "messages",
+        // Options the request cannot set (TopK, provider keys) are named as the client named them.
+        _ => paramName,
+    };
+}
