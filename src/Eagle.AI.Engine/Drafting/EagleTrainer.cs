@@ -65,34 +65,7 @@ public static class EagleTrainer
     public static TrainingReport Train(EagleHead head, IReadOnlyList<int[]> sequences, TrainingOptions options, Action<int, double>? progress = null)
     {
         var examples = Prepare(head, sequences);
-        var parameters = head.parameters().ToList();
-        foreach (var p in parameters) p.requires_grad_(true);
-        var losses = new List<double>();
-        try
-        {
-            using var optimizer = optim.AdamW(parameters, options.LearningRate, 0.9, 0.95, 1e-8, options.WeightDecay);
-            var random = new Random((int)options.Seed);
-            for (int step = 0; step < options.Steps; step++)
-            {
-                using var scope = NewDisposeScope();
-                optimizer.zero_grad();
-                double total = 0;
-                for (int b = 0; b < options.SequencesPerStep; b++)
-                {
-                    var ex = examples[random.Next(examples.Count)];
-                    var loss = Loss(head, ex) / options.SequencesPerStep;
-                    loss.backward();
-                    total += loss.item<float>();
-                }
-                optimizer.step();
-                losses.Add(total);
-                progress?.Invoke(step, total);
-            }
-        }
-        finally
-        {
-            foreach (var p in parameters) p.requires_grad_(false);
-        }
+        var losses = TrainingLoop.Run(head.parameters().ToList(), options, examples.Count, i => Loss(head, examples[i]), progress);
         double accuracy = Accuracy(head, examples);
         foreach (var ex in examples) ex.Dispose();
         return new TrainingReport(losses, accuracy);

@@ -27,33 +27,8 @@ public static class LlamaTrainer
         ArgumentNullException.ThrowIfNull(options);
         var examples = sequences.Select(s => Example.Create(s, model.Device)).ToList();
         var parameters = model.model.layers.parameters().Concat(model.model.norm.parameters()).ToList();
-        foreach (var p in parameters) p.requires_grad_(true);
-        var losses = new List<double>();
-        try
-        {
-            using var optimizer = optim.AdamW(parameters, options.LearningRate, 0.9, 0.95, 1e-8, options.WeightDecay);
-            var random = new Random((int)options.Seed);
-            for (int step = 0; step < options.Steps; step++)
-            {
-                using var scope = NewDisposeScope();
-                optimizer.zero_grad();
-                double total = 0;
-                for (int b = 0; b < options.SequencesPerStep; b++)
-                {
-                    var loss = Logits(model, examples[random.Next(examples.Count)], out var targets)
-                        .log_softmax(-1).gather(1, targets.unsqueeze(1)).mean().neg() / options.SequencesPerStep;
-                    loss.backward();
-                    total += loss.item<float>();
-                }
-                optimizer.step();
-                losses.Add(total);
-                progress?.Invoke(step, total);
-            }
-        }
-        finally
-        {
-            foreach (var p in parameters) p.requires_grad_(false);
-        }
+        var losses = TrainingLoop.Run(parameters, options, examples.Count, i => Logits(model, examples[i], out var targets)
+            .log_softmax(-1).gather(1, targets.unsqueeze(1)).mean().neg(), progress);
         double accuracy = Accuracy(model, examples);
         foreach (var ex in examples) ex.Dispose();
         return new TrainingReport(losses, accuracy);
