@@ -61,7 +61,8 @@ public static class Acceptance
     {
         ArgumentNullException.ThrowIfNull(uniforms);
         if (uniforms.shape[0] < tree.Count + 1)
-            throw new ArgumentException($"need {tree.Count + 1} uniforms for a {tree.Count}-node tree, got {uniforms.shape[0]}", nameof(uniforms));
+            throw new ArgumentException(
+                $"need {tree.Count + 1} uniforms for a {tree.Count}-node tree, got {uniforms.shape[0]}", nameof(uniforms));
         using var scope = NewDisposeScope();
         var t = tree.OnDevice(logits.device);
         int n = tree.Count;
@@ -69,7 +70,8 @@ public static class Acceptance
         var parent = t.Parents.clamp_min(0);
         var isChild = t.Parents.ge(Zero);
         var earlier = EarlierSiblings(t);
-        var repeated = earlier.logical_and(t.Tokens.unsqueeze(0).eq(t.Tokens.unsqueeze(1))).any(1); // an earlier sibling has its token
+        var sameToken = t.Tokens.unsqueeze(0).eq(t.Tokens.unsqueeze(1));
+        var repeated = earlier.logical_and(sameToken).any(1);                      // an earlier sibling has the same token
         var fresh = isChild.logical_and(repeated.logical_not());                   // children actually tried
         var u = uniforms.narrow(0, 0, n);
 
@@ -77,7 +79,7 @@ public static class Acceptance
             ? WithoutDraftProbabilities(t, p, parent, earlier, fresh, u)
             : WithDraftProbabilities(t, tree.ChildBound, p, parent, earlier, repeated, u);
         var deepest = Deepest(t, wins.logical_or_(isChild.logical_not()));
-        var left = residual.index_select(0, deepest).squeeze(0).to(ScalarType.Float64); // what is left of p at the last accepted node
+        var left = residual.index_select(0, deepest).squeeze(0).to(ScalarType.Float64); // what is left of p there
         var drop = zeros(left.shape[0], ScalarType.Float64, left.device)           // its children were all tried and rejected
             .index_add_(0, t.Tokens, t.Parents.eq(deepest).to(ScalarType.Float64), One);
         left = left.masked_fill(drop.gt(Zero), ZeroProbability);
@@ -88,7 +90,8 @@ public static class Acceptance
     // q ≡ 1, all siblings at once: a child is accepted with probability p(x) / (mass left after its earlier siblings were
     // rejected), and wins if no earlier sibling was accepted. The residual at a node is p without its children's tokens,
     // applied by the caller.
-    private static (Tensor Wins, Tensor Residual) WithoutDraftProbabilities(DeviceTree t, Tensor p, Tensor parent, Tensor earlier, Tensor fresh, Tensor u)
+    private static (Tensor Wins, Tensor Residual) WithoutDraftProbabilities(DeviceTree t, Tensor p, Tensor parent, Tensor earlier,
+        Tensor fresh, Tensor u)
     {
         using var vocab = p.shape[1].ToScalar();
         var px = p.view(-1).index_select(0, parent.mul(vocab).add_(t.Tokens))     // p_parent(x_c), 0 for repeats and the root
@@ -112,10 +115,11 @@ public static class Acceptance
         var nodes = arange(n, ScalarType.Int64, device);
         var rank = earlier.sum(1, type: ScalarType.Int64);                          // index among its siblings
         using var spare = ((long)n).ToScalar();
-        var row = t.Parents.where(t.Parents.ge(Zero), full(n, spare, ScalarType.Int64, device)); // the root goes to a spare row
-        var childAt = full((n + 1) * childBound, None, ScalarType.Int64, device)     // [n, R]: r-th child of each node, −1 if none
-            .index_copy_(0, row * childBound + rank, nodes).view(n + 1, childBound).narrow(0, 0, n);
-        var chosen = full(n, None, ScalarType.Int64, device);                         // the accepted child of each node
+        using var width = ((long)childBound).ToScalar();
+        var row = t.Parents.where(t.Parents.ge(Zero), full(n, spare, ScalarType.Int64, device)); // the root: a spare row
+        var childAt = full((n + 1) * childBound, None, ScalarType.Int64, device)   // [n, R]: r-th child of each node, −1 if none
+            .index_copy_(0, row.mul(width).add_(rank), nodes).view(n + 1, childBound).narrow(0, 0, n);
+        var chosen = full(n, None, ScalarType.Int64, device);                       // the accepted child of each node
         for (int r = 0; r < childBound; r++)
         {
             var c = childAt.select(1, r);

@@ -3,10 +3,10 @@ using System.Runtime.InteropServices;
 namespace Eagle.AI.Engine.Decoding;
 
 /// <summary>
-/// The device allocations a request makes (its KV caches, its tree buffers, each forward's activations) announce
-/// themselves here first. That gives tests one seam to watch them (no per-round allocation of request buffers) and to
-/// make one fail the way CUDA does (<see cref="IsOutOfMemory"/>), so the out-of-memory path is exercised on CPU.
-/// Per thread; costs nothing unless a hook is installed.
+/// The device allocations a request makes (its KV caches, its tree buffers, the activations of each draft round and
+/// forward) announce themselves here first. That gives tests one seam to watch them (no per-round allocation of request
+/// buffers) and to make one fail the way CUDA does (<see cref="IsOutOfMemory"/>), so the out-of-memory path is exercised
+/// on CPU. Per thread; costs nothing unless a hook is installed.
 /// </summary>
 internal static class DeviceMemory
 {
@@ -16,6 +16,8 @@ internal static class DeviceMemory
     public const string DraftCache = "draft-cache";
     /// <summary>A request's tree verification buffers.</summary>
     public const string TreeBuffers = "tree-buffers";
+    /// <summary>A draft round's activations (the head's forwards and the tree).</summary>
+    public const string Draft = "draft";
     /// <summary>A target forward's activations.</summary>
     public const string Forward = "forward";
 

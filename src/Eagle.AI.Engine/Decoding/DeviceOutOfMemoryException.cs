@@ -29,6 +29,6 @@ public sealed class DeviceOutOfMemoryException : Exception
     /// <summary>The device, e.g. <c>cuda:0</c>.</summary>
     public string Device { get; }
 
-    /// <summary>What was being allocated when it failed (<c>kv-cache</c>, <c>draft-cache</c>, <c>tree-buffers</c>, <c>forward</c>).</summary>
+    /// <summary>What was being allocated when it failed (<c>kv-cache</c>, <c>tree-buffers</c>, <c>draft-cache</c>, <c>draft</c>, <c>forward</c>).</summary>
     public string Allocation { get; }
 }

@@ -96,6 +96,7 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
             // Sampling: this round's uniforms go up now, while the device is idle (acceptance runs there).
             var uniforms = sampler.IsGreedy ? null : sampler.Uniforms(buffers.MaxTreeTokens + 1, device);
             var t0 = clock.Elapsed.TotalMilliseconds;
+            r.Allocating(DeviceMemory.Draft);
             var tree = drafter.Draft(r.Features, nextTokens, context);
             r.Features?.Dispose();
             r.Features = null;

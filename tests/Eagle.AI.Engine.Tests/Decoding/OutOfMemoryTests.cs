@@ -18,6 +18,7 @@ public class OutOfMemoryTests
     {
         { DeviceMemory.KVCache, 1 }, { DeviceMemory.TreeBuffers, 1 }, { DeviceMemory.DraftCache, 1 },
         { DeviceMemory.Forward, 1 },                                                // the prefill
+        { DeviceMemory.Draft, 2 },                                                  // the second round's draft
         { DeviceMemory.Forward, 4 },                                                // the third verify, mid-generation
     };
 

@@ -50,7 +50,8 @@ public class TreeBuffersTests
             string[] setup = request == 0
                 ? [DeviceMemory.KVCache, DeviceMemory.TreeBuffers, DeviceMemory.DraftCache]
                 : [DeviceMemory.KVCache, DeviceMemory.TreeBuffers];
-            Assert.Equal([.. setup, .. Enumerable.Repeat(DeviceMemory.Forward, result.Stats.Rounds + 1)], allocations);
+            var rounds = Enumerable.Repeat<string[]>([DeviceMemory.Draft, DeviceMemory.Forward], result.Stats.Rounds).SelectMany(x => x);
+            Assert.Equal([.. setup, DeviceMemory.Forward, .. rounds], allocations);  // the prefill, then a draft and a verify per round
         }
     }
 }
