@@ -29,6 +29,17 @@ public sealed class Sampler
     public double NextUniform() => random.NextDouble();
 
     /// <summary>
+    /// <paramref name="count"/> uniform draws in [0, 1) from the sampler's stream as an fp64 tensor on
+    /// <paramref name="device"/>: speculative acceptance runs on the device but draws from the same seeded stream.
+    /// </summary>
+    public Tensor Uniforms(int count, Device device)
+    {
+        var u = new double[count];
+        for (int i = 0; i < count; i++) u[i] = random.NextDouble();
+        return tensor(u, device: device);
+    }
+
+    /// <summary>
     /// The processed distribution over the vocabulary: softmax(logits / T) restricted to the top-k, then to the top-p
     /// nucleus (Hugging Face warpers: ties at the k-th value are kept; the most likely token is always kept).
     /// logits fp32 [.., V] → probabilities fp32 [.., V].
@@ -60,17 +71,17 @@ public sealed class Sampler
     /// <summary>The next token from logits [V]: argmax when greedy, else a draw from <see cref="Probabilities"/>.</summary>
     public int Next(Tensor logits)
     {
-        if (IsGreedy) return (int)logits.argmax().item<long>();
+        if (IsGreedy)
+        {
+            using var best = logits.argmax();
+            return (int)HostReads.Int64(best)[0];
+        }
         using var p = Probabilities(logits);
         return Draw(p);
     }
 
     /// <summary>A draw from probabilities [V] (need not be normalised exactly).</summary>
-    public int Draw(Tensor probabilities)
-    {
-        using var cpu = probabilities.to(ScalarType.Float32, CPU).contiguous();
-        return Draw(cpu.data<float>().ToArray());
-    }
+    public int Draw(Tensor probabilities) => Draw(HostReads.Float32(probabilities));
 
     /// <summary>Inverse-CDF draw from host probabilities (need not sum to one exactly).</summary>
     public int Draw(ReadOnlySpan<float> p)

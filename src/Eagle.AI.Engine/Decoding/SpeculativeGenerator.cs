@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Decoding;
@@ -16,17 +17,54 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
     public int TreeRoom { get; init; } = drafter.MaxTreeTokens;
 
     /// <summary>Same contract as <see cref="VanillaGenerator.Generate"/>; <paramref name="onTokens"/> sees each round's accepted tokens at once.</summary>
+    /// <remarks>
+    /// The request's KV caches and tree buffers are allocated once, up front, at their full size; each round then reads
+    /// the device once (the accepted path). A request that does not fit in device memory frees what it allocated and
+    /// throws <see cref="DeviceOutOfMemoryException"/>; the generator serves the next request as usual.
+    /// </remarks>
     /// <exception cref="OperationCanceledException">Cancelled between two rounds; the tokens seen so far were emitted.</exception>
+    /// <exception cref="DeviceOutOfMemoryException">The request's caches, tree buffers or a forward did not fit in device memory.</exception>
     public GenerationResult Generate(IReadOnlyList<int> prompt, GenerationOptions options,
         Action<IReadOnlyList<int>>? onTokens = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
+        int capacity = ContextBudget.Capacity(prompt.Count, options.MaxNewTokens, TreeRoom, contextLimit, int.MaxValue);
+        var config = target.Config;
+        long bytes = KVCache.BytesFor(config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim, capacity, target.DType)
+                     + TreeBuffers.BytesFor(drafter.MaxTreeTokens, capacity);
+        var request = new Request(options);
+        try
+        {
+            request.Allocating(DeviceMemory.KVCache);
+            request.Cache = target.NewCache(capacity);
+            request.Allocating(DeviceMemory.TreeBuffers);
+            request.Buffers = new TreeBuffers(drafter.MaxTreeTokens, capacity, target.Device);
+            request.Allocating(DeviceMemory.DraftCache);
+            drafter.Reset(capacity);
+            return Run(prompt, request, capacity, onTokens, cancellationToken);
+        }
+        catch (Exception e) when (DeviceMemory.IsOutOfMemory(e))
+        {
+            drafter.Release();
+            throw new DeviceOutOfMemoryException(capacity, bytes, target.Device.ToString(), request.Allocation, e);
+        }
+        finally
+        {
+            request.Dispose();
+        }
+    }
+
+    private GenerationResult Run(IReadOnlyList<int> prompt, Request r, int capacity, Action<IReadOnlyList<int>>? onTokens,
+        CancellationToken cancellationToken)
+    {
+        var options = r.Options;
         var sampler = new Sampler(options.Sampling);
         var context = new DraftContext(!sampler.IsGreedy, new Random(options.Sampling.Seed is { } s ? (int)(s * 31 + 7) : Random.Shared.Next()));
         var stop = new HashSet<int>(options.StopTokenIds ?? target.Config.EosTokenIds);
-        int capacity = ContextBudget.Capacity(prompt.Count, options.MaxNewTokens, TreeRoom, contextLimit, int.MaxValue);
-        var request = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
+        var forward = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
         var device = target.Device;
+        var cache = r.Cache!;
+        var buffers = r.Buffers!;
         var output = new List<int>();
         var clock = Stopwatch.StartNew();
         double prefillMs, draftMs = 0, verifyMs = 0;
@@ -34,20 +72,18 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
         bool done;
 
         using var noGrad = no_grad();
-        using var cache = target.NewCache(capacity);
-        drafter.Reset(capacity);
 
         // Prefill: the prompt's features go to the drafter paired with the next token (prompt[1..], then the root).
-        Tensor? features;
         int root;
         using (var scope = NewDisposeScope())
         {
             var ids = tensor(prompt.Select(t => (long)t).ToArray(), device: device);
             var positions = arange(0, prompt.Count, ScalarType.Int64, device);
-            using var o = target.Forward(ids, positions, cache, null, request);
+            r.Allocating(DeviceMemory.Forward);
+            using var o = target.Forward(ids, positions, cache, null, forward);
             using var last = o.Logits[prompt.Count - 1];
-            root = sampler.Next(last);
-            features = Features(o)?.clone().MoveToOuterDisposeScope(); // o (and its features) is disposed below
+            root = sampler.Next(last);                                              // the prefill's one read
+            r.Features = Features(o)?.clone().MoveToOuterDisposeScope();           // o (and its features) is disposed below
         }
         prefillMs = clock.Elapsed.TotalMilliseconds;
         int[] nextTokens = [.. prompt.Skip(1), root];
@@ -57,21 +93,29 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
+            // Sampling: this round's uniforms go up now, while the device is idle (acceptance runs there).
+            var uniforms = sampler.IsGreedy ? null : sampler.Uniforms(buffers.MaxTreeTokens + 1, device);
             var t0 = clock.Elapsed.TotalMilliseconds;
-            var tree = drafter.Draft(features, nextTokens, context);
-            features?.Dispose();
+            r.Allocating(DeviceMemory.Draft);
+            var tree = drafter.Draft(r.Features, nextTokens, context);
+            r.Features?.Dispose();
+            r.Features = null;
             var t1 = clock.Elapsed.TotalMilliseconds;
 
-            // Verify root + drafts in one forward: every node sees the committed prefix and its own ancestors.
+            // Verify root + drafts in one forward: every node sees the committed prefix and its own ancestors. Near the
+            // context limit only a prefix of the nodes is verified (parents precede children, so it is still a tree).
             int past = cache.Length;
-            tree = Fit(tree, capacity - past);
-            using var o = target.Forward(tree.TokenTensor(device), tree.Positions(past, device), cache,
-                tree.AttentionMask(past, device), request);
-            var accepted = sampler.IsGreedy ? Acceptance.Greedy(tree, o.Logits) : Acceptance.Sample(tree, o.Logits, sampler);
+            if (tree.Count > buffers.MaxTreeTokens)
+                throw new InvalidOperationException($"the drafter returned a tree of {tree.Count} nodes, more than its MaxTreeTokens ({buffers.MaxTreeTokens})");
+            tree = tree.Prefix(Math.Max(1, capacity - past), device);
+            var (ids, positions, mask) = buffers.Load(tree.OnDevice(device), past);
+            r.Allocating(DeviceMemory.Forward);
+            using var o = target.Forward(ids, positions, cache, mask, forward);
+            var accepted = sampler.IsGreedy ? Acceptance.Greedy(tree, o.Logits) : Acceptance.Sample(tree, o.Logits, sampler, uniforms!);
             var t2 = clock.Elapsed.TotalMilliseconds;
 
             // Emit the accepted drafts and the bonus token, cut at a stop id or the budget.
-            int[] newTokens = [.. accepted.Nodes.Skip(1).Select(n => tree.Tokens[n]), accepted.Bonus];
+            int[] newTokens = [.. accepted.Tokens.Skip(1), accepted.Bonus];
             int before = output.Count;
             done = Emit(newTokens, output, options, stop, onTokens);
             int emittedDrafts = Math.Min(output.Count - before, accepted.Nodes.Length - 1);
@@ -79,21 +123,18 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
             acceptedDrafts += emittedDrafts;
 
             // Commit root + emitted drafts: gather their K/V into [past, past + 1 + emittedDrafts).
-            var keep = accepted.Nodes.Take(1 + emittedDrafts).ToArray();
-            using var slots = tensor(keep.Select(n => (long)(past + n)).ToArray(), device: device);
-            cache.Compact(past, slots);
-            if (!done && cache.Length >= capacity) done = true; // context limit: finish with Length
+            var keep = accepted.DeviceNodes!.narrow(0, 0, 1 + emittedDrafts);
+            using var offset = ((long)past).ToScalar();
+            cache.Compact(past, keep.add(offset));
+            if (!done && cache.Length >= capacity) done = true;                     // context limit: finish with Length
             if (!done)
             {
-                using var rows = tensor(keep.Select(n => (long)n).ToArray(), device: device);
-                features = Features(o)?.index_select(0, rows).MoveToOuterDisposeScope();
+                r.Features = Features(o)?.index_select(0, keep).MoveToOuterDisposeScope();
                 nextTokens = newTokens;
             }
-            else features = null;
             draftMs += t1 - t0;
             verifyMs += t2 - t1;
         }
-        features?.Dispose();
 
         double total = clock.Elapsed.TotalMilliseconds;
         var reason = output.Count > 0 && stop.Contains(output[^1]) ? FinishReason.Stop : FinishReason.Length;
@@ -112,6 +153,29 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
         return new GenerationResult(output, reason, stats);
     }
 
+    // What one request holds on the device (freed however it ends) and which allocation it is making.
+    private sealed class Request(GenerationOptions options) : IDisposable
+    {
+        public GenerationOptions Options { get; } = options;
+        public KVCache? Cache { get; set; }
+        public TreeBuffers? Buffers { get; set; }
+        public Tensor? Features { get; set; }
+        public string Allocation { get; private set; } = DeviceMemory.KVCache;
+
+        public void Allocating(string what)
+        {
+            Allocation = what;
+            if (what != DeviceMemory.DraftCache) DeviceMemory.Allocating(what);    // the drafter announces its own cache
+        }
+
+        public void Dispose()
+        {
+            Features?.Dispose();
+            Buffers?.Dispose();
+            Cache?.Dispose();
+        }
+    }
+
     private Tensor? Features(TargetOutput o) =>
         drafter.Features.CaptureLayers is not null ? o.Captured : drafter.Features.FinalHidden ? o.FinalHidden : null;
 
@@ -127,13 +191,5 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
         }
         onTokens?.Invoke(output.GetRange(start, output.Count - start));
         return done;
-    }
-
-    // Near the context limit, keep a prefix of the nodes (parents precede children, so any prefix is a tree).
-    private static DraftTree Fit(DraftTree tree, int room)
-    {
-        if (tree.Count <= room) return tree;
-        int n = Math.Max(1, room);
-        return new DraftTree(tree.Tokens[..n], tree.Parents[..n], tree.ParentDistributions?[..n]);
     }
 }

@@ -11,10 +11,15 @@ namespace Eagle.AI.Engine.Drafting;
 /// </summary>
 internal static class DynamicTree
 {
+    // Static: a temporary Scalar can be finalized while a native call still reads it.
+    private static readonly Scalar NegativeInfinity = float.NegativeInfinity.ToScalar();
+    private static readonly Scalar Zero = 0L.ToScalar();
+
     /// <summary>
     /// Expands the tree below <paramref name="root"/> from h [1, H], the draft output at the last committed position.
     /// Each step feeds the k beam nodes at draft position committed + i, every node attending to the committed prefix
     /// and its own ancestors; their K/V are appended to <paramref name="cache"/> and the caller truncates them away.
+    /// Nothing is read back: the tree is selected and laid out on the device, in the caller's dispose scope.
     /// </summary>
     public static DraftTree Expand(EagleHead head, KVCache cache, Tensor h, int root, TreeSettings settings)
     {
@@ -60,95 +65,62 @@ internal static class DynamicTree
             treeMask = cat([treeMask.index_select(0, parentRow), eye], 1);          // inherit the parent's row, add self
         }
 
-        // One host transfer per round: the candidates are a few hundred numbers.
-        using var hostScores = cat(scoreParts).cpu();
-        using var hostTokens = cat(tokenParts).cpu();
-        using var hostFed = cat(fedParts).cpu();
-        float[] s = hostScores.data<float>().ToArray();
-        int[] tokens = hostTokens.data<long>().ToArray().Select(t => (int)t).ToArray();
-        int[] parents = CandidateParents(k, depth, hostFed.data<long>().ToArray());
-        return Select(s, parents, tokens, root, Math.Min(settings.TotalTokens - 1, s.Length));
+        var candidates = cat(scoreParts);                                           // [k + depth·k²], all on the device
+        int count = Math.Min(settings.TotalTokens - 1, (int)candidates.shape[0]);
+        var tree = Select(candidates, CandidateParents(k, depth, cat(fedParts)), cat(tokenParts), root, count, depth + 1, k);
+        return tree.MoveToOuterDisposeScope();
     }
 
     /// <summary>
-    /// The parent candidate of every flat candidate (−1 = the root): the first k are the root's children; candidate
-    /// k + i·k² + r·k + c is child c of the r-th node fed at step i, whose own flat index is <paramref name="fed"/>[i·k + r].
+    /// The parent candidate of every flat candidate (−1 = the root), int64 [k + depth·k²]: the first k are the root's
+    /// children; candidate k + i·k² + r·k + c is child c of the r-th node fed at step i, whose own flat index is
+    /// <paramref name="fed"/>[i·k + r].
     /// </summary>
-    public static int[] CandidateParents(int k, int depth, long[] fed)
+    /// <param name="fed">int64 [depth·k]: the flat index of each fed node, step by step.</param>
+    public static Tensor CandidateParents(int k, int depth, Tensor fed)
     {
-        if (fed.Length != depth * k) throw new ArgumentException($"expected {depth * k} fed nodes, got {fed.Length}", nameof(fed));
-        var parents = new int[k + depth * k * k];
-        Array.Fill(parents, -1, 0, k);
-        for (int j = k; j < parents.Length; j++)
-            parents[j] = checked((int)fed[(j - k) / k]);                          // (j − k) / k = i·k + r
-        return parents;
+        if (fed.shape is not [var f] || f != depth * k)
+            throw new ArgumentException($"expected {depth * k} fed nodes, got [{string.Join(", ", fed.shape)}]", nameof(fed));
+        using var scope = NewDisposeScope();
+        using var none = (-1L).ToScalar();
+        var rootChildren = full(k, none, ScalarType.Int64, fed.device);
+        var parents = cat([rootChildren, fed.unsqueeze(1).expand(-1, k).reshape(-1)]);  // (j − k) / k = i·k + r
+        return parents.MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// Keeps the best <paramref name="count"/> candidates and returns them as a tree below <paramref name="root"/>, in
-    /// ascending flat index (so parents precede children). Selection is best-first from the root: the highest score
-    /// among candidates whose parent is already kept, ties to the lower flat index. For scores that never exceed their
-    /// parent's (cumulative log-probabilities) that is exactly the top-<paramref name="count"/> by (score, −index), and
-    /// whatever the scores, every kept node's parent is kept (the reference can lose a parent to a tie).
+    /// ascending flat index (so parents precede children), without leaving the device: the top
+    /// <paramref name="count"/> by (score, −index), found by a stable descending sort. Scores must not increase from
+    /// parent to child (cumulative log-probabilities; NaN counts as −∞); then a child never precedes its parent in that
+    /// order (a tie goes to the lower index, the parent), so every kept node's parent is kept — where the reference can
+    /// lose a parent to a tie.
     /// </summary>
-    /// <param name="scores">[C] candidate scores; NaN counts as −∞.</param>
-    /// <param name="parents">[C] parent candidate of each (−1 = root), each lower than its child's index.</param>
-    /// <param name="tokens">[C] target token of each candidate.</param>
+    /// <param name="scores">fp32 [C] candidate scores.</param>
+    /// <param name="parents">int64 [C] parent candidate of each (−1 = root), each lower than its child's index.</param>
+    /// <param name="tokens">int64 [C] target token of each candidate.</param>
     /// <param name="root">the root token.</param>
     /// <param name="count">draft nodes to keep (clamped to C).</param>
-    public static DraftTree Select(ReadOnlySpan<float> scores, ReadOnlySpan<int> parents, ReadOnlySpan<int> tokens, int root, int count)
+    /// <param name="depthBound">the deepest a candidate can be (root 0).</param>
+    /// <param name="childBound">the most children a candidate can have.</param>
+    public static DraftTree Select(Tensor scores, Tensor parents, Tensor tokens, int root, int count, int depthBound, int childBound)
     {
-        int c = scores.Length;
-        if (parents.Length != c || tokens.Length != c)
-            throw new ArgumentException($"scores ({c}), parents ({parents.Length}) and tokens ({tokens.Length}) must have the same length");
-        count = Math.Clamp(count, 0, c);
-        var children = new List<int>?[c];
-        var frontier = new PriorityQueue<int, (float Score, int Index)>(ScoreOrder.Instance);
-        for (int j = 0; j < c; j++)
-        {
-            int p = parents[j];
-            float score = float.IsNaN(scores[j]) ? float.NegativeInfinity : scores[j];
-            if (p == -1)
-                frontier.Enqueue(j, (score, j));
-            else if (p < 0 || p >= j)
-                throw new ArgumentException($"candidate {j}: parent {p} must be -1 or an earlier candidate", nameof(parents));
-            else
-                (children[p] ??= []).Add(j);
-        }
-
-        var kept = new List<int>(count);
-        while (kept.Count < count && frontier.TryDequeue(out int j, out _))
-        {
-            kept.Add(j);
-            foreach (int child in children[j] ?? [])
-                frontier.Enqueue(child, (float.IsNaN(scores[child]) ? float.NegativeInfinity : scores[child], child));
-        }
-        kept.Sort();
-
-        var node = new Dictionary<int, int>(kept.Count);                            // flat index → node index (root = 0)
-        var treeTokens = new int[kept.Count + 1];
-        var treeParents = new int[kept.Count + 1];
-        treeTokens[0] = root;
-        treeParents[0] = -1;
-        for (int n = 0; n < kept.Count; n++)
-        {
-            int j = kept[n];
-            int p = parents[j];
-            int parentNode = p == -1 ? 0 : node.TryGetValue(p, out int pn) ? pn
-                : throw new InvalidOperationException($"draft tree selection kept candidate {j} without its parent {p}");
-            node[j] = n + 1;
-            treeTokens[n + 1] = tokens[j];
-            treeParents[n + 1] = parentNode;
-        }
-        return new DraftTree(treeTokens, treeParents);
-    }
-
-    /// <summary>Higher score first; on equal scores the lower flat index.</summary>
-    private sealed class ScoreOrder : IComparer<(float Score, int Index)>
-    {
-        public static readonly ScoreOrder Instance = new();
-
-        public int Compare((float Score, int Index) a, (float Score, int Index) b) =>
-            a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Index.CompareTo(b.Index);
+        long c = scores.shape[0];
+        if (parents.shape[0] != c || tokens.shape[0] != c)
+            throw new ArgumentException($"scores ({c}), parents ({parents.shape[0]}) and tokens ({tokens.shape[0]}) must have the same length");
+        count = (int)Math.Clamp(count, 0, c);
+        var device = scores.device;
+        using var none = (-1L).ToScalar();
+        using var rootToken = ((long)root).ToScalar();
+        var s = scores.masked_fill(scores.isnan(), NegativeInfinity);
+        var kept = s.sort(descending: true, stable: true).Indices.narrow(0, 0, count).sort().Values;  // ascending flat index
+        var node = zeros(c, ScalarType.Int64, device)                              // flat index → node index (root 0)
+            .index_copy_(0, kept, arange(1, count + 1, ScalarType.Int64, device));
+        var parent = parents.index_select(0, kept);
+        var treeParents = node.index_select(0, parent.clamp_min(0)).masked_fill(parent.lt(Zero), Zero);
+        return DraftTree.FromDevice(
+            cat([full(1, rootToken, ScalarType.Int64, device), tokens.index_select(0, kept)]),
+            cat([full(1, none, ScalarType.Int64, device), treeParents]),
+            depthBound, childBound);
     }
 }

@@ -86,6 +86,7 @@ public sealed class EagleDrafter : IDrafter
         cache?.Dispose();
         cache = null;
         // The cache lives across rounds: keep it out of any dispose scope the caller has open.
+        Decoding.DeviceMemory.Allocating(Decoding.DeviceMemory.DraftCache);
         using var scope = NewDisposeScope();
         cache = Head.NewCache(needed);
         scope.Detach(scope.DisposablesView.ToList());
@@ -97,6 +98,7 @@ public sealed class EagleDrafter : IDrafter
     /// <param name="context">Sampling flag and random source (used by static trees only: dynamic trees are deterministic top-k, as in the reference).</param>
     /// <exception cref="InvalidOperationException"><see cref="Reset"/> was not called, or the draft cache is full.</exception>
     /// <exception cref="ArgumentException">Features or tokens do not fit the head.</exception>
+    /// <returns>The tree, on the head's device; its tensors belong to the caller's dispose scope (nothing is read back).</returns>
     public DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context)
     {
         ArgumentNullException.ThrowIfNull(nextTokens);
@@ -131,9 +133,10 @@ public sealed class EagleDrafter : IDrafter
         int root = nextTokens[^1];
         try
         {
-            return staticTree is not null
+            var tree = staticTree is not null
                 ? staticTree.Expand(Head, c, h, root, context)
                 : DynamicTree.Expand(Head, c, h, root, Tree);
+            return tree.MoveToOuterDisposeScope();
         }
         finally
         {
@@ -142,10 +145,18 @@ public sealed class EagleDrafter : IDrafter
     }
 
     /// <inheritdoc/>
+    public void Release()
+    {
+        cache?.Dispose();
+        cache = null;
+    }
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         cache?.Dispose();
         cache = null;
+        staticTree?.Dispose();
         if (ownsHead) Head.Dispose();
     }
 }

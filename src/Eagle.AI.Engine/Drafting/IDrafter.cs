@@ -22,9 +22,16 @@ public interface IDrafter : IDisposable
     /// <summary>
     /// Consumes <paramref name="features"/> [k, F] (from <see cref="Features"/>; may be null when the drafter asked for
     /// none) of k newly committed tokens, paired with <paramref name="nextTokens"/> [k] (each the token that followed;
-    /// the last is the root of the new tree), and returns the tree to verify.
+    /// the last is the root of the new tree), and returns the tree to verify. A drafter running on the device returns the
+    /// tree there (its tensors in the caller's dispose scope); the speculative loop verifies it without reading it back.
     /// </summary>
     DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context);
+
+    /// <summary>
+    /// Frees the per-request state <see cref="Reset"/> allocated (e.g. a draft KV cache kept for reuse); the next
+    /// <see cref="Reset"/> allocates it again. Called when a request fails for lack of device memory.
+    /// </summary>
+    void Release() { }
 }
 
 /// <summary>What the target must return for the drafter: residual-stream inputs of some layers (EAGLE-3) and/or the final-norm hidden states (EAGLE-1/2).</summary>

@@ -1,5 +1,6 @@
 using System.Collections;
 using Eagle.AI.Engine.Llama;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Drafting;
@@ -10,7 +11,7 @@ namespace Eagle.AI.Engine.Drafting;
 /// every node are its top-k draft tokens (greedy) or k tokens drawn without replacement from the draft distribution
 /// (sampling), and only nodes that have children are fed through the head.
 /// </summary>
-internal sealed class StaticTree
+internal sealed class StaticTree : IDisposable
 {
     /// <summary>Lays out <paramref name="choices"/> (validated, prefix-closed); paths using a rank ≥ <paramref name="k"/> are dropped, so a tiny draft vocabulary still works.</summary>
     public StaticTree(IReadOnlyList<int[]> choices, int k)
@@ -62,114 +63,130 @@ internal sealed class StaticTree
     /// <summary>
     /// Fills the tree below <paramref name="root"/> from h [1, H], the draft output at the last committed position. The
     /// inner nodes of depth d are fed at draft position committed + d − 1, each attending to the committed prefix and
-    /// its own ancestors; their K/V are appended to <paramref name="cache"/> and the caller truncates them away.
+    /// its own ancestors; their K/V are appended to <paramref name="cache"/> and the caller truncates them away. Children
+    /// are the ranked top-k (greedy) or k draws without replacement from the draft distribution (sampling, with a torch
+    /// generator seeded from the request's random source); everything stays on the device, and the tree's shape tensors
+    /// are made once per device and shared by every round.
     /// </summary>
     public DraftTree Expand(EagleHead head, KVCache cache, Tensor h, int root, DraftContext context)
     {
         using var scope = NewDisposeScope();
-        int committed = cache.Length;
         var device = head.Device;
-        var tokens = new int[Count];
-        tokens[0] = root;
-        var distributions = context.Sampling ? new float[]?[Count] : null;
-        var slot = new int[Count];                                                  // cache position of each fed node
+        var shape = ShapeOn(device);
+        int committed = cache.Length;
+        using var rootToken = ((long)root).ToScalar();
+        var tokens = full(Count, rootToken, ScalarType.Int64, device);
+        Tensor? distributions = null, toTarget = null;
+        Generator? generator = null;
+        if (context.Sampling)
+        {
+            distributions = zeros([Count, head.Config.VocabSize], ScalarType.Float32, device);
+            toTarget = head.ToTarget(arange(head.DraftVocabSize, ScalarType.Int64, device));   // draft id → target id
+            generator = new Generator(unchecked((ulong)context.Random.NextInt64()), device);
+        }
+        try
+        {
+            var logProbs = head.LogProbs(h);                                        // [rows, Vd]: rows = this level's parents
+            var outputs = h;                                                        // [rows, H]
+            foreach (var level in shape.Levels)
+            {
+                Tensor picks;                                                       // draft ids [rows, width]
+                if (generator is null) picks = logProbs.topk(level.Width).indexes;
+                else
+                {
+                    var q = logProbs.exp().clamp_min(TinyProbability);              // every draft token stays drawable
+                    picks = q.multinomial(level.Width, replacement: false, generator: generator);
+                    var qTarget = zeros([q.shape[0], head.Config.VocabSize], ScalarType.Float32, device).index_copy_(1, toTarget!, q);
+                    distributions!.index_copy_(0, level.Parents, qTarget);        // q over the target vocabulary
+                }
+                tokens.index_copy_(0, level.Children, head.ToTarget(picks.reshape(-1).index_select(0, level.Picks)));
+                if (level.FedCount == 0) break;
 
-        int[] level = [0];                                                          // nodes whose children are chosen next
-        var levelLogProbs = head.LogProbs(h);                                       // [1, Vd]
-        var levelOutputs = h;                                                       // [1, H]
+                int f = level.FedCount;
+                using var position = ((long)(committed + level.Depth - 1)).ToScalar();
+                var mask = cat([ones([f, committed], ScalarType.Bool, device), level.FedMask], 1); // [f, cache.Length + f]
+                var output = head.Forward(
+                    outputs.index_select(0, level.FedParentRows),                   // children continue from their parent's output
+                    tokens.index_select(0, level.Fed),
+                    full(f, position, ScalarType.Int64, device),
+                    mask, cache);                                                   // [f, H]
+                cache.Advance(f);
+                logProbs = head.LogProbs(output);
+                outputs = output;
+            }
+        }
+        finally
+        {
+            generator?.Dispose();
+        }
+        var tree = new DeviceTree(tokens, shape.Parents, shape.Depths, shape.Mask, distributions);
+        return DraftTree.FromDevice(tree, MaxDepth, Children.Max(c => c.Length)).MoveToOuterDisposeScope();
+    }
+
+    private static readonly Scalar TinyProbability = 1e-30f.ToScalar();           // static: never finalized mid-call
+
+    // The tree's fixed layout as device tensors, made on first use on a device and kept (outside any dispose scope).
+    private DeviceShape ShapeOn(Device device)
+    {
+        if (deviceShape is not null && DraftTree.SameDevice(deviceShape.Parents.device, device)) return deviceShape;
+        deviceShape?.Dispose();
+        deviceShape = null;
+        using var scope = NewDisposeScope();
+        Tensor Longs(IEnumerable<int> values) => tensor(values.Select(v => (long)v).ToArray(), ScalarType.Int64, device);
+        var mask = new bool[Count * Count];
+        for (int i = 0; i < Count; i++)
+            for (int a = i; a >= 0; a = Parents[a]) mask[i * Count + a] = true;
+
+        var levels = new List<DeviceLevel>();
+        int[] rows = [0];                                                           // nodes whose children are chosen next
+        int fedBefore = 0;
+        var slot = new int[Count];                                                  // index among all fed nodes
         for (int depth = 1; depth <= MaxDepth; depth++)
         {
-            ChooseChildren(head, level, levelLogProbs, tokens, distributions, context);
+            int[] children = Enumerable.Range(0, Count).Where(i => Depths[i] == depth).ToArray();
+            int width = children.Max(c => Ranks[c]) + 1;
+            int[] picks = children.Select(c => Array.IndexOf(rows, Parents[c]) * width + Ranks[c]).ToArray();
             int[] fed = InnerNodesAt(depth);
-            if (fed.Length == 0) break;
-
-            var parentRows = fed.Select(n => (long)Array.IndexOf(level, Parents[n])).ToArray();
-            int past = cache.Length, f = fed.Length;
-            var mask = new bool[f * (past + f)];                                    // [f, past + f]
+            int f = fed.Length, seen = fedBefore + f;
+            var fedMask = new bool[f * seen];                                       // [f, fed so far]: ancestors (root excluded) and self
             for (int r = 0; r < f; r++)
             {
-                slot[fed[r]] = past + r;
-                Array.Fill(mask, true, r * (past + f), committed);
-                for (int a = fed[r]; a != 0; a = Parents[a]) mask[r * (past + f) + slot[a]] = true;
+                slot[fed[r]] = fedBefore + r;
+                for (int a = fed[r]; a != 0; a = Parents[a]) fedMask[r * seen + slot[a]] = true;
             }
-            var output = head.Forward(
-                levelOutputs.index_select(0, tensor(parentRows, device: device)), // children continue from their parent's output
-                tensor(fed.Select(n => (long)tokens[n]).ToArray(), device: device),
-                full(f, committed + depth - 1, ScalarType.Int64, device),
-                tensor(mask, device: device).view(f, past + f),
-                cache);                                                             // [f, H]
-            cache.Advance(f);
-            level = fed;
-            levelLogProbs = head.LogProbs(output);                                  // [f, Vd]
-            levelOutputs = output;
+            levels.Add(new DeviceLevel(depth, width, Longs(rows), Longs(children), Longs(picks), f, Longs(fed),
+                Longs(fed.Select(n => Array.IndexOf(rows, Parents[n]))), tensor(fedMask, device: device).view(f, seen)));
+            if (f == 0) break;
+            rows = fed;
+            fedBefore = seen;
         }
-        return new DraftTree(tokens, Parents, distributions);
+        deviceShape = new DeviceShape(Longs(Parents), Longs(Depths), tensor(mask, device: device).view(Count, Count), levels);
+        scope.Detach(scope.DisposablesView.ToList());
+        return deviceShape;
     }
 
-    // Picks the ranked children of each node in `level` from its draft log-probabilities [level, Vd].
-    private void ChooseChildren(EagleHead head, int[] level, Tensor logProbs, int[] tokens, float[]?[]? distributions, DraftContext context)
+    /// <inheritdoc/>
+    public void Dispose()
     {
-        int width = level.SelectMany(n => Children[n]).Select(c => Ranks[c] + 1).DefaultIfEmpty(0).Max();
-        if (width == 0) return;
-        int vd = (int)logProbs.shape[1];
-        if (distributions is null)
+        deviceShape?.Dispose();
+        deviceShape = null;
+    }
+
+    private DeviceShape? deviceShape;
+
+    private sealed record DeviceShape(Tensor Parents, Tensor Depths, Tensor Mask, List<DeviceLevel> Levels) : IDisposable
+    {
+        public void Dispose()
         {
-            using var top = logProbs.topk(width).indexes;
-            using var host = top.cpu();
-            var ids = host.data<long>().ToArray();                                 // [level, width]
-            for (int r = 0; r < level.Length; r++)
-                foreach (int c in Children[level[r]])
-                    tokens[c] = head.ToTarget((int)ids[r * width + Ranks[c]]);
-            return;
-        }
-        using var probs = logProbs.exp();
-        using var hostProbs = probs.cpu();
-        var p = hostProbs.data<float>().ToArray();                                 // [level, Vd]
-        for (int r = 0; r < level.Length; r++)
-        {
-            int node = level[r];
-            if (Children[node].Length == 0) continue;
-            var row = new ReadOnlySpan<float>(p, r * vd, vd);
-            int draws = Children[node].Max(c => Ranks[c]) + 1;
-            var drawn = DrawWithoutReplacement(row, draws, context.Random);
-            foreach (int c in Children[node]) tokens[c] = head.ToTarget(drawn[Ranks[c]]);
-            // q over the target vocabulary, for the draft-probability acceptance rule
-            var q = new float[head.Config.VocabSize];
-            for (int i = 0; i < vd; i++) q[head.ToTarget(i)] = row[i];
-            distributions[node] = q;
+            foreach (var t in new[] { Parents, Depths, Mask }.Concat(Levels.SelectMany(l => l.Tensors))) t.Dispose();
         }
     }
 
-    /// <summary>
-    /// <paramref name="count"/> distinct indices drawn one after another from <paramref name="p"/> renormalised over the
-    /// indices not yet drawn (sampling without replacement). Once the remaining mass is zero, the lowest untaken indices follow.
-    /// </summary>
-    public static int[] DrawWithoutReplacement(ReadOnlySpan<float> p, int count, Random random)
+    // One level of the walk: the rows (parents) whose children are chosen, the children and which pick each takes
+    // (row · width + rank), and the inner children fed through the head with their parent's row and tree mask.
+    private sealed record DeviceLevel(int Depth, int Width, Tensor Parents, Tensor Children, Tensor Picks, int FedCount,
+        Tensor Fed, Tensor FedParentRows, Tensor FedMask)
     {
-        if (count > p.Length) throw new ArgumentOutOfRangeException(nameof(count), count, $"cannot draw more than {p.Length} distinct tokens");
-        var taken = new bool[p.Length];
-        var drawn = new int[count];
-        for (int t = 0; t < count; t++)
-        {
-            double remaining = 0;
-            for (int i = 0; i < p.Length; i++)
-                if (!taken[i] && p[i] > 0) remaining += p[i];
-            int pick = -1;
-            if (remaining > 0)
-            {
-                double u = random.NextDouble() * remaining, acc = 0;
-                for (int i = 0; i < p.Length; i++)
-                {
-                    if (taken[i] || p[i] <= 0) continue;
-                    acc += p[i];
-                    pick = i;                                                      // the last positive one absorbs rounding
-                    if (acc > u) break;
-                }
-            }
-            if (pick < 0) pick = Array.IndexOf(taken, false);
-            taken[pick] = true;
-            drawn[t] = pick;
-        }
-        return drawn;
+        public IEnumerable<Tensor> Tensors => [Parents, Children, Picks, Fed, FedParentRows, FedMask];
     }
 }

@@ -1,4 +1,5 @@
 using Eagle.AI.Engine.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Llama;
@@ -43,6 +44,10 @@ public sealed class KVCache : IDisposable
 
     /// <summary>Committed entries: positions [0, Length) are valid.</summary>
     public int Length { get; private set; }
+
+    /// <summary>Bytes a cache of these dimensions holds (keys and values of every layer).</summary>
+    public static long BytesFor(int layers, int kvHeads, int headDim, int capacity, ScalarType dtype) =>
+        2L * layers * kvHeads * headDim * capacity * dtype.ElementSize();
 
     /// <summary>Bytes held by the cache.</summary>
     public long Bytes => keys.Sum(k => k.NumberOfElements * k.ElementSize) * 2;

@@ -46,17 +46,15 @@ internal static class SpeculativeProjection
 
         // Bookkeeping: everything a round does besides the draft and the verify forward itself.
         using var logits = randn([last.Count, target.Config.VocabSize], ScalarType.Float32, device);
+        using var buffers = new TreeBuffers(drafter.MaxTreeTokens, cache.Capacity, device);
         double bookkeepingMs = Best(device, () =>
         {
             using var scope = NewDisposeScope();
-            last.AttentionMask(prefix, device);
-            last.Positions(prefix, device);
-            last.TokenTensor(device);
+            buffers.Load(last.OnDevice(device), prefix);
             var accepted = Acceptance.Greedy(last, logits);
             cache.Truncate(prefix);
             cache.Advance(last.Count);
-            using var slots = tensor(accepted.Nodes.Select(n => (long)(prefix + n)).ToArray(), device: device);
-            cache.Compact(prefix, slots);
+            cache.Compact(prefix, accepted.DeviceNodes!.add(prefix));
             cache.Truncate(prefix);
         }, 10);
         features.Dispose();

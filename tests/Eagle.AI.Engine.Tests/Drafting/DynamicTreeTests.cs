@@ -3,9 +3,20 @@ using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Tests.Drafting;
 
-/// <summary>The pure selection step of the dynamic tree (scores and parents → tree), without a model.</summary>
+/// <summary>The pure selection step of the dynamic tree (scores and parents → tree, on the device), without a model.</summary>
 public class DynamicTreeTests
 {
+    private static DraftTree Select(float[] scores, int[] parents, int[] tokens, int root, int count, int depthBound) =>
+        DynamicTree.Select(tensor(scores), Longs(parents), Longs(tokens), root, count, depthBound, childBound: parents.Length);
+
+    private static Tensor Longs(int[] values) => tensor(values.Select(v => (long)v).ToArray());
+
+    private static int[] CandidateParents(int k, int depth, long[] fed)
+    {
+        using var parents = DynamicTree.CandidateParents(k, depth, tensor(fed));
+        return parents.data<long>().ToArray().Select(p => (int)p).ToArray();
+    }
+
     /// <summary>
     /// Candidates shaped like a real beam (k root children, then k×k children per step) whose scores are cumulative:
     /// each child adds a non-positive step to its parent's score. Steps are coarse (multiples of 0.5, a third of them 0)
@@ -23,7 +34,7 @@ public class DynamicTreeTests
                 int levelSize = i == 0 ? k : k * k;
                 fed[i * k + p] = levelStart + (i == 0 ? p : r.Next(levelSize / k) * k + p);
             }
-        int[] parents = DynamicTree.CandidateParents(k, depth, fed);
+        int[] parents = CandidateParents(k, depth, fed);
         var scores = new float[c];
         for (int j = 0; j < c; j++)
         {
@@ -43,9 +54,10 @@ public class DynamicTreeTests
             Assert.InRange(tree.Parents[i], 0, i - 1);                              // parents precede children
             Assert.InRange(tree.Depths[i], 1, maxDepth);
         }
-        // mask rows = ancestors + self
-        using var mask = tree.AttentionMask(0, CPU);
-        var m = mask.data<bool>().ToArray();
+        // mask rows = ancestors + self, depths = root distance, on the device
+        var device = tree.OnDevice(CPU);
+        var m = device.Mask.data<bool>().ToArray();
+        Assert.Equal(tree.Depths.Select(d => (long)d), device.Depths.data<long>().ToArray());
         for (int i = 0; i < tree.Count; i++)
             for (int j = 0; j < tree.Count; j++)
                 Assert.Equal(tree.IsAncestorOrSelf(j, i), m[i * tree.Count + j]);
@@ -73,7 +85,7 @@ public class DynamicTreeTests
             var r = new Random(seed);
             var (scores, parents, tokens) = BeamCandidates(r, k, depth);
             int count = Math.Min(m, scores.Length);
-            var tree = DynamicTree.Select(scores, parents, tokens, root: 7, count);
+            var tree = Select(scores, parents, tokens, root: 7, count, depth + 1);
 
             AssertTreeInvariants(tree, count, depth + 1);
             Assert.Equal(7, tree.Tokens[0]);
@@ -97,28 +109,30 @@ public class DynamicTreeTests
         // Keeping 2 by value alone could pick {a, c} or {c, b}; ties go to the lower index, so a precedes c.
         float[] scores = [-1f, -1f, -1f, -3f];
         int[] parents = [-1, -1, 0, 0];
-        var tree = DynamicTree.Select(scores, parents, [10, 11, 12, 13], root: 5, count: 2);
+        var tree = Select(scores, parents, [10, 11, 12, 13], root: 5, count: 2, depthBound: 2);
         Assert.Equal([5, 10, 11], tree.Tokens);
         Assert.Equal([-1, 0, 0], tree.Parents);
-
-        // a child that scores above its parent (not a log-probability, but the tree stays valid)
-        float[] odd = [-5f, -1f, 0f, -3f];
-        tree = DynamicTree.Select(odd, parents, [10, 11, 12, 13], root: 5, count: 2);
-        Assert.Equal([5, 10, 11], tree.Tokens);                                     // best-first: b, then a; c needs a first
-        Assert.Equal([-1, 0, 0], tree.Parents);
+        tree = Select(scores, parents, [10, 11, 12, 13], root: 5, count: 3, depthBound: 2);
+        Assert.Equal([5, 10, 11, 12], tree.Tokens);
+        Assert.Equal([-1, 0, 0, 1], tree.Parents);
     }
 
     [Fact]
-    public void Arbitrary_scores_still_give_a_valid_tree_of_the_requested_size()
+    public void NaN_and_infinite_scores_still_give_a_valid_tree_of_the_requested_size()
     {
         var r = new Random(3);
         for (int trial = 0; trial < 50; trial++)
         {
             int k = r.Next(1, 6), depth = r.Next(1, 5);
-            var (_, parents, tokens) = BeamCandidates(r, k, depth);
-            var scores = parents.Select(_ => r.Next(4) == 0 ? float.NaN : (float)Math.Round(r.NextDouble() * 4 - 2, 1)).ToArray();
+            var (scores, parents, tokens) = BeamCandidates(r, k, depth);
+            for (int j = 0; j < scores.Length; j++)                                 // as the beam computes them: parent + step
+            {
+                float parent = parents[j] < 0 ? 0f : scores[parents[j]];
+                float step = r.Next(6) switch { 0 => float.NaN, 1 => float.NegativeInfinity, _ => -(float)Math.Round(r.NextDouble() * 2, 1) };
+                scores[j] = parent + step;
+            }
             int count = r.Next(1, scores.Length + 1);
-            var tree = DynamicTree.Select(scores, parents, tokens, root: 0, count);
+            var tree = Select(scores, parents, tokens, root: 0, count, depth + 1);
             AssertTreeInvariants(tree, count, depth + 1);
         }
     }
@@ -128,15 +142,15 @@ public class DynamicTreeTests
     {
         // k = 2, depth = 2: candidates 0,1 (root children); 2..5 children of the nodes fed at step 0 (flat 0, 1);
         // 6..9 children of the nodes fed at step 1 (flat 5 and 2)
-        int[] parents = DynamicTree.CandidateParents(2, 2, [0, 1, 5, 2]);
+        int[] parents = CandidateParents(2, 2, [0, 1, 5, 2]);
         Assert.Equal([-1, -1, 0, 0, 1, 1, 5, 5, 2, 2], parents);
-        Assert.Throws<ArgumentException>(() => DynamicTree.CandidateParents(2, 2, [0, 1, 5]));
+        Assert.Throws<ArgumentException>(() => CandidateParents(2, 2, [0, 1, 5]));
     }
 
     [Fact]
     public void Malformed_candidates_are_rejected()
     {
-        Assert.Throws<ArgumentException>(() => DynamicTree.Select([0f, 0f], [-1, 1], [1, 2], 0, 2));   // parent not earlier
-        Assert.Throws<ArgumentException>(() => DynamicTree.Select([0f, 0f], [-1], [1, 2], 0, 2));      // lengths differ
+        Assert.Throws<ArgumentException>(() => Select([0f, 0f], [-1], [1, 2], 0, 2, 1));               // lengths differ
+        Assert.Throws<ArgumentException>(() => Select([0f, 0f], [-1, -1], [1], 0, 2, 1));
     }
 }

@@ -190,6 +190,7 @@ public class EagleDrafterTests
         var context = new DraftContext(tree == TreeKind.Static, r);
         void Round(int k)
         {
+            using var scope = NewDisposeScope();                                     // the tree's tensors belong to the round
             using var f = DraftingFixtures.Features(head, k, r.Next());
             drafter.Draft(f, DraftingFixtures.Tokens(r, k, 97), context);
         }

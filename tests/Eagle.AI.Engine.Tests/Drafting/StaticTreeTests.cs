@@ -44,34 +44,6 @@ public class StaticTreeTests
         Assert.Equal([-1, 0, 0, 1, 1, 2], tree.Parents);
         Assert.Equal([0, 0, 1, 1, 2, 0], tree.Ranks);
     }
-
-    [Fact]
-    public void Drawing_without_replacement_gives_distinct_tokens_with_the_right_first_draw_frequency()
-    {
-        float[] p = [0.5f, 0.3f, 0.2f, 0f];
-        var r = new Random(11);
-        var firsts = new int[4];
-        for (int i = 0; i < 20000; i++)
-        {
-            var d = StaticTree.DrawWithoutReplacement(p, 4, r);
-            Assert.Equal(4, d.Distinct().Count());
-            Assert.Equal(3, d[3]);                                                  // zero mass comes last
-            firsts[d[0]]++;
-        }
-        Assert.InRange(firsts[0] / 20000.0, 0.48, 0.52);
-        Assert.InRange(firsts[1] / 20000.0, 0.28, 0.32);
-        Assert.Equal(0, firsts[3]);
-        // second draw after 0 is drawn first: 0.3 / 0.5 for token 1
-        int afterZero = 0, oneSecond = 0;
-        for (int i = 0; i < 20000; i++)
-        {
-            var d = StaticTree.DrawWithoutReplacement(p, 2, r);
-            if (d[0] != 0) continue;
-            afterZero++;
-            if (d[1] == 1) oneSecond++;
-        }
-        Assert.InRange(oneSecond / (double)afterZero, 0.57, 0.63);
-    }
 }
 
 public class TreeSettingsTests
