@@ -76,6 +76,8 @@ internal static class DynamicTree
     /// children; candidate k + i·k² + r·k + c is child c of the r-th node fed at step i, whose own flat index is
     /// <paramref name="fed"/>[i·k + r].
     /// </summary>
+    /// <param name="k">Children per expanded node (the tree's top-k).</param>
+    /// <param name="depth">Expansion steps after the root's children.</param>
     /// <param name="fed">int64 [depth·k]: the flat index of each fed node, step by step.</param>
     public static Tensor CandidateParents(int k, int depth, Tensor fed)
     {
