@@ -20,8 +20,15 @@ public sealed class EagleOptions
     /// <summary>The model id reported in responses and metadata; null = the name of <see cref="ModelPath"/>'s folder.</summary>
     public string? ModelId { get; set; }
 
-    /// <summary><c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. The draft head always runs on the target's device.</summary>
+    /// <summary><c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. The draft head runs here too unless <see cref="DraftDevice"/> says otherwise.</summary>
     public string Device { get; set; } = "auto";
+
+    /// <summary>
+    /// Where the draft head runs: null or <c>auto</c> = the target's home device (it then borrows the target's embedding
+    /// table in place); another device (e.g. <c>cuda:1</c> beside a target on <c>cuda:0</c>) gives the head copies of the
+    /// target tables it reads, and target features and draft trees cross between the devices once per round.
+    /// </summary>
+    public string? DraftDevice { get; set; }
 
     /// <summary>
     /// Splits the target's decoder layers over devices when one GPU cannot hold them, e.g. <c>cuda:0=0-15;cuda:1=16-31</c>

@@ -56,6 +56,8 @@ internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOpti
         }
         if (o.Device is null || !DevicePattern().IsMatch(o.Device))
             yield return $"EagleOptions.Device '{o.Device}' is not one of auto, cpu, cuda or cuda:N.";
+        if (o.DraftDevice is { } draftDevice && !DevicePattern().IsMatch(draftDevice))
+            yield return $"EagleOptions.DraftDevice '{draftDevice}' is not one of auto, cpu, cuda or cuda:N.";
         if (o.LayerPlacement is { } placement)
         {
             var segments = placement.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

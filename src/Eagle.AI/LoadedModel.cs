@@ -54,7 +54,10 @@ internal sealed class LoadedModel : IDisposable
             if (options.DraftModelPath is { } draftPath)
             {
                 Log.LoadingDraft(logger, Path.GetFullPath(draftPath));
-                drafter = EagleDrafter.Load(draftPath, target, options.Tree, Progress(logger, "draft head"));
+                var draftDevice = options.DraftDevice is { } dd && !dd.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)
+                    ? TorchRuntime.ParseDevice(dd)
+                    : null;
+                drafter = EagleDrafter.Load(draftPath, target, options.Tree, Progress(logger, "draft head"), draftDevice);
             }
             var defaults = GenerationDefaults.Resolve(options, modelPath, [.. tokenizer.StopIds, .. target.Config.EosTokenIds]);
             var info = new EngineInfo(modelId, modelPath, format, defaults,

@@ -113,6 +113,7 @@ public class DependencyInjectionTests
         { "bad draft", ["EagleOptions.DraftModelPath '/no/such/draft'"] },
         { "bad context", ["EagleOptions.MaxContextTokens 1"] },
         { "bad tree", ["EagleOptions.Tree", "TotalTokens"] },
+        { "bad draft device", ["EagleOptions.DraftDevice 'gpu:1'"] },
         { "bad placement", ["EagleOptions.LayerPlacement 'cpu=0-3;gpu=4-7'", "'gpu=4-7'"] },
         { "placement off the device", ["EagleOptions.LayerPlacement 'cuda:1=0-7'", "EagleOptions.Device 'cpu'"] },
         { "bad sampling", ["EagleOptions.Temperature -1", "EagleOptions.TopP 2", "EagleOptions.TopK -3", "EagleOptions.MaxOutputTokens 0"] },
@@ -135,6 +136,7 @@ public class DependencyInjectionTests
                 case "bad draft": o.DraftModelPath = "/no/such/draft"; break;
                 case "bad context": o.MaxContextTokens = 1; break;
                 case "bad tree": o.Tree = new TreeSettings { TotalTokens = 1 }; break;
+                case "bad draft device": o.DraftDevice = "gpu:1"; break;
                 case "bad placement": o.LayerPlacement = "cpu=0-3;gpu=4-7"; break;
                 case "placement off the device": o.LayerPlacement = "cuda:1=0-7"; break;
                 default: (o.Temperature, o.TopP, o.TopK, o.MaxOutputTokens) = (-1, 2, -3, 0); break;

@@ -118,6 +118,20 @@ public class TinyChatModelTests(TinyChatEngineFixture fixture) : IClassFixture<T
     }
 
     [Fact]
+    public async Task A_draft_head_on_its_own_device_is_accepted_as_before()
+    {
+        var options = TinyChatModel.Options();
+        options.DraftDevice = "cpu";
+        using var engine = new EagleEngine(options);
+        using var client = new EagleChatClient(engine);
+
+        var response = await client.GetResponseAsync(CapitalQuestion);
+
+        Assert.Equal(CapitalAnswer, response.Text);
+        Assert.True(response.Usage!.AdditionalCounts![EagleUsageKeys.AcceptedDraftTokens] > 0);
+    }
+
+    [Fact]
     public void A_placement_that_leaves_layers_out_is_refused_naming_the_option()
     {
         var options = TinyChatModel.Options();

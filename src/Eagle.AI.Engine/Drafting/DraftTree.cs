@@ -164,7 +164,13 @@ public sealed class DraftTree
     public DeviceTree OnDevice(Device device)
     {
         if (onDevice is not null && !onDevice.Tokens.IsInvalid && SameDevice(onDevice.Tokens.device, device)) return onDevice;
-        if (tokens is null || parents is null) return onDevice!;                   // device-built: it is where it was made
+        if (tokens is null || parents is null)                                     // device-built: where it was made, unless
+        {                                                                           // the drafter runs on a device of its own
+            var d = onDevice!;
+            if (SameDevice(d.Tokens.device, device)) return d;
+            onDevice = new DeviceTree(d.Tokens.to(device), d.Parents.to(device), d.Depths.to(device), d.Mask.to(device), d.Distributions?.to(device));
+            return onDevice;
+        }
         var t = tensor(tokens.Select(x => (long)x).ToArray(), device: device);
         var p = tensor(parents.Select(x => (long)x).ToArray(), device: device);
         var depths = tensor(Depths.Select(x => (long)x).ToArray(), device: device);

@@ -19,8 +19,8 @@ public sealed class Eagle1Head : EagleHead
 
     /// <summary>Creates an uninitialised head for <paramref name="target"/> (see <see cref="EagleHead.Load"/> and <see cref="CreateRandom"/>).</summary>
     /// <exception cref="DraftModelMismatchException">The head does not fit the target.</exception>
-    internal Eagle1Head(EagleHeadConfig config, LlamaForCausalLM target, bool ownEmbedding, string? path)
-        : base(nameof(Eagle1Head), config, target, ownEmbedding, path)
+    internal Eagle1Head(EagleHeadConfig config, LlamaForCausalLM target, bool ownEmbedding, string? path, Device? device = null)
+        : base(nameof(Eagle1Head), config, target, ownEmbedding, path, device)
     {
         int h = config.HiddenSize;
         fc = nn.Linear(2 * h, h, hasBias: config.Bias, device: Device, dtype: DType);
@@ -51,7 +51,7 @@ public sealed class Eagle1Head : EagleHead
     public override Tensor LogProbs(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var logits = nn.functional.linear(x, Target.LmHeadWeight);                 // [n, V]; no norm before the head
+        var logits = nn.functional.linear(x, TargetLmHead);                 // [n, V]; no norm before the head
         return logits.to(ScalarType.Float32).log_softmax(-1).MoveToOuterDisposeScope();
     }
 

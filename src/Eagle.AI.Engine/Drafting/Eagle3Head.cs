@@ -29,8 +29,8 @@ public sealed class Eagle3Head : EagleHead
 
     /// <summary>Creates an uninitialised head for <paramref name="target"/> (see <see cref="EagleHead.Load"/> and <see cref="CreateRandom"/>).</summary>
     /// <exception cref="DraftModelMismatchException">The head does not fit the target.</exception>
-    internal Eagle3Head(EagleHeadConfig config, LlamaForCausalLM target, bool ownEmbedding, string? path)
-        : base(nameof(Eagle3Head), config, target, ownEmbedding, path)
+    internal Eagle3Head(EagleHeadConfig config, LlamaForCausalLM target, bool ownEmbedding, string? path, Device? device = null)
+        : base(nameof(Eagle3Head), config, target, ownEmbedding, path, device)
     {
         captureLayers = config.CaptureLayers(target.Config);
         int n = target.Config.NumHiddenLayers;

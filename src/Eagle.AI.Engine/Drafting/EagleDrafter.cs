@@ -40,9 +40,14 @@ public sealed class EagleDrafter : IDrafter
     /// </summary>
     /// <exception cref="Checkpoints.CheckpointException">A head file is missing or malformed.</exception>
     /// <exception cref="DraftModelMismatchException">The head does not fit <paramref name="target"/>.</exception>
-    public static EagleDrafter Load(string folder, LlamaForCausalLM target, TreeSettings? tree = null, Action<int, int>? progress = null)
+    /// <param name="folder">The head's folder.</param>
+    /// <param name="target">The target it drafts for.</param>
+    /// <param name="tree">The tree shape (default <see cref="TreeSettings.Default"/>).</param>
+    /// <param name="progress">Called with (tensors loaded, total).</param>
+    /// <param name="device">A device of its own for the head; null = the target's home device.</param>
+    public static EagleDrafter Load(string folder, LlamaForCausalLM target, TreeSettings? tree = null, Action<int, int>? progress = null, Device? device = null)
     {
-        var head = EagleHead.Load(folder, target, progress);
+        var head = EagleHead.Load(folder, target, progress, device);
         try
         {
             return new EagleDrafter(head, tree);

@@ -23,9 +23,15 @@ public abstract class EagleHead : nn.Module
 
     private sealed record Borrowed(LlamaForCausalLM Target);
 
+    // On a draft device of its own the head cannot read the target's tables where they are, so it keeps copies of
+    // what it borrows, in a record so RegisterComponents does not make them part of the head's checkpoint.
+    private readonly Copies? copies;
+
+    private sealed record Copies(Tensor? Embedding, Tensor LmHead);
+
     /// <summary>Checks <paramref name="config"/> against <paramref name="target"/> and sets up the shared parts.</summary>
     /// <exception cref="DraftModelMismatchException">Hidden size or vocabulary differ from the target's.</exception>
-    private protected EagleHead(string name, EagleHeadConfig config, LlamaForCausalLM target, bool ownEmbedding, string? path)
+    private protected EagleHead(string name, EagleHeadConfig config, LlamaForCausalLM target, bool ownEmbedding, string? path, Device? device)
         : base(name)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -41,9 +47,16 @@ public abstract class EagleHead : nn.Module
         Config = config;
         SourcePath = path;
         DType = target.DType;
-        Device = target.Device;
+        Device = device ?? target.Device;
         borrowed = new Borrowed(target);
         embed_tokens = ownEmbedding ? new Embedding(t.VocabSize, t.HiddenSize, DType, Device) : null;
+        if (device is not null)
+        {
+            // An explicit draft device always gets copies, even when it is the target's, so that path is exercised
+            // (and tested) on one-device machines too.
+            using var noGrad = no_grad();
+            copies = new Copies(ownEmbedding ? null : target.model.embed_tokens.weight.to(Device).detach(), target.LmHeadWeight.to(Device).detach());
+        }
         rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, null, Device);
     }
 
@@ -59,6 +72,10 @@ public abstract class EagleHead : nn.Module
     public Device Device { get; }
     /// <summary>The target this head drafts for.</summary>
     public LlamaForCausalLM Target => borrowed.Target;
+    /// <summary>Whether the head runs on a draft device of its own, holding copies of the target tables it reads.</summary>
+    public bool HasOwnDevice => copies is not null;
+    /// <summary>The target's lm_head [V, H] on the head's device (EAGLE-1 drafts through it).</summary>
+    private protected Tensor TargetLmHead => copies?.LmHead ?? Target.LmHeadWeight;
     /// <summary>H.</summary>
     public int HiddenSize => Config.HiddenSize;
     /// <summary>Rows of the head's log-probabilities: Vd for EAGLE-3, V for EAGLE-1.</summary>
@@ -81,7 +98,8 @@ public abstract class EagleHead : nn.Module
     public Tensor Forward(Tensor hidden, Tensor ids, Tensor positions, Tensor? mask, KVCache cache)
     {
         using var scope = NewDisposeScope();
-        var emb = (embed_tokens ?? Target.model.embed_tokens).forward(ids).unsqueeze(0); // [1, n, H]
+        var emb = (copies?.Embedding is { } table ? table.index_select(0, ids)
+            : (embed_tokens ?? Target.model.embed_tokens).forward(ids)).unsqueeze(0);      // [1, n, H]
         var (cos, sin) = rotary.Tables(positions, DType);                                // [n, D]
         var h = hidden.dtype == DType ? hidden : hidden.to(DType);
         var y = Layer(h.unsqueeze(0), emb, cos, sin, mask, cache);                        // [1, n, H]
@@ -119,7 +137,14 @@ public abstract class EagleHead : nn.Module
     /// </summary>
     /// <exception cref="CheckpointException">A file is missing or malformed, or a tensor is missing, unexpected or mis-shaped.</exception>
     /// <exception cref="DraftModelMismatchException">The head does not fit <paramref name="target"/>.</exception>
-    public static EagleHead Load(string folder, LlamaForCausalLM target, Action<int, int>? progress = null)
+    /// <param name="folder">The head's folder.</param>
+    /// <param name="target">The target it drafts for.</param>
+    /// <param name="progress">Called with (tensors loaded, total).</param>
+    /// <param name="device">
+    /// A device of its own for the head (null = the target's home device). The head then holds copies of the target
+    /// tables it reads (the embedding; EAGLE-1 also the lm_head), features go to it and draft trees come back.
+    /// </param>
+    public static EagleHead Load(string folder, LlamaForCausalLM target, Action<int, int>? progress = null, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         var config = EagleHeadConfig.Load(folder);
@@ -127,8 +152,8 @@ public abstract class EagleHead : nn.Module
         var kind = config.DetectKind(source.Tensors, source.Path);
         bool ownEmbedding = source.Tensors.ContainsKey("embed_tokens.weight");
         EagleHead head = kind == EagleHeadKind.Eagle3
-            ? new Eagle3Head(config, target, ownEmbedding, folder)
-            : new Eagle1Head(config, target, ownEmbedding, folder);
+            ? new Eagle3Head(config, target, ownEmbedding, folder, device)
+            : new Eagle1Head(config, target, ownEmbedding, folder, device);
         try
         {
             StateDictLoader.Load(head, source, strict: true, ignore: head.IgnoredKeys, progress: progress);
@@ -158,7 +183,12 @@ public abstract class EagleHead : nn.Module
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        if (disposing) rotary.Dispose();
+        if (disposing)
+        {
+            rotary.Dispose();
+            copies?.Embedding?.Dispose();
+            copies?.LmHead.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using System.CommandLine;
 using System.Text.Json;
 using Eagle.AI.Engine.Decoding;
@@ -45,7 +46,8 @@ internal static class GenerateCommand
             int[] prompt = Prompt(r.GetValue(promptIds), r.GetValue(promptText), r.GetValue(messages), tokenizer, folder);
             using var target = LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"), r.GetValue(shared.LayerPlacement));
             using var drafter = r.GetValue(shared.Draft) is { } draft
-                ? EagleDrafter.Load(draft, target, shared.TreeSettings(r, target, r.GetValue(shared.TotalTokens)!), Cli.LoadProgress("draft head"))
+                ? EagleDrafter.Load(draft, target, shared.TreeSettings(r, target, r.GetValue(shared.TotalTokens)!), Cli.LoadProgress("draft head"),
+                    r.GetValue(shared.DraftDevice) is { } dd ? TorchRuntime.ParseDevice(dd) : null)
                 : null;
             bool asJson = r.GetValue(json);
             var detokenizer = tokenizer is null ? null : new IncrementalDetokenizer(tokenizer);

@@ -21,11 +21,13 @@ internal sealed class ModelOptions
 
     public Option<string?> LayerPlacement { get; } = new("--layer-placement") { Description = "split the target's layers over devices, e.g. cuda:0=0-15;cuda:1=16-31 (the first device must be --device)" };
 
+    public Option<string?> DraftDevice { get; } = new("--draft-device") { Description = "run the draft head on another device (default: the target's)" };
+
     public ModelOptions() => Tree.AcceptOnlyFromAmong("dynamic", "static");
 
     public void AddTo(Command command, bool withTreeSizes = true)
     {
-        foreach (var o in new Option[] { Device, DType, LayerPlacement, Draft, Tree, Depth, TreeTopK, ContextLimit }) command.Options.Add(o);
+        foreach (var o in new Option[] { Device, DType, LayerPlacement, Draft, DraftDevice, Tree, Depth, TreeTopK, ContextLimit }) command.Options.Add(o);
         if (withTreeSizes) command.Options.Add(TotalTokens);
     }
 
