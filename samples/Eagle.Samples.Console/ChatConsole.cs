@@ -104,6 +104,9 @@ public static class ChatConsole
         // Logs (model-load progress included) go to stderr, so stdout holds only the conversation.
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        // On a terminal, loading also draws a bar; redirected stderr gets the log lines only.
+        if (!System.Console.IsErrorRedirected)
+            builder.Services.AddSingleton<IProgress<ModelLoadProgress>>(new LoadProgressBar(System.Console.Error));
         builder.Services.AddEagleChatClient(builder.Configuration.GetSection("Eagle"));
         return builder.Build();
     }

@@ -33,7 +33,19 @@ public sealed class EagleEngine : IDisposable
     /// <exception cref="TorchRuntimeException">The native runtime cannot load, or CUDA was asked for and is not available (the message says how to get it).</exception>
     /// <exception cref="Engine.Checkpoints.CheckpointException">A model file is missing or malformed.</exception>
     public EagleEngine(EagleOptions options, ILoggerFactory? loggerFactory = null)
-        : this(LoadValidated(options, Logger(loggerFactory)), Logger(loggerFactory))
+        : this(options, loggerFactory, null)
+    {
+    }
+
+    /// <summary>Validates <paramref name="options"/>, loads the model reporting every tensor to <paramref name="progress"/>, and starts the generation thread.</summary>
+    /// <param name="options">Where the model is and how to run it.</param>
+    /// <param name="loggerFactory">Receives loading progress and per-request diagnostics.</param>
+    /// <param name="progress">Receives each loaded tensor (e.g. for a progress bar); called on the loading thread.</param>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is invalid; the message names it.</exception>
+    /// <exception cref="TorchRuntimeException">The native runtime cannot load, or CUDA was asked for and is not available (the message says how to get it).</exception>
+    /// <exception cref="Engine.Checkpoints.CheckpointException">A model file is missing or malformed.</exception>
+    public EagleEngine(EagleOptions options, ILoggerFactory? loggerFactory, IProgress<ModelLoadProgress>? progress)
+        : this(LoadValidated(options, Logger(loggerFactory), progress), Logger(loggerFactory))
     {
         if (!options.Warmup) return;
         try
@@ -214,11 +226,11 @@ public sealed class EagleEngine : IDisposable
         stopping.Dispose();
     }
 
-    private static LoadedModel LoadValidated(EagleOptions options, ILogger logger)
+    private static LoadedModel LoadValidated(EagleOptions options, ILogger logger, IProgress<ModelLoadProgress>? progress)
     {
         ArgumentNullException.ThrowIfNull(options);
         EagleOptionsValidator.ThrowIfInvalid(options);
-        return LoadedModel.Load(options, logger);
+        return LoadedModel.Load(options, logger, progress);
     }
 
     private static ILogger Logger(ILoggerFactory? factory) => factory?.CreateLogger<EagleEngine>() ?? (ILogger)NullLogger.Instance;

@@ -94,5 +94,6 @@ public static class EagleServiceCollectionExtensions
     }
 
     private static EagleEngine CreateEngine(IServiceProvider services, string name) =>
-        new(services.GetRequiredService<IOptionsMonitor<EagleOptions>>().Get(name), services.GetService<ILoggerFactory>());
+        new(services.GetRequiredService<IOptionsMonitor<EagleOptions>>().Get(name), services.GetService<ILoggerFactory>(),
+            services.GetService<IProgress<ModelLoadProgress>>());
 }

@@ -34,7 +34,7 @@ internal sealed class LoadedModel : IDisposable
     /// <exception cref="TorchRuntimeException">The native runtime cannot load, or CUDA was asked for and is not available.</exception>
     /// <exception cref="Engine.Checkpoints.CheckpointException">A model file is missing or malformed.</exception>
     /// <exception cref="DraftModelMismatchException">The draft head does not fit the target.</exception>
-    public static LoadedModel Load(EagleOptions options, ILogger logger)
+    public static LoadedModel Load(EagleOptions options, ILogger logger, IProgress<ModelLoadProgress>? progress = null)
     {
         TorchRuntime.EnsureInitialized();
         string modelPath = Path.GetFullPath(options.ModelPath!);
@@ -46,7 +46,7 @@ internal sealed class LoadedModel : IDisposable
         var tokenizer = Llama3Tokenizer.Load(modelPath);
         var format = ChatFormatVersionDetector.Detect(modelPath);
         Log.LoadingModel(logger, modelId, modelPath, device.ToString(), TorchRuntime.Name(dtype));
-        var target = LlamaCheckpoint.Load(modelPath, dtype, device, Progress(logger, "target"), placement?.ToString());
+        var target = LlamaCheckpoint.Load(modelPath, dtype, device, Progress(logger, progress, "target"), placement?.ToString());
         if (placement is not null) Log.LayerPlacement(logger, placement.ToString());
         EagleDrafter? drafter = null;
         try
@@ -57,7 +57,7 @@ internal sealed class LoadedModel : IDisposable
                 var draftDevice = options.DraftDevice is { } dd && !dd.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)
                     ? TorchRuntime.ParseDevice(dd)
                     : null;
-                drafter = EagleDrafter.Load(draftPath, target, options.Tree, Progress(logger, "draft head"), draftDevice);
+                drafter = EagleDrafter.Load(draftPath, target, options.Tree, Progress(logger, progress, "draft head"), draftDevice);
             }
             var defaults = GenerationDefaults.Resolve(options, modelPath, [.. tokenizer.StopIds, .. target.Config.EosTokenIds]);
             var info = new EngineInfo(modelId, modelPath, format, defaults,
@@ -106,12 +106,13 @@ internal sealed class LoadedModel : IDisposable
         }
     }
 
-    /// <summary>Logs loading progress at every tenth of the tensors.</summary>
-    private static Action<int, int> Progress(ILogger logger, string what)
+    /// <summary>Reports every tensor to <paramref name="progress"/> and logs every tenth of them.</summary>
+    private static Action<int, int> Progress(ILogger logger, IProgress<ModelLoadProgress>? progress, string what)
     {
         int lastTenth = -1;
         return (done, total) =>
         {
+            progress?.Report(new ModelLoadProgress(what, done, total));
             int tenth = total == 0 ? 10 : done * 10 / total;
             if (tenth == lastTenth) return;
             lastTenth = tenth;
