@@ -21,7 +21,7 @@ public static class Acceptance
 {
     // Static: a temporary Scalar can be finalized while a native call still reads it.
     private static readonly Scalar Zero = 0.ToScalar();
-    private static readonly Scalar One = 1.ToScalar();
+    private static readonly Scalar One = 1.ToScalar();                          // also every add/sub's alpha: an implicit one can be finalized mid-call
     private static readonly Scalar None = (-1).ToScalar();
     private static readonly Scalar ZeroProbability = 0.0.ToScalar();
     private static readonly Scalar Tiny = 1e-300.ToScalar();
@@ -37,7 +37,7 @@ public static class Acceptance
         using var scope = NewDisposeScope();
         var t = tree.OnDevice(logits.device);
         var choice = logits.argmax(-1);                                            // [n] the target's token after each node
-        var wanted = choice.index_select(0, t.Parents.clamp_min(0));               // what each node's parent wanted next
+        var wanted = choice.index_select(0, t.Parents.clamp_min(Zero));               // what each node's parent wanted next
         var wins = FirstAmongSiblings(t.Tokens.eq(wanted), EarlierSiblings(t));
         var deepest = Deepest(t, wins.logical_or_(t.Parents.lt(Zero)));            // the root is always accepted
         return ReadPath(tree, t, deepest, choice.index_select(0, deepest));
@@ -67,7 +67,7 @@ public static class Acceptance
         var t = tree.OnDevice(logits.device);
         int n = tree.Count;
         var p = sampler.Probabilities(logits);                                     // [n, V] fp32
-        var parent = t.Parents.clamp_min(0);
+        var parent = t.Parents.clamp_min(Zero);
         var isChild = t.Parents.ge(Zero);
         var earlier = EarlierSiblings(t);
         var sameToken = t.Tokens.unsqueeze(0).eq(t.Tokens.unsqueeze(1));
@@ -94,7 +94,7 @@ public static class Acceptance
         Tensor fresh, Tensor u)
     {
         using var vocab = p.shape[1].ToScalar();
-        var px = p.view(-1).index_select(0, parent.mul(vocab).add_(t.Tokens))     // p_parent(x_c), 0 for repeats and the root
+        var px = p.view(-1).index_select(0, parent.mul(vocab).add_(t.Tokens, One))     // p_parent(x_c), 0 for repeats and the root
             .to(ScalarType.Float64).mul_(fresh);
         var mass = p.sum(1, type: ScalarType.Float64).index_select(0, parent);      // the parent's total mass
         var siblings = earlier.to(ScalarType.Float64);
@@ -118,12 +118,12 @@ public static class Acceptance
         using var width = ((long)childBound).ToScalar();
         var row = t.Parents.where(t.Parents.ge(Zero), full(n, spare, ScalarType.Int64, device)); // the root: a spare row
         var childAt = full((n + 1) * childBound, None, ScalarType.Int64, device)   // [n, R]: r-th child of each node, −1 if none
-            .index_copy_(0, row.mul(width).add_(rank), nodes).view(n + 1, childBound).narrow(0, 0, n);
+            .index_copy_(0, row.mul(width).add_(rank, One), nodes).view(n + 1, childBound).narrow(0, 0, n);
         var chosen = full(n, None, ScalarType.Int64, device);                       // the accepted child of each node
         for (int r = 0; r < childBound; r++)
         {
             var c = childAt.select(1, r);
-            var cc = c.clamp_min(0);
+            var cc = c.clamp_min(Zero);
             var x = t.Tokens.index_select(0, cc).unsqueeze(1);                      // [n, 1]
             var tried = c.ge(Zero).logical_and_(repeated.index_select(0, cc).logical_not());
             var pSum = p.sum(1, keepdim: true);
@@ -157,7 +157,7 @@ public static class Acceptance
     private static Tensor Deepest(DeviceTree t, Tensor accepted)
     {
         var ok = t.Mask.logical_and(accepted.logical_not().unsqueeze(0)).any(1).logical_not();
-        return t.Depths.add(One).mul(ok).argmax(0, keepdim: true);                    // first deepest; the root scores 1
+        return t.Depths.add(One, One).mul(ok).argmax(0, keepdim: true);                    // first deepest; the root scores 1
     }
 
     // Inverse-CDF draw from unnormalised fp64 probabilities [V] with uniform u [1]: the first index whose cumulative mass
@@ -179,7 +179,8 @@ public static class Acceptance
         using var pad = ((long)n).ToScalar();
         var index = arange(n, ScalarType.Int64, t.Tokens.device);
         var nodes = index.masked_fill(onPath.logical_not(), pad).sort().Values.narrow(0, 0, width); // root first, padded with n
-        var tokens = t.Tokens.index_select(0, nodes.clamp_max(n - 1));
+        using var last = ((long)n - 1).ToScalar();
+        var tokens = t.Tokens.index_select(0, nodes.clamp_max(last));
         var length = onPath.sum(type: ScalarType.Int64).view(1);
         var host = HostReads.Int64(cat([length, bonus.view(1), nodes, tokens]));
         int count = (int)host[0];

@@ -11,6 +11,7 @@ namespace Eagle.AI.Engine.Decoding;
 public sealed class Sampler
 {
     private static readonly Scalar NegativeInfinity = float.NegativeInfinity.ToScalar(); // static: never finalized mid-call
+    private static readonly Scalar False = false.ToScalar();
     private readonly SamplingOptions options;
     private readonly Random random;
 
@@ -62,7 +63,7 @@ public sealed class Sampler
             var (sorted, order) = x.sort(dim: -1, descending: false);
             var cumulative = sorted.softmax(-1).cumsum(-1);
             var remove = cumulative <= threshold;
-            remove.narrow(-1, remove.shape[^1] - 1, 1).fill_(false);             // keep the most likely token
+            remove.narrow(-1, remove.shape[^1] - 1, 1).fill_(False);             // keep the most likely token
             x = x.masked_fill(remove.scatter(-1, order, remove), NegativeInfinity);
         }
         return x.softmax(-1).MoveToOuterDisposeScope();

@@ -12,6 +12,8 @@ namespace Eagle.AI.Engine.Decoding;
 /// </summary>
 public sealed class TreeBuffers : IDisposable
 {
+    private static readonly Scalar One = 1L.ToScalar();                          // add_'s alpha, held (see SpeculativeGenerator)
+
     private readonly Tensor ids;        // int64 [T]
     private readonly Tensor positions;  // int64 [T]
     private readonly Tensor mask;       // bool [T, capacity]
@@ -61,7 +63,7 @@ public sealed class TreeBuffers : IDisposable
         var treeIds = ids.narrow(0, 0, n);
         treeIds.copy_(tree.Tokens);
         var treePositions = positions.narrow(0, 0, n);
-        treePositions.copy_(tree.Depths).add_(offset);
+        treePositions.copy_(tree.Depths).add_(offset, One);
         var treeMask = mask.narrow(0, 0, n).narrow(1, 0, past + n);
         treeMask.narrow(1, past, n).copy_(tree.Mask);
         return (treeIds, treePositions, treeMask);

@@ -18,6 +18,8 @@ namespace Eagle.AI.Engine.Drafting;
 /// </remarks>
 public sealed class DraftTree
 {
+    private static readonly Scalar Zero = 0L.ToScalar();                         // static: never finalized mid-call
+
     private int[]? tokens, parents;
     private float[]?[]? parentDistributions;
     private bool distributionsRead;
@@ -99,7 +101,7 @@ public sealed class DraftTree
         using var scope = NewDisposeScope();
         int n = (int)parents.shape[0];
         var self = eye(n, dtype: ScalarType.Bool, device: parents.device);
-        var up = parents.clamp_min(0);                                             // the root is its own parent here
+        var up = parents.clamp_min(Zero);                                             // the root is its own parent here
         var mask = self;
         for (int d = 0; d < depthBound; d++) mask = mask.index_select(0, up).logical_or_(self);
         var depths = mask.sum(1, type: ScalarType.Int64) - 1;

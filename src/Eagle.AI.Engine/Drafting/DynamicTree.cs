@@ -41,6 +41,7 @@ internal static class DynamicTree
         var treeMask = eye;                                                         // [k, k·(i+1)]: fed node → tree entries it sees
         var committedVisible = ones(k, committed, ScalarType.Bool, device);         // [k, committed]
 
+        using var width = ((long)k).ToScalar();                                     // held: see SpeculativeGenerator.One
         for (int i = 0; i < depth; i++)
         {
             var mask = cat([committedVisible, treeMask], 1);                        // [k, cache.Length + k]
@@ -57,7 +58,7 @@ internal static class DynamicTree
             if (i == depth - 1) break;                                              // the last level is scored, never fed
 
             var (best, sel) = cumulative.topk(k);                                   // beam: the best k children overall
-            var parentRow = sel.div(k, rounding_mode: RoundingMode.floor);          // which fed node each comes from
+            var parentRow = sel.div(width, rounding_mode: RoundingMode.floor);      // which fed node each comes from
             scores = best;
             inH = output.index_select(0, parentRow);                                // children continue from their parent's output
             inIds = children.index_select(0, sel);

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Llama;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -30,8 +31,8 @@ public sealed class Eagle1DecoderLayer : nn.Module
     public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KVCache cache)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.forward(x, cos, sin, mask, cache, 0);                 // no input norm
-        var y = h + mlp.forward(post_attention_layernorm.forward(h)); // out of place: autograd needs h
+        var h = x.Plus(self_attn.forward(x, cos, sin, mask, cache, 0));                 // no input norm
+        var y = h.Plus(mlp.forward(post_attention_layernorm.forward(h))); // out of place: autograd needs h
         return y.MoveToOuterDisposeScope();
     }
 }

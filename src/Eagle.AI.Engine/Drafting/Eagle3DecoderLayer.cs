@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Llama;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -37,8 +38,8 @@ public sealed class Eagle3DecoderLayer : nn.Module
     {
         using var scope = NewDisposeScope();
         var a = cat([input_layernorm.forward(emb), hidden_norm.forward(x)], -1);   // [1, n, 2H]: embedding first
-        var h = x + self_attn.forward(a, cos, sin, mask, cache, 0);                // residual = the un-normed feature
-        var y = h + mlp.forward(post_attention_layernorm.forward(h)); // out of place: autograd needs h
+        var h = x.Plus(self_attn.forward(a, cos, sin, mask, cache, 0));                // residual = the un-normed feature
+        var y = h.Plus(mlp.forward(post_attention_layernorm.forward(h))); // out of place: autograd needs h
         return y.MoveToOuterDisposeScope();
     }
 }

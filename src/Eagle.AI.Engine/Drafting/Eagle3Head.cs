@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Checkpoints;
 using Eagle.AI.Engine.Llama;
 using TorchSharp;
@@ -84,7 +85,7 @@ public sealed class Eagle3Head : EagleHead
     {
         using var flat = draftIds.reshape(-1);
         using var offsets = d2t.index_select(0, flat);
-        using var mapped = flat + offsets;
+        using var mapped = flat.Plus(offsets);
         return mapped.view(draftIds.shape);
     }
 

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,9 +33,9 @@ public sealed class LlamaDecoderLayer : nn.Module
     {
         using var scope = NewDisposeScope();
         using var a = input_layernorm.forward(x);
-        var h = x + self_attn.forward(a, cos, sin, mask, cache, index);        // residual connection
+        var h = x.Plus(self_attn.forward(a, cos, sin, mask, cache, index));        // residual connection
         using var b = post_attention_layernorm.forward(h);
-        var y = h + mlp.forward(b);                                            // residual connection (out of place: autograd needs h)
+        var y = h.Plus(mlp.forward(b));                                            // residual connection (out of place: autograd needs h)
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -25,7 +26,7 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
         // (.., H) * (.., 1) = (.., H)
-        var normed = xf * (xf.pow(2).mean([-1], keepdim: true) + eps).rsqrt();
+        var normed = xf * xf.square().mean([-1], keepdim: true).Plus(eps).rsqrt();
         var y = normed.to(x.dtype) * weight; // out of place: autograd (head training) needs normed
         return y.MoveToOuterDisposeScope();
     }
