@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,10 +14,6 @@ namespace Eagle.AI.Engine.Decoding;
 /// </summary>
 public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter drafter, int contextLimit = ContextBudget.DefaultContextLimit)
 {
-    // Tensor.add(x) passes an implicit Scalar alpha that the GC may finalize while the native call reads it; a static
-    // alpha cannot be collected.
-    private static readonly Scalar One = 1L.ToScalar();
-
     /// <summary>KV positions reserved beyond prompt + max new tokens for the tree being verified (default: the drafter's largest tree).</summary>
     public int TreeRoom { get; init; } = drafter.MaxTreeTokens;
 
@@ -129,7 +126,7 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
             // Commit root + emitted drafts: gather their K/V into [past, past + 1 + emittedDrafts).
             var keep = accepted.DeviceNodes!.narrow(0, 0, 1 + emittedDrafts);
             using var offset = ((long)past).ToScalar();
-            cache.Compact(past, keep.add(offset, One));             // explicit alpha: see One
+            cache.Compact(past, keep.Plus(offset));
             if (!done && cache.Length >= capacity) done = true;                     // context limit: finish with Length
             if (!done)
             {

@@ -1,4 +1,5 @@
 using Eagle.AI.Engine.Drafting;
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,7 +13,6 @@ namespace Eagle.AI.Engine.Decoding;
 /// </summary>
 public sealed class TreeBuffers : IDisposable
 {
-    private static readonly Scalar One = 1L.ToScalar();                          // add_'s alpha, held (see SpeculativeGenerator)
 
     private readonly Tensor ids;        // int64 [T]
     private readonly Tensor positions;  // int64 [T]
@@ -63,7 +63,7 @@ public sealed class TreeBuffers : IDisposable
         var treeIds = ids.narrow(0, 0, n);
         treeIds.copy_(tree.Tokens);
         var treePositions = positions.narrow(0, 0, n);
-        treePositions.copy_(tree.Depths).add_(offset, One);
+        treePositions.copy_(tree.Depths).add_(offset, HeldScalars.One);
         var treeMask = mask.narrow(0, 0, n).narrow(1, 0, past + n);
         treeMask.narrow(1, past, n).copy_(tree.Mask);
         return (treeIds, treePositions, treeMask);

@@ -1,4 +1,5 @@
 using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,7 +42,7 @@ internal static class DynamicTree
         var treeMask = eye;                                                         // [k, k·(i+1)]: fed node → tree entries it sees
         var committedVisible = ones(k, committed, ScalarType.Bool, device);         // [k, committed]
 
-        using var width = ((long)k).ToScalar();                                     // held: see SpeculativeGenerator.One
+        using var width = ((long)k).ToScalar();                                     // held: see HeldScalars
         for (int i = 0; i < depth; i++)
         {
             var mask = cat([committedVisible, treeMask], 1);                        // [k, cache.Length + k]

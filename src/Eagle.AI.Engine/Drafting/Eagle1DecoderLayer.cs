@@ -1,5 +1,5 @@
-using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

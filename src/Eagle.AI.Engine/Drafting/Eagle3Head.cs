@@ -1,6 +1,6 @@
-using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Checkpoints;
 using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,5 +1,5 @@
-using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Checkpoints;
+using Eagle.AI.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Llama;

@@ -1,10 +1,10 @@
-using Eagle.AI.Engine.Runtime;
 using System.CommandLine;
 using System.Text.Json;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
-using Eagle.AI.Engine.Text;
 using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
+using Eagle.AI.Engine.Text;
 
 namespace Eagle.Cli.Commands;
 
