@@ -77,6 +77,11 @@ public static class TinyChatModel
         {
             report = Build(building, tokenizer, conversations, sequences);
         }
+        catch
+        {
+            if (Directory.Exists(building)) Directory.Delete(building, recursive: true); // leave no half-built model behind
+            throw;
+        }
         finally
         {
             set_num_threads(threads);
