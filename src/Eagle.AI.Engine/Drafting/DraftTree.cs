@@ -1,4 +1,5 @@
 using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -165,11 +166,11 @@ public sealed class DraftTree
     /// </summary>
     public DeviceTree OnDevice(Device device)
     {
-        if (onDevice is not null && !onDevice.Tokens.IsInvalid && SameDevice(onDevice.Tokens.device, device)) return onDevice;
+        if (onDevice is not null && !onDevice.Tokens.IsInvalid && TorchRuntime.SameDevice(onDevice.Tokens.device, device)) return onDevice;
         if (tokens is null || parents is null)                                     // device-built: where it was made, unless
         {                                                                           // the drafter runs on a device of its own
             var d = onDevice!;
-            if (SameDevice(d.Tokens.device, device)) return d;
+            if (TorchRuntime.SameDevice(d.Tokens.device, device)) return d;
             onDevice = new DeviceTree(d.Tokens.to(device), d.Parents.to(device), d.Depths.to(device), d.Mask.to(device), d.Distributions?.to(device));
             return onDevice;
         }
@@ -203,9 +204,6 @@ public sealed class DraftTree
         return FromDevice(new DeviceTree(t.Tokens.narrow(0, 0, n), t.Parents.narrow(0, 0, n), t.Depths.narrow(0, 0, n),
             t.Mask.narrow(0, 0, n).narrow(1, 0, n), t.Distributions?.narrow(0, 0, n)), DepthBound, ChildBound);
     }
-
-    /// <summary>Whether two devices are the same (<see cref="Device"/> compares by reference).</summary>
-    internal static bool SameDevice(Device a, Device b) => a.type == b.type && (a.index == b.index || a.type == DeviceType.CPU);
 
     /// <summary>Moves the tree's device tensors out of the current dispose scope (a drafter returning its tree).</summary>
     internal DraftTree MoveToOuterDisposeScope()

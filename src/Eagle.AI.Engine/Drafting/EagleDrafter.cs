@@ -1,4 +1,5 @@
 using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Drafting;
@@ -128,7 +129,7 @@ public sealed class EagleDrafter : IDrafter
         int stable = c.Length;
         var device = Head.Device;
         // draft position p pairs the feature of token p with the embedding of token p + 1
-        var x = features.device == device ? features : features.to(device);
+        var x = TorchRuntime.SameDevice(features.device, device) ? features : features.to(device);
         var ids = tensor(nextTokens.Select(t => (long)t).ToArray(), device: device);  // [k]
         var positions = arange(stable, stable + k, ScalarType.Int64, device);          // [k]
         var mask = k == 1 ? null : LlamaForCausalLM.CausalMask(stable, k, device);       // [k, stable + k]

@@ -1,5 +1,6 @@
 using System.Collections;
 using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -128,7 +129,7 @@ internal sealed class StaticTree : IDisposable
     // The tree's fixed layout as device tensors, made on first use on a device and kept (outside any dispose scope).
     private DeviceShape ShapeOn(Device device)
     {
-        if (deviceShape is not null && DraftTree.SameDevice(deviceShape.Parents.device, device)) return deviceShape;
+        if (deviceShape is not null && TorchRuntime.SameDevice(deviceShape.Parents.device, device)) return deviceShape;
         deviceShape?.Dispose();
         deviceShape = null;
         using var scope = NewDisposeScope();

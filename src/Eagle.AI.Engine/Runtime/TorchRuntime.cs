@@ -82,7 +82,7 @@ public static class TorchRuntime
 
     private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
 
-    /// <summary>Whether two devices are the same (CPU index −1 and 0 alike).</summary>
+    /// <summary>Whether two devices are the same (<see cref="Device"/> compares by reference; index −1 and 0 alike).</summary>
     public static bool SameDevice(Device a, Device b) =>
         a.type == b.type && Math.Max(a.index, 0) == Math.Max(b.index, 0);
 
