@@ -162,6 +162,8 @@ internal static class ChatMapper
         {
             [EagleUsageKeys.TargetForwardPasses] = stats.TargetForwards,
             [EagleUsageKeys.DecodingRounds] = stats.Rounds,
+            [EagleUsageKeys.DraftedRounds] = stats.DraftedRounds,
+            [EagleUsageKeys.VerifiedTreeTokens] = stats.VerifiedTreeTokens,
             [EagleUsageKeys.AcceptedDraftTokens] = stats.AcceptedDraftTokens,
             [EagleUsageKeys.MeanAcceptanceLengthX1000] = (long)Math.Round(stats.MeanAcceptanceLength * 1000),
         },

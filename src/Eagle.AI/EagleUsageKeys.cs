@@ -12,6 +12,15 @@ public static class EagleUsageKeys
     /// <summary>Decoding rounds after prefill (one verification forward each).</summary>
     public const string DecodingRounds = "eagle.decoding_rounds";
 
+    /// <summary>
+    /// Rounds that drafted and verified a tree (0 for plain decoding). With an adaptive tree the others were plain
+    /// one-token steps, taken because no tree was expected to pay on this device at the acceptance seen so far.
+    /// </summary>
+    public const string DraftedRounds = "eagle.drafted_rounds";
+
+    /// <summary>Tokens verified over the drafted rounds, roots included (÷ drafted rounds = the mean tree size).</summary>
+    public const string VerifiedTreeTokens = "eagle.verified_tree_tokens";
+
     /// <summary>Draft tokens the target accepted (0 for plain decoding).</summary>
     public const string AcceptedDraftTokens = "eagle.accepted_draft_tokens";
 

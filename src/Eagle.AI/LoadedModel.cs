@@ -17,11 +17,13 @@ internal sealed class LoadedModel : IDisposable
 {
     private readonly LlamaForCausalLM target;
     private readonly EagleDrafter? drafter;
+    private SpeculationCosts? costs;                     // measured at load for an adaptive tree, else on first use
 
-    private LoadedModel(LlamaForCausalLM target, EagleDrafter? drafter, Llama3Tokenizer tokenizer, EngineInfo info)
+    private LoadedModel(LlamaForCausalLM target, EagleDrafter? drafter, SpeculationCosts? costs, Llama3Tokenizer tokenizer, EngineInfo info)
     {
         this.target = target;
         this.drafter = drafter;
+        this.costs = costs;
         Tokenizer = tokenizer;
         Info = info;
     }
@@ -41,6 +43,8 @@ internal sealed class LoadedModel : IDisposable
         var placement = options.LayerPlacement is { } spec ? ParsePlacement(spec, modelPath) : null;
         var device = placement?.Home ?? TorchRuntime.ParseDevice(options.Device);
         var dtype = TorchRuntime.ParseDType(options.DType, device);
+        if (options.DType.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)) Log.AutoDType(logger, TorchRuntime.AutoDTypeReason(device));
+        else if (dtype == TorchSharp.torch.ScalarType.Float16 && device.type == TorchSharp.DeviceType.CPU) Log.SlowCpuDType(logger);
         string modelId = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
         var clock = Stopwatch.StartNew();
         var tokenizer = Llama3Tokenizer.Load(modelPath);
@@ -49,6 +53,7 @@ internal sealed class LoadedModel : IDisposable
         var target = LlamaCheckpoint.Load(modelPath, dtype, device, Progress(logger, progress, "target"), placement?.ToString());
         if (placement is not null) Log.LayerPlacement(logger, placement.ToString());
         EagleDrafter? drafter = null;
+        SpeculationCosts? costs = null;
         try
         {
             if (options.DraftModelPath is { } draftPath)
@@ -57,14 +62,20 @@ internal sealed class LoadedModel : IDisposable
                 var draftDevice = options.DraftDevice is { } dd && !dd.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)
                     ? TorchRuntime.ParseDevice(dd)
                     : null;
-                drafter = EagleDrafter.Load(draftPath, target, options.Tree, Progress(logger, progress, "draft head"), draftDevice);
+                drafter = EagleDrafter.Load(draftPath, target, options.Tree ?? TreeSettings.AdaptiveDefault, Progress(logger, progress, "draft head"), draftDevice);
+                if (drafter.Tree.Adaptive)
+                {
+                    costs = SpeculationCosts.Measure(target, drafter);
+                    Log.SpeculationCosts(logger, costs.StepMs, costs.DraftStepMs, costs.RoundOverheadMs,
+                        string.Join(", ", costs.Verify.Ratios().Select(p => $"{p.Tokens}:{p.RatioToOne:F2}x")));
+                }
             }
             var defaults = GenerationDefaults.Resolve(options, modelPath, [.. tokenizer.StopIds, .. target.Config.EosTokenIds]);
             var info = new EngineInfo(modelId, modelPath, format, defaults,
                 Math.Min(options.MaxContextTokens, target.Config.MaxPositionEmbeddings),
                 drafter is not null, drafter is not null && options.Speculative, drafter?.Tree, device, dtype);
             Log.Loaded(logger, modelId, clock.Elapsed.TotalSeconds, drafter?.Head.Kind.ToString() ?? "none");
-            return new LoadedModel(target, drafter, tokenizer, info);
+            return new LoadedModel(target, drafter, costs, tokenizer, info);
         }
         catch
         {
@@ -84,7 +95,9 @@ internal sealed class LoadedModel : IDisposable
         var d = request.Tree is null || request.Tree == drafter.Tree ? drafter : new EagleDrafter(drafter.Head, request.Tree, ownsHead: false);
         try
         {
-            return new SpeculativeGenerator(target, d, limit).Generate(request.PromptIds, request.Options, onTokens, cancellationToken);
+            // A per-request adaptive tree on an engine loaded with a fixed one measures the costs on first use.
+            var c = d.Tree.Adaptive ? costs ??= SpeculationCosts.Measure(target, d) : null;
+            return new SpeculativeGenerator(target, d, limit) { Costs = c }.Generate(request.PromptIds, request.Options, onTokens, cancellationToken);
         }
         finally
         {

@@ -34,4 +34,13 @@ internal static partial class Log
 
     [LoggerMessage(10, LogLevel.Information, "Decoder layers placed as {Placement}")]
     public static partial void LayerPlacement(ILogger logger, string placement);
+
+    [LoggerMessage(11, LogLevel.Information, "DType auto: {Reason}")]
+    public static partial void AutoDType(ILogger logger, string reason);
+
+    [LoggerMessage(12, LogLevel.Warning, "DType float16 on a CPU is emulated and slower than float32 or bfloat16")]
+    public static partial void SlowCpuDType(ILogger logger);
+
+    [LoggerMessage(13, LogLevel.Information, "Adaptive draft tree: one step {StepMs:F2} ms, a draft step {DraftStepMs:F2} ms, round bookkeeping {OverheadMs:F2} ms; verify cost {Curve}")]
+    public static partial void SpeculationCosts(ILogger logger, double stepMs, double draftStepMs, double overheadMs, string curve);
 }

@@ -55,6 +55,15 @@ public sealed record GenerationStats
     /// <summary>Time in target verification forwards (speculative only).</summary>
     public double VerifyMs { get; init; }
 
+    /// <summary>Rounds that drafted and verified a tree; the other <see cref="Rounds"/> were plain one-token steps chosen by an adaptive tree (<see cref="SpeculationPolicy"/>).</summary>
+    public int DraftedRounds { get; init; }
+
+    /// <summary>Tokens verified over all drafted rounds, roots included (÷ <see cref="DraftedRounds"/> = the mean tree size).</summary>
+    public int VerifiedTreeTokens { get; init; }
+
+    /// <summary>Drafted rounds per tree size (tokens verified, root included); empty for plain decoding.</summary>
+    public IReadOnlyDictionary<int, int> TreeSizes { get; init; } = new Dictionary<int, int>();
+
     /// <summary>Generated tokens per second after prefill (the first token comes from prefill, so it is not counted).</summary>
     public double DecodeTokensPerSecond => DecodeMs > 0 ? (GeneratedTokens - 1) / (DecodeMs / 1000.0) : 0;
 

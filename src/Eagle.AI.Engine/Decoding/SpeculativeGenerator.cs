@@ -17,6 +17,12 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
     /// <summary>KV positions reserved beyond prompt + max new tokens for the tree being verified (default: the drafter's largest tree).</summary>
     public int TreeRoom { get; init; } = drafter.MaxTreeTokens;
 
+    /// <summary>
+    /// This device's measured round costs (<see cref="SpeculationCosts.Measure"/>); required when the drafter's tree is
+    /// <see cref="TreeSettings.Adaptive"/>, unused otherwise.
+    /// </summary>
+    public SpeculationCosts? Costs { get; init; }
+
     /// <summary>Same contract as <see cref="VanillaGenerator.Generate"/>; <paramref name="onTokens"/> sees each round's accepted tokens at once.</summary>
     /// <remarks>
     /// The request's KV caches and tree buffers are allocated once, up front, at their full size; each round then reads
@@ -61,6 +67,7 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
         var options = r.Options;
         var sampler = new Sampler(options.Sampling);
         var context = new DraftContext(!sampler.IsGreedy, new Random(options.Sampling.Seed is { } s ? (int)(s * 31 + 7) : Random.Shared.Next()));
+        var policy = Policy();
         var stop = new HashSet<int>(options.StopTokenIds ?? target.Config.EosTokenIds);
         var forward = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
         var device = target.Device;
@@ -69,72 +76,85 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
         var output = new List<int>();
         var clock = Stopwatch.StartNew();
         double prefillMs, draftMs = 0, verifyMs = 0;
-        int rounds = 0, acceptedDrafts = 0;
+        int rounds = 0, acceptedDrafts = 0, verifiedTokens = 0;
         bool done;
 
         using var noGrad = no_grad();
 
-        // Prefill: the prompt's features go to the drafter paired with the next token (prompt[1..], then the root).
+        // Prefill: logits of the last position only; the prompt's features wait for the drafter paired with the next
+        // token (prompt[1..], then the root).
         int root;
         using (var scope = NewDisposeScope())
         {
             var ids = tensor(prompt.Select(t => (long)t).ToArray(), device: device);
             var positions = arange(0, prompt.Count, ScalarType.Int64, device);
+            var last = tensor(new long[] { prompt.Count - 1 }, device: device);
             r.Allocating(DeviceMemory.Forward);
-            using var o = target.Forward(ids, positions, cache, null, forward);
-            using var last = o.Logits[prompt.Count - 1];
-            root = sampler.Next(last);                                              // the prefill's one read
-            r.Features = Features(o)?.clone().MoveToOuterDisposeScope();           // o (and its features) is disposed below
+            using var o = target.Forward(ids, positions, cache, null, forward with { LogitRows = last });
+            root = sampler.Next(o.Logits[0]);                                       // the prefill's one read
+            r.Pending(Features(o)?.clone(), [.. prompt.Skip(1), root]);                  // o is disposed below
         }
         prefillMs = clock.Elapsed.TotalMilliseconds;
-        int[] nextTokens = [.. prompt.Skip(1), root];
         done = Emit([root], output, options, stop, onTokens);
 
         while (!done)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            // Sampling: this round's uniforms go up now, while the device is idle (acceptance runs there).
-            var uniforms = sampler.IsGreedy ? null : sampler.Uniforms(buffers.MaxTreeTokens + 1, device);
-            var t0 = clock.Elapsed.TotalMilliseconds;
-            r.Allocating(DeviceMemory.Draft);
-            var tree = drafter.Draft(r.Features, nextTokens, context);
-            r.Features?.Dispose();
-            r.Features = null;
-            var t1 = clock.Elapsed.TotalMilliseconds;
-
-            // Verify root + drafts in one forward: every node sees the committed prefix and its own ancestors. Near the
-            // context limit only a prefix of the nodes is verified (parents precede children, so it is still a tree).
             int past = cache.Length;
-            if (tree.Count > buffers.MaxTreeTokens)
-                throw new InvalidOperationException($"the drafter returned a tree of {tree.Count} nodes, more than its MaxTreeTokens ({buffers.MaxTreeTokens})");
-            tree = tree.Prefix(Math.Max(1, capacity - past), device);
-            var (ids, positions, mask) = buffers.Load(tree.OnDevice(device), past);
-            r.Allocating(DeviceMemory.Forward);
-            using var o = target.Forward(ids, positions, cache, mask, forward);
-            var accepted = sampler.IsGreedy ? Acceptance.Greedy(tree, o.Logits) : Acceptance.Sample(tree, o.Logits, sampler, uniforms!);
-            var t2 = clock.Elapsed.TotalMilliseconds;
+            var budget = policy.Next();
+            int[] newTokens;
+            int emittedDrafts = 0;
+            var t0 = clock.Elapsed.TotalMilliseconds;
+            if (budget is null)
+            {
+                // A plain step (no tree pays this round): the root alone, exactly as vanilla decoding.
+                var ids = tensor(new long[] { r.PendingNext[^1] }, device: device);
+                r.Allocating(DeviceMemory.Forward);
+                using var o = target.Forward(ids, arange(past, past + 1, ScalarType.Int64, device), cache, null, forward);
+                newTokens = [sampler.Next(o.Logits[0])];
+                done = Emit(newTokens, output, options, stop, onTokens);
+                if (!done) r.Pending(Features(o)?.clone(), newTokens);
+                verifyMs += clock.Elapsed.TotalMilliseconds - t0;
+            }
+            else
+            {
+                // Sampling: this round's uniforms go up now, while the device is idle (acceptance runs there).
+                var uniforms = sampler.IsGreedy ? null : sampler.Uniforms(buffers.MaxTreeTokens + 1, device);
+                r.Allocating(DeviceMemory.Draft);
+                var (features, nextTokens) = r.TakePending();
+                var tree = drafter.Draft(features, nextTokens, context with { Budget = budget });
+                var t1 = clock.Elapsed.TotalMilliseconds;
 
-            // Emit the accepted drafts and the bonus token, cut at a stop id or the budget.
-            int[] newTokens = [.. accepted.Tokens.Skip(1), accepted.Bonus];
-            int before = output.Count;
-            done = Emit(newTokens, output, options, stop, onTokens);
-            int emittedDrafts = Math.Min(output.Count - before, accepted.Nodes.Length - 1);
+                // Verify root + drafts in one forward: every node sees the committed prefix and its own ancestors. Near the
+                // context limit only a prefix of the nodes is verified (parents precede children, so it is still a tree).
+                if (tree.Count > buffers.MaxTreeTokens)
+                    throw new InvalidOperationException($"the drafter returned a tree of {tree.Count} nodes, more than its MaxTreeTokens ({buffers.MaxTreeTokens})");
+                tree = tree.Prefix(Math.Max(1, capacity - past), device);
+                var (ids, positions, mask) = buffers.Load(tree.OnDevice(device), past);
+                r.Allocating(DeviceMemory.Forward);
+                using var o = target.Forward(ids, positions, cache, mask, forward);
+                var accepted = sampler.IsGreedy ? Acceptance.Greedy(tree, o.Logits) : Acceptance.Sample(tree, o.Logits, sampler, uniforms!);
+                policy.Observe(budget.Value, accepted.Nodes.Length - 1);
+                verifiedTokens += tree.Count;
+
+                // Emit the accepted drafts and the bonus token, cut at a stop id or the budget.
+                newTokens = [.. accepted.Tokens.Skip(1), accepted.Bonus];
+                int before = output.Count;
+                done = Emit(newTokens, output, options, stop, onTokens);
+                emittedDrafts = Math.Min(output.Count - before, accepted.Nodes.Length - 1);
+
+                // Commit root + emitted drafts: gather their K/V into [past, past + 1 + emittedDrafts).
+                var keep = accepted.DeviceNodes!.narrow(0, 0, 1 + emittedDrafts);
+                using var offset = ((long)past).ToScalar();
+                cache.Compact(past, keep.Plus(offset));
+                if (!done) r.Pending(Features(o)?.index_select(0, keep), newTokens);
+                draftMs += t1 - t0;
+                verifyMs += clock.Elapsed.TotalMilliseconds - t1;
+            }
             rounds++;
             acceptedDrafts += emittedDrafts;
-
-            // Commit root + emitted drafts: gather their K/V into [past, past + 1 + emittedDrafts).
-            var keep = accepted.DeviceNodes!.narrow(0, 0, 1 + emittedDrafts);
-            using var offset = ((long)past).ToScalar();
-            cache.Compact(past, keep.Plus(offset));
             if (!done && cache.Length >= capacity) done = true;                     // context limit: finish with Length
-            if (!done)
-            {
-                r.Features = Features(o)?.index_select(0, keep).MoveToOuterDisposeScope();
-                nextTokens = newTokens;
-            }
-            draftMs += t1 - t0;
-            verifyMs += t2 - t1;
         }
 
         double total = clock.Elapsed.TotalMilliseconds;
@@ -150,9 +170,16 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
             AcceptedDraftTokens = acceptedDrafts,
             DraftMs = draftMs,
             VerifyMs = verifyMs,
+            DraftedRounds = policy.DraftedRounds,
+            VerifiedTreeTokens = verifiedTokens,
+            TreeSizes = policy.TreeSizes,
         };
         return new GenerationResult(output, reason, stats);
     }
+
+    private SpeculationPolicy Policy() => drafter.Tree is { } tree
+        ? SpeculationPolicy.For(tree, drafter.MaxTreeTokens, Costs)
+        : SpeculationPolicy.Fixed(new TreeBudget(drafter.MaxTreeTokens, TreeSettings.MaxDepth));
 
     // What one request holds on the device (freed however it ends) and which allocation it is making.
     private sealed class Request(GenerationOptions options) : IDisposable
@@ -160,8 +187,34 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
         public GenerationOptions Options { get; } = options;
         public KVCache? Cache { get; set; }
         public TreeBuffers? Buffers { get; set; }
-        public Tensor? Features { get; set; }
         public string Allocation { get; private set; } = DeviceMemory.KVCache;
+
+        // Committed tokens the drafter has not consumed yet: their features, each paired with the token that followed
+        // (the last is the next root). Plain steps add to them; the next draft takes them all.
+        private readonly List<Tensor> pendingFeatures = [];
+        public List<int> PendingNext { get; } = [];
+
+        public void Pending(Tensor? features, int[] next)
+        {
+            if (features is not null) pendingFeatures.Add(features.MoveToOuterDisposeScope());
+            PendingNext.AddRange(next);
+        }
+
+        public (Tensor? Features, int[] Next) TakePending()
+        {
+            // Taken into the round's dispose scope: a view of the one tensor, or their concatenation.
+            var features = pendingFeatures.Count switch
+            {
+                0 => null,
+                1 => pendingFeatures[0].narrow(0, 0, pendingFeatures[0].shape[0]),
+                _ => cat(pendingFeatures),
+            };
+            foreach (var f in pendingFeatures) f.Dispose();
+            pendingFeatures.Clear();
+            int[] next = [.. PendingNext];
+            PendingNext.Clear();
+            return (features, next);
+        }
 
         public void Allocating(string what)
         {
@@ -171,7 +224,7 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
 
         public void Dispose()
         {
-            Features?.Dispose();
+            foreach (var f in pendingFeatures) f.Dispose();
             Buffers?.Dispose();
             Cache?.Dispose();
         }

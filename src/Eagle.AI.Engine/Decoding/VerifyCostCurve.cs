@@ -11,11 +11,8 @@ namespace Eagle.AI.Engine.Decoding;
 /// </summary>
 public sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseconds)> Points)
 {
-    /// <summary>Tree sizes <see cref="Choose"/> picks from.</summary>
-    public static readonly int[] Candidates = [8, 16, 32, 60];
-
-    /// <summary>Token counts measured by default (the candidates plus 1 and 64 for the curve's ends).</summary>
-    public static readonly int[] DefaultSizes = [1, 8, 16, 32, 60, 64];
+    /// <summary>Token counts measured by default: the sizes <see cref="SpeculationPolicy.MenuUpTo"/> offers, and 64.</summary>
+    public static readonly int[] DefaultSizes = [1, 2, 4, 8, 16, 32, 60, 64];
 
     /// <summary>Times a forward of each size after a 64-token prefix (best of <paramref name="repeats"/>, after a warm-up).</summary>
     public static VerifyCostCurve Measure(LlamaForCausalLM target, IReadOnlyList<int>? sizes = null, int repeats = 5)
@@ -63,17 +60,6 @@ public sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseco
                 return p[i - 1].Milliseconds + f * (p[i].Milliseconds - p[i - 1].Milliseconds);
             }
         return p[^1].Milliseconds;
-    }
-
-    /// <summary>
-    /// The tree size with the most expected tokens per millisecond of verification. Expected acceptance grows with
-    /// the tree roughly by a constant factor per doubling; 22 % per doubling is what the reference implementation's
-    /// own auto-tuner assumes between 40 and 60 tokens (gains 1.0 → 1.13), extended here down to 8 tokens.
-    /// </summary>
-    public int Choose()
-    {
-        double Gain(int n) => 1 + 0.22 * Math.Log2(n / 8.0);
-        return Candidates.OrderByDescending(n => Gain(n) / Milliseconds(n)).ThenBy(n => n).First();
     }
 
     /// <summary>Each point's time as a ratio to the one-token forward.</summary>

@@ -22,11 +22,17 @@ internal static class DynamicTree
     /// and its own ancestors; their K/V are appended to <paramref name="cache"/> and the caller truncates them away.
     /// Nothing is read back: the tree is selected and laid out on the device, in the caller's dispose scope.
     /// </summary>
-    public static DraftTree Expand(EagleHead head, KVCache cache, Tensor h, int root, TreeSettings settings)
+    /// <param name="head">The draft head.</param>
+    /// <param name="cache">The draft KV cache holding the committed prefix.</param>
+    /// <param name="h">[1, H] the head's output at the last committed position.</param>
+    /// <param name="root">The root token.</param>
+    /// <param name="topK">Children per expanded node (clamped to the draft vocabulary).</param>
+    /// <param name="depth">Expansion passes after the root's children (0 = the root's children only).</param>
+    /// <param name="totalTokens">Tokens to keep, root included.</param>
+    public static DraftTree Expand(EagleHead head, KVCache cache, Tensor h, int root, int topK, int depth, int totalTokens)
     {
         using var scope = NewDisposeScope();
-        int k = Math.Min(settings.TopK, head.DraftVocabSize);
-        int depth = settings.Depth;
+        int k = Math.Min(topK, head.DraftVocabSize);
         int committed = cache.Length;
         var device = head.Device;
 
@@ -68,8 +74,9 @@ internal static class DynamicTree
         }
 
         var candidates = cat(scoreParts);                                           // [k + depth·k²], all on the device
-        int count = Math.Min(settings.TotalTokens - 1, (int)candidates.shape[0]);
-        var tree = Select(candidates, CandidateParents(k, depth, cat(fedParts)), cat(tokenParts), root, count, depth + 1, k);
+        int count = Math.Min(totalTokens - 1, (int)candidates.shape[0]);
+        var fedAll = depth == 0 ? empty(0, ScalarType.Int64, device) : cat(fedParts);
+        var tree = Select(candidates, CandidateParents(k, depth, fedAll), cat(tokenParts), root, count, depth + 1, k);
         return tree.MoveToOuterDisposeScope();
     }
 

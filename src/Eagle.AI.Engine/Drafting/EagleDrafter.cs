@@ -139,9 +139,11 @@ public sealed class EagleDrafter : IDrafter
         int root = nextTokens[^1];
         try
         {
+            var budget = context.Budget;
             var tree = staticTree is not null
                 ? staticTree.Expand(Head, c, h, root, context)
-                : DynamicTree.Expand(Head, c, h, root, Tree);
+                : DynamicTree.Expand(Head, c, h, root, Tree.TopK,
+                    Math.Min(budget?.Depth ?? Tree.Depth, Tree.Depth), Math.Min(budget?.TotalTokens ?? Tree.TotalTokens, Tree.TotalTokens));
             return tree.MoveToOuterDisposeScope();
         }
         finally

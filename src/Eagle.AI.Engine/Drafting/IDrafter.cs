@@ -16,6 +16,13 @@ public interface IDrafter : IDisposable
     /// <summary>Most nodes (root included) a tree from this drafter can have: the KV room verification needs.</summary>
     int MaxTreeTokens { get; }
 
+    /// <summary>
+    /// The tree shape it drafts, when it follows <see cref="TreeSettings"/> (an adaptive one lets
+    /// <see cref="Decoding.SpeculationPolicy"/> size each round through <see cref="DraftContext.Budget"/>); null for
+    /// drafters with trees of their own.
+    /// </summary>
+    TreeSettings? Tree => null;
+
     /// <summary>Starts a new request whose sequence will need at most <paramref name="capacity"/> positions.</summary>
     void Reset(int capacity);
 
@@ -44,4 +51,9 @@ public sealed record FeatureRequest(int[]? CaptureLayers, bool FinalHidden)
 /// <summary>Per-round information a drafter may use.</summary>
 /// <param name="Sampling">true when the target samples (a static-tree drafter then samples its children without replacement).</param>
 /// <param name="Random">the request's seeded random source, for drafters that sample.</param>
-public sealed record DraftContext(bool Sampling, Random Random);
+public sealed record DraftContext(bool Sampling, Random Random)
+{
+    /// <summary>This round's tree size (<see cref="Decoding.SpeculationPolicy"/>); null = the drafter's own settings. A
+    /// drafter may return a smaller tree than it asks for, never a bigger one.</summary>
+    public Decoding.TreeBudget? Budget { get; init; }
+}

@@ -26,6 +26,15 @@ public sealed record TreeSettings
     /// <summary>Dynamic (EAGLE-2/3) or static (EAGLE-1).</summary>
     public TreeKind Kind { get; init; } = TreeKind.Dynamic;
 
+    /// <summary>
+    /// When true, <see cref="TotalTokens"/> and <see cref="Depth"/> are upper bounds and each round's size — or no
+    /// draft at all — is chosen by <see cref="Decoding.SpeculationPolicy"/> from the measured costs of this device and
+    /// the acceptance seen so far in the request. A static tree is then drafted whole or not at all. Greedy output is
+    /// the same either way; a seeded sampled output depends on the sizes chosen, which depend on the costs measured at
+    /// load, so pin the size (false) to reproduce sampled output across loads.
+    /// </summary>
+    public bool Adaptive { get; init; }
+
     /// <summary>Tokens the target verifies per round, root included (dynamic trees): M = TotalTokens − 1 draft nodes.</summary>
     public int TotalTokens { get; init; } = 60;
 
@@ -43,6 +52,9 @@ public sealed record TreeSettings
 
     /// <summary>The reference library defaults: dynamic, 60 tokens, depth 7, top-10.</summary>
     public static TreeSettings Default { get; } = new();
+
+    /// <summary><see cref="Default"/> as an upper bound, each round's size chosen by <see cref="Decoding.SpeculationPolicy"/>: what the provider and the CLI use unless told otherwise.</summary>
+    public static TreeSettings AdaptiveDefault { get; } = new() { Adaptive = true };
 
     /// <summary>A static tree over <paramref name="choices"/> (default <see cref="McSim7b63"/>) with top-10 children.</summary>
     public static TreeSettings Static(IReadOnlyList<int[]>? choices = null) => new() { Kind = TreeKind.Static, StaticChoices = choices };

@@ -26,7 +26,8 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
         // (.., H) * (.., 1) = (.., H)
-        var normed = xf * xf.square().mean([-1], keepdim: true).Plus(eps).rsqrt();
+        // x·x rather than square(): TorchSharp's square() passes pow an implicit Scalar 2 that the GC can finalize mid-call
+        var normed = xf * xf.mul(xf).mean([-1], keepdim: true).Plus(eps).rsqrt();
         var y = normed.to(x.dtype) * weight; // out of place: autograd (head training) needs normed
         return y.MoveToOuterDisposeScope();
     }

@@ -116,17 +116,30 @@ public static class TorchRuntime
     }
 
     /// <summary>
-    /// Parses <c>auto</c> (fp16 on CUDA, fp32 on CPU), <c>float32</c>/<c>fp32</c>, <c>bfloat16</c>/<c>bf16</c>, <c>float16</c>/<c>fp16</c>.
+    /// Parses <c>auto</c> (<see cref="AutoDType"/>), <c>float32</c>/<c>fp32</c>, <c>bfloat16</c>/<c>bf16</c>, <c>float16</c>/<c>fp16</c>.
     /// </summary>
     /// <exception cref="ArgumentException">Unknown spelling.</exception>
     public static ScalarType ParseDType(string spec, Device device) => spec.Trim().ToLowerInvariant() switch
     {
-        "auto" => device.type == DeviceType.CUDA ? ScalarType.Float16 : ScalarType.Float32,
+        "auto" => AutoDType(device),
         "float32" or "fp32" or "float" => ScalarType.Float32,
         "bfloat16" or "bf16" => ScalarType.BFloat16,
         "float16" or "fp16" or "half" => ScalarType.Float16,
         _ => throw new ArgumentException($"dtype '{spec}': expected auto, float32, bfloat16 or float16", nameof(spec)),
     };
+
+    /// <summary>
+    /// The dtype <c>auto</c> picks: fp16 on CUDA; on a CPU bf16 where it computes bf16 natively
+    /// (<see cref="CpuFeatures.HasNativeBFloat16"/>), else fp32 (fp16 on a CPU is emulated and slow).
+    /// </summary>
+    public static ScalarType AutoDType(Device device) =>
+        device.type == DeviceType.CUDA ? ScalarType.Float16 : CpuFeatures.HasNativeBFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+
+    /// <summary>Why <see cref="AutoDType"/> chose what it chose, for the load log.</summary>
+    public static string AutoDTypeReason(Device device) =>
+        device.type == DeviceType.CUDA ? "fp16 on CUDA"
+        : CpuFeatures.HasNativeBFloat16 ? "bf16: the CPU has bf16 dot-product instructions (avx512_bf16/amx_bf16)"
+        : "fp32: the CPU has no native bf16 (avx512_bf16/amx_bf16)";
 
     /// <summary>The safetensors / config spelling of a dtype.</summary>
     public static string Name(ScalarType t) => t switch

@@ -51,7 +51,7 @@ internal static class BenchCommand
                     MaxNewTokens = r.GetValue(maxNew), Sampling = new SamplingOptions { Temperature = r.GetValue(temperature), Seed = 1 },
                 };
                 report = SpeculativeBench.Run(target, prompts, options, r.GetValue(sizes)!.Split(',', StringSplitOptions.TrimEntries),
-                    total => EagleDrafter.Load(draft, target, shared.TreeSettings(r, target, total)), r.GetValue(shared.ContextLimit));
+                    total => EagleDrafter.Load(draft, target, shared.TreeSettings(r, total)), r.GetValue(shared.ContextLimit));
                 if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
                 else SpeculativeBench.Print(report);
                 return 0;

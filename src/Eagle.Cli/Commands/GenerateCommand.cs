@@ -46,7 +46,7 @@ internal static class GenerateCommand
             int[] prompt = Prompt(r.GetValue(promptIds), r.GetValue(promptText), r.GetValue(messages), tokenizer, folder);
             using var target = LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"), r.GetValue(shared.LayerPlacement));
             using var drafter = r.GetValue(shared.Draft) is { } draft
-                ? EagleDrafter.Load(draft, target, shared.TreeSettings(r, target, r.GetValue(shared.TotalTokens)!), Cli.LoadProgress("draft head"),
+                ? EagleDrafter.Load(draft, target, shared.TreeSettings(r, r.GetValue(shared.TotalTokens)!), Cli.LoadProgress("draft head"),
                     r.GetValue(shared.DraftDevice) is { } dd ? TorchRuntime.ParseDevice(dd) : null)
                 : null;
             bool asJson = r.GetValue(json);
@@ -56,7 +56,7 @@ internal static class GenerateCommand
             int limit = r.GetValue(shared.ContextLimit);
             var result = drafter is null
                 ? new VanillaGenerator(target, limit).Generate(prompt, options, stream)
-                : new SpeculativeGenerator(target, drafter, limit).Generate(prompt, options, stream);
+                : new SpeculativeGenerator(target, drafter, limit) { Costs = ModelOptions.MeasureCosts(target, drafter) }.Generate(prompt, options, stream);
             if (asJson)
             {
                 var doc = ToJson(result);
@@ -111,6 +111,9 @@ internal static class GenerateCommand
             ["decode_tokens_per_second"] = Math.Round(r.Stats.DecodeTokensPerSecond, 3),
             ["target_forwards"] = r.Stats.TargetForwards,
             ["rounds"] = r.Stats.Rounds,
+            ["drafted_rounds"] = r.Stats.DraftedRounds,
+            ["verified_tree_tokens"] = r.Stats.VerifiedTreeTokens,
+            ["tree_sizes"] = r.Stats.TreeSizes.ToDictionary(p => p.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), p => p.Value),
             ["accepted_draft_tokens"] = r.Stats.AcceptedDraftTokens,
             ["mean_acceptance_length"] = Math.Round(r.Stats.MeanAcceptanceLength, 4),
             ["draft_ms"] = Math.Round(r.Stats.DraftMs, 3),

@@ -14,7 +14,7 @@ internal sealed class ModelOptions
     public Option<string> DType { get; } = Cli.DType();
     public Option<string?> Draft { get; } = new("--draft") { Description = "EAGLE draft head folder (speculative decoding)" };
     public Option<string> Tree { get; } = new("--tree") { Description = "dynamic (EAGLE-2/3) or static (EAGLE-1 mc_sim_7b_63)", DefaultValueFactory = _ => "dynamic" };
-    public Option<string> TotalTokens { get; } = new("--total-tokens") { Description = "tokens verified per round incl. the root, or auto (measured at load)", DefaultValueFactory = _ => "60" };
+    public Option<string> TotalTokens { get; } = new("--total-tokens") { Description = "tokens verified per round incl. the root, or auto: adaptive, up to 60 (and --depth), each round sized from costs measured at load and the acceptance so far", DefaultValueFactory = _ => "auto" };
     public Option<int> Depth { get; } = new("--depth") { Description = "draft tree depth", DefaultValueFactory = _ => 7 };
     public Option<int> TreeTopK { get; } = new("--tree-top-k") { Description = "children per expanded node", DefaultValueFactory = _ => 10 };
     public Option<int> ContextLimit { get; } = new("--context-limit") { Description = "KV positions per request", DefaultValueFactory = _ => ContextBudget.DefaultContextLimit };
@@ -35,25 +35,38 @@ internal sealed class ModelOptions
     {
         TorchRuntime.EnsureInitialized();
         var device = TorchRuntime.ParseDevice(r.GetValue(Device)!);
-        return (device, TorchRuntime.ParseDType(r.GetValue(DType)!, device));
+        string dtype = r.GetValue(DType)!;
+        if (dtype.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)) Console.Error.WriteLine($"--dtype auto: {TorchRuntime.AutoDTypeReason(device)}");
+        var parsed = TorchRuntime.ParseDType(dtype, device);
+        if (parsed == TorchSharp.torch.ScalarType.Float16 && device.type == TorchSharp.DeviceType.CPU)
+            Console.Error.WriteLine("warning: float16 on a CPU is emulated and slower than float32 or bfloat16");
+        return (device, parsed);
     }
 
-    /// <summary>Tree settings from the options; <c>auto</c> measures the target's verify-cost curve and picks a size.</summary>
-    public TreeSettings TreeSettings(ParseResult r, LlamaForCausalLM target, string totalTokens)
+    /// <summary>
+    /// Tree settings from the options. <c>auto</c> makes the tree adaptive: --total-tokens (60) and --depth become upper
+    /// bounds and <see cref="SpeculationPolicy"/> picks each round's size (or none) from costs measured at load.
+    /// </summary>
+    public TreeSettings TreeSettings(ParseResult r, string totalTokens)
     {
-        if (r.GetValue(Tree) == "static") return Eagle.AI.Engine.Drafting.TreeSettings.Static();
-        int total;
-        if (totalTokens == "auto")
-        {
-            var curve = VerifyCostCurve.Measure(target);
-            total = curve.Choose();
-            Console.Error.WriteLine($"--total-tokens auto: verify cost {string.Join(", ", curve.Ratios().Select(p => $"{p.Tokens}:{p.RatioToOne:F2}×"))} → {total}");
-        }
-        else if (!int.TryParse(totalTokens, out total))
+        bool adaptive = totalTokens == "auto";
+        if (r.GetValue(Tree) == "static") return Eagle.AI.Engine.Drafting.TreeSettings.Static() with { Adaptive = adaptive };
+        int total = Eagle.AI.Engine.Drafting.TreeSettings.Default.TotalTokens;
+        if (!adaptive && !int.TryParse(totalTokens, out total))
             throw new ArgumentException($"--total-tokens: expected a number or auto, got '{totalTokens}'");
-        var settings = new TreeSettings { TotalTokens = total, Depth = r.GetValue(Depth), TopK = r.GetValue(TreeTopK) };
+        var settings = new TreeSettings { TotalTokens = total, Depth = r.GetValue(Depth), TopK = r.GetValue(TreeTopK), Adaptive = adaptive };
         settings.Validate();
         return settings;
+    }
+
+    /// <summary>The costs an adaptive tree needs, measured now (and printed to stderr); null for a fixed tree.</summary>
+    public static SpeculationCosts? MeasureCosts(LlamaForCausalLM target, EagleDrafter drafter)
+    {
+        if (!drafter.Tree.Adaptive) return null;
+        var costs = SpeculationCosts.Measure(target, drafter);
+        Console.Error.WriteLine($"adaptive tree: step {costs.StepMs:F2} ms, draft step {costs.DraftStepMs:F2} ms, bookkeeping {costs.RoundOverheadMs:F2} ms; " +
+                                $"verify cost (× one-token forward) {string.Join(", ", costs.Verify.Ratios().Select(p => $"{p.Tokens}:{p.RatioToOne:F2}"))}");
+        return costs;
     }
 
     public static Llama3Tokenizer? TryTokenizer(string modelFolder) =>

@@ -46,14 +46,15 @@ internal static class SpeculativeBench
         foreach (string size in sizes)
         {
             using var drafter = drafterFor(size);
-            var gen = new SpeculativeGenerator(target, drafter, contextLimit);
+            var costs = drafter.Tree.Adaptive ? SpeculationCosts.Measure(target, drafter, curve) : null;
+            var gen = new SpeculativeGenerator(target, drafter, contextLimit) { Costs = costs };
             gen.Generate(prompts[0], options with { MaxNewTokens = 4 });
             var results = prompts.Select(p => gen.Generate(p, options)).ToList();
             double decode = results.Sum(r => r.Stats.DecodeMs), draft = results.Sum(r => r.Stats.DraftMs), verify = results.Sum(r => r.Stats.VerifyMs);
             double identical = results.Zip(baseline).Count(x => x.First.OutputIds.SequenceEqual(x.Second.OutputIds)) / (double)results.Count;
             rows.Add(new()
             {
-                ["mode"] = $"eagle {drafter.Head.Kind} {drafter.Tree.Kind.ToString().ToLowerInvariant()} {drafter.MaxTreeTokens}" + (size == "auto" ? " (auto)" : ""),
+                ["mode"] = $"eagle {drafter.Head.Kind} {drafter.Tree.Kind.ToString().ToLowerInvariant()} " + (drafter.Tree.Adaptive ? $"auto ≤{drafter.MaxTreeTokens}" : $"{drafter.MaxTreeTokens}"),
                 ["tokens_per_second"] = Math.Round(Throughput(results), 2),
                 ["speedup"] = Math.Round(Throughput(results) / baseTps, 3),
                 ["tau"] = Math.Round(results.Sum(r => r.Stats.GeneratedTokens - 1) / (double)Math.Max(1, results.Sum(r => r.Stats.Rounds)), 3),
@@ -61,6 +62,8 @@ internal static class SpeculativeBench
                 ["verify_share"] = Math.Round(verify / decode, 3),
                 ["other_share"] = Math.Round(1 - (draft + verify) / decode, 3),
                 ["identical_to_vanilla"] = Math.Round(identical, 3),
+                ["drafted_round_share"] = Math.Round(results.Sum(r => r.Stats.DraftedRounds) / (double)Math.Max(1, results.Sum(r => r.Stats.Rounds)), 3),
+                ["mean_tree_tokens"] = Math.Round(results.Sum(r => r.Stats.VerifiedTreeTokens) / (double)Math.Max(1, results.Sum(r => r.Stats.DraftedRounds)), 2),
             });
         }
         return new Dictionary<string, object>
@@ -70,7 +73,6 @@ internal static class SpeculativeBench
             ["temperature"] = options.Sampling.Temperature,
             ["verify_cost_ms"] = curve.Ratios().ToDictionary(p => p.Tokens.ToString(), p => Math.Round(p.Milliseconds, 3)),
             ["verify_cost_ratio"] = curve.Ratios().ToDictionary(p => p.Tokens.ToString(), p => Math.Round(p.RatioToOne, 3)),
-            ["auto_total_tokens"] = curve.Choose(),
             ["runs"] = rows,
         };
     }
@@ -83,13 +85,16 @@ internal static class SpeculativeBench
     {
         var ratios = (Dictionary<string, double>)report["verify_cost_ratio"];
         Console.WriteLine($"{report["prompts"]} prompts × {report["max_new_tokens"]} new tokens, temperature {report["temperature"]}");
-        Console.WriteLine($"verify cost (× one-token forward): {string.Join("  ", ratios.Select(p => $"{p.Key}:{p.Value:F2}"))} → auto picks {report["auto_total_tokens"]}");
-        Console.WriteLine($"{"mode",-34}{"tokens/s",10}{"speedup",9}{"τ",7}{"draft",8}{"verify",8}{"other",8}{"same",7}");
+        Console.WriteLine($"verify cost (forward time for n tokens ÷ one token): {string.Join("  ", ratios.Select(p => $"{p.Key}:{p.Value:F2}"))}");
+        Console.WriteLine("columns: τ = tokens per target forward; draft/verify/other = share of decode time; same = outputs identical to vanilla; " +
+                          "drafted = share of rounds that drafted a tree (auto skips drafting when no tree pays); tree = mean tokens verified per drafted round");
+        Console.WriteLine($"{"mode",-34}{"tokens/s",10}{"speedup",9}{"τ",7}{"draft",8}{"verify",8}{"other",8}{"same",7}{"drafted",9}{"tree",7}");
         foreach (var row in (List<Dictionary<string, object>>)report["runs"])
         {
             string Share(string key) => row.TryGetValue(key, out var v) ? $"{(double)v:P0}" : "";
             Console.WriteLine($"{row["mode"],-34}{row["tokens_per_second"],10}{row["speedup"],9:F2}{row["tau"],7:F2}" +
-                              $"{Share("draft_share"),8}{Share("verify_share"),8}{Share("other_share"),8}{Share("identical_to_vanilla"),7}");
+                              $"{Share("draft_share"),8}{Share("verify_share"),8}{Share("other_share"),8}{Share("identical_to_vanilla"),7}" +
+                              $"{Share("drafted_round_share"),9}{(row.TryGetValue("mean_tree_tokens", out var t) ? $"{t:F1}" : ""),7}");
         }
     }
 }

@@ -6,13 +6,12 @@ namespace Eagle.AI.Engine.Tests.Decoding;
 public class VerifyCostCurveTests
 {
     [Fact]
-    public void A_flat_curve_picks_the_biggest_tree_and_a_steep_one_the_smallest()
+    public void Between_points_the_cost_is_interpolated_and_beyond_them_clamped()
     {
-        var gpuLike = new VerifyCostCurve([(1, 10.0), (8, 10.1), (16, 10.2), (32, 10.5), (60, 11.0), (64, 11.1)]);
-        var cpuLike = new VerifyCostCurve([(1, 10.0), (8, 30), (16, 55), (32, 105), (60, 190), (64, 200)]);
-        Assert.Equal(60, gpuLike.Choose());
-        Assert.Equal(8, cpuLike.Choose());
-        Assert.Equal(12.5, new VerifyCostCurve([(8, 10.0), (16, 15.0)]).Milliseconds(12), 6);
+        var curve = new VerifyCostCurve([(8, 10.0), (16, 15.0)]);
+        Assert.Equal(12.5, curve.Milliseconds(12), 6);
+        Assert.Equal(10.0, curve.Milliseconds(1), 6);
+        Assert.Equal(15.0, curve.Milliseconds(64), 6);
     }
 
     [Fact]

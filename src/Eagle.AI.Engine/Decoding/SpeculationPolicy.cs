@@ -1,0 +1,205 @@
+using Eagle.AI.Engine.Drafting;
+
+namespace Eagle.AI.Engine.Decoding;
+
+/// <summary>
+/// Decides, round by round, how big a draft tree to verify — or whether to draft at all — from what a round costs on
+/// this device (<see cref="SpeculationCosts"/>, measured at load) and what this request's drafts have been accepted so
+/// far. One policy object per request; a fixed tree is the degenerate policy that always answers its one size.
+/// </summary>
+/// <remarks>
+/// <para>The rule. Candidate sizes are a short menu from a one-draft chain up to the configured tree
+/// (<see cref="Menu"/>). For each, the expected tokens a round yields are E = 1 + Σ_{j ≤ D+1} Π_{i ≤ j} a_i, where a_i
+/// is the observed chance that a round which reached draft depth i − 1 also accepts depth i (the bonus token makes the
+/// 1). The policy picks the size with the most E per millisecond of <see cref="SpeculationCosts.RoundMs"/>, or a plain
+/// one-token step when none beats 1 ÷ <see cref="SpeculationCosts.StepMs"/>.</para>
+/// <para>The estimates. a_i is counted per menu size as exponentially decayed counts (factor <see cref="Decay"/> per
+/// round, so the policy follows the request as it changes). The counts of all sizes pooled give a rate shrunk towards
+/// the rate one depth up (worth <see cref="PriorWeight"/> rounds; <see cref="PriorAcceptance"/> at the top); each
+/// size's own counts are shrunk towards that pooled rate. A wider tree holds a narrower one's nodes, so a size takes
+/// the best own estimate among the sizes up to it, else the pooled rate. A depth no round has reached thus takes the
+/// rate one depth up: optimistic where drafts land, so bigger trees get tried, and pessimistic where they do not.</para>
+/// <para>Never losing. While plain steps win, the policy still probes: the smallest size every
+/// <see cref="ProbeInterval"/> plain steps, the interval doubling after each failed probe up to
+/// <see cref="MaxProbeInterval"/>. A head that accepts nothing therefore costs one small round in 32 steps (a few per
+/// cent), and a head that starts being accepted is noticed within one probe.</para>
+/// </remarks>
+public sealed class SpeculationPolicy
+{
+    /// <summary>Per-round decay of the acceptance counts.</summary>
+    public const double Decay = 0.95;
+    /// <summary>Prior chance of accepting the next depth.</summary>
+    public const double PriorAcceptance = 0.6;
+    /// <summary>Rounds' worth of weight the prior carries.</summary>
+    public const double PriorWeight = 2.0;
+    /// <summary>Plain steps before the first probe.</summary>
+    public const int ProbeInterval = 4;
+    /// <summary>The longest interval between probes.</summary>
+    public const int MaxProbeInterval = 32;
+
+    private readonly SpeculationCosts? costs;
+    private readonly double[][] reached, accepted;                // [size][depth − 1], decayed counts
+    private readonly bool[] tried;
+    private int plainSteps, probeInterval = ProbeInterval;
+
+    private SpeculationPolicy(IReadOnlyList<TreeBudget> menu, SpeculationCosts? costs)
+    {
+        Menu = menu;
+        this.costs = costs;
+        reached = menu.Select(b => new double[b.MaxAccepted]).ToArray();
+        accepted = menu.Select(b => new double[b.MaxAccepted]).ToArray();
+        tried = new bool[menu.Count];
+    }
+
+    /// <summary>Always the same tree (a fixed <see cref="TreeSettings"/>, or test drafters).</summary>
+    public static SpeculationPolicy Fixed(TreeBudget budget) => new([budget], null);
+
+    /// <summary>Adapts between no tree and <paramref name="largest"/> using <paramref name="costs"/>.</summary>
+    public static SpeculationPolicy Adaptive(TreeBudget largest, SpeculationCosts costs)
+    {
+        ArgumentNullException.ThrowIfNull(costs);
+        return new(MenuUpTo(largest), costs);
+    }
+
+    /// <summary>The policy for a drafter's tree <paramref name="settings"/> (of at most <paramref name="maxTreeTokens"/>
+    /// tokens): adaptive when the settings say so, then with <paramref name="costs"/>, which is required.</summary>
+    /// <exception cref="ArgumentNullException">An adaptive tree without costs.</exception>
+    public static SpeculationPolicy For(TreeSettings settings, int maxTreeTokens, SpeculationCosts? costs)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var largest = settings.Kind == TreeKind.Static
+            ? new TreeBudget(maxTreeTokens, settings.EffectiveChoices.Max(c => c.Length) - 1)
+            : new TreeBudget(settings.TotalTokens, settings.Depth);
+        if (!settings.Adaptive) return Fixed(largest);
+        if (costs is null)
+            throw new ArgumentNullException(nameof(costs), "an adaptive tree needs the measured speculation costs (SpeculationCosts.Measure)");
+        // A static tree's draft cost is fixed by its shape: it can only be drafted whole or not at all.
+        return settings.Kind == TreeKind.Static ? new([largest], costs) : Adaptive(largest, costs);
+    }
+
+    /// <summary>The sizes this policy chooses from, smallest first.</summary>
+    public IReadOnlyList<TreeBudget> Menu { get; }
+
+    /// <summary>Rounds that drafted a tree.</summary>
+    public int DraftedRounds { get; private set; }
+
+    /// <summary>Rounds that took one plain step because no tree was expected to pay.</summary>
+    public int PlainRounds { get; private set; }
+
+    /// <summary>Rounds per chosen tree size (tokens verified, root included).</summary>
+    public IReadOnlyDictionary<int, int> TreeSizes => sizes;
+    private readonly SortedDictionary<int, int> sizes = [];
+
+    /// <summary>Menu sizes up to <paramref name="largest"/>: 2, 4, 8, 16, 32 tokens with growing depth, then the largest itself.</summary>
+    public static IReadOnlyList<TreeBudget> MenuUpTo(TreeBudget largest)
+    {
+        TreeBudget[] ladder = [new(2, 0), new(4, 1), new(8, 2), new(16, 3), new(32, 5)];
+        var menu = ladder.Where(b => b.TotalTokens < largest.TotalTokens)
+            .Select(b => b with { Depth = Math.Min(b.Depth, largest.Depth) }).ToList();
+        menu.Add(largest);
+        return menu;
+    }
+
+    /// <summary>This round's tree, or null for a plain one-token step.</summary>
+    public TreeBudget? Next()
+    {
+        int choice = Best();
+        if (choice < 0 && ++plainSteps >= probeInterval)
+        {
+            choice = 0;                                                         // probe with the smallest tree
+            probeInterval = Math.Min(2 * probeInterval, MaxProbeInterval);
+        }
+        if (choice < 0)
+        {
+            PlainRounds++;
+            return null;
+        }
+        plainSteps = 0;
+        DraftedRounds++;
+        var b = Menu[choice];
+        sizes[b.TotalTokens] = sizes.GetValueOrDefault(b.TotalTokens) + 1;
+        return b;
+    }
+
+    /// <summary>Records that a round with <paramref name="budget"/> accepted <paramref name="acceptedDrafts"/> drafted tokens.</summary>
+    public void Observe(TreeBudget budget, int acceptedDrafts)
+    {
+        int s = IndexOf(budget);
+        if (s < 0) return;                                                      // a drafter's own tree (test drafters)
+        tried[s] = true;
+        for (int m = 0; m < Menu.Count; m++)
+            for (int d = 0; d < reached[m].Length; d++)
+            {
+                reached[m][d] *= Decay;
+                accepted[m][d] *= Decay;
+            }
+        for (int d = 0; d < reached[s].Length && d <= acceptedDrafts; d++)
+        {
+            reached[s][d] += 1;
+            if (d < acceptedDrafts) accepted[s][d] += 1;
+        }
+        if (acceptedDrafts > 0) probeInterval = ProbeInterval;                  // drafts land again: probe eagerly next time
+    }
+
+    /// <summary>Expected tokens (accepted drafts + the bonus) of one round at menu size <paramref name="s"/>.</summary>
+    public double ExpectedTokens(int s)
+    {
+        double expected = 1, chain = 1, rate = PriorAcceptance;
+        for (int d = 0; d < Menu[s].MaxAccepted; d++)
+        {
+            rate = Rate(s, d, rate);
+            chain *= rate;
+            expected += chain;
+        }
+        return expected;
+    }
+
+    // The menu index with the most expected tokens per millisecond, or −1 when a plain step is better.
+    private int Best()
+    {
+        if (costs is null) return 0;
+        int best = -1;
+        double bestRate = 1 / costs.StepMs;
+        for (int s = 0; s < Menu.Count; s++)
+        {
+            double rate = ExpectedTokens(s) / costs.RoundMs(Menu[s]);
+            if (rate > bestRate)
+            {
+                best = s;
+                bestRate = rate;
+            }
+        }
+        return best;
+    }
+
+    // Acceptance at depth d + 1 given depth d was reached, for size s. All sizes' counts pooled give a rate shrunk
+    // towards `shallower` (the rate one depth up; the prior at the top); each size's own counts are shrunk towards that
+    // pooled rate. A wider tree contains a narrower one's nodes, so it accepts at least as often: size s takes the best
+    // own estimate among the sizes up to it, else the pooled rate.
+    private double Rate(int s, int d, double shallower)
+    {
+        double reachedAll = 0, acceptedAll = 0;
+        for (int m = 0; m < Menu.Count; m++)
+            if (d < reached[m].Length)
+            {
+                reachedAll += reached[m][d];
+                acceptedAll += accepted[m][d];
+            }
+        double pooled = (acceptedAll + shallower * PriorWeight) / (reachedAll + PriorWeight);
+        double? best = null;
+        for (int m = 0; m <= s; m++)
+            if (tried[m] && d < reached[m].Length && reached[m][d] > 0.05)
+            {
+                double own = (accepted[m][d] + pooled * PriorWeight) / (reached[m][d] + PriorWeight);
+                if (best is null || own > best) best = own;
+            }
+        return best ?? pooled;
+    }
+
+    private int IndexOf(TreeBudget budget)
+    {
+        for (int i = 0; i < Menu.Count; i++)
+            if (Menu[i] == budget) return i;
+        return -1;
+    }
+}

@@ -1,0 +1,116 @@
+using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Drafting;
+
+namespace Eagle.AI.Engine.Tests.Decoding;
+
+/// <summary>The adaptive tree rule on made-up costs: the sizes it picks follow the verify cost and the acceptance it sees.</summary>
+public class SpeculationPolicyTests
+{
+    private static readonly TreeBudget Largest = new(60, 7);
+
+    // A GPU-like device: verifying 60 tokens costs about one step; a CPU-like one: verify cost grows with the tokens.
+    private static SpeculationCosts GpuLike() =>
+        new(new VerifyCostCurve([(1, 10.0), (2, 10.0), (4, 10.05), (8, 10.1), (16, 10.2), (32, 10.5), (60, 11.0), (64, 11.1)]), 0.5, 0.3);
+
+    private static SpeculationCosts CpuLike() =>
+        new(new VerifyCostCurve([(1, 10.0), (2, 11), (4, 11.5), (8, 12), (16, 14.5), (32, 20), (60, 29), (64, 30)]), 1.2, 0.5);
+
+    private static SpeculationCosts Steep() =>
+        new(new VerifyCostCurve([(1, 10.0), (2, 13), (4, 18), (8, 31), (16, 55), (32, 105), (60, 190), (64, 200)]), 1.2, 0.5);
+
+    // Runs the policy for a number of rounds, each accepting what depthAccepted says for the chosen budget.
+    private static List<TreeBudget?> Run(SpeculationPolicy policy, int rounds, Func<TreeBudget, int> accepted)
+    {
+        var chosen = new List<TreeBudget?>();
+        for (int i = 0; i < rounds; i++)
+        {
+            var b = policy.Next();
+            chosen.Add(b);
+            if (b is { } budget) policy.Observe(budget, accepted(budget));
+        }
+        return chosen;
+    }
+
+    [Fact]
+    public void The_menu_climbs_to_the_configured_tree_and_never_past_it()
+    {
+        Assert.Equal([new(2, 0), new(4, 1), new(8, 2), new(16, 3), new(32, 5), new(60, 7)], SpeculationPolicy.MenuUpTo(Largest));
+        Assert.Equal([new(2, 0), new(4, 1), new(8, 2), new(12, 2)], SpeculationPolicy.MenuUpTo(new TreeBudget(12, 2)));
+        Assert.Equal([new(2, 0)], SpeculationPolicy.MenuUpTo(new TreeBudget(2, 0)));
+    }
+
+    [Fact]
+    public void A_head_that_is_always_right_gets_the_biggest_tree_where_verification_is_free()
+    {
+        var policy = SpeculationPolicy.Adaptive(Largest, GpuLike());
+        var chosen = Run(policy, 40, b => b.MaxAccepted);
+        Assert.All(chosen.Skip(10), b => Assert.Equal(Largest, b));
+        Assert.Equal(40, policy.DraftedRounds);
+    }
+
+    [Fact]
+    public void A_head_that_is_never_right_stops_drafting_and_only_probes_rarely()
+    {
+        var policy = SpeculationPolicy.Adaptive(Largest, CpuLike());
+        var chosen = Run(policy, 400, _ => 0);
+        int drafted = chosen.Count(b => b is not null);
+        // After the first few rounds learn that nothing lands, only the smallest tree is probed, at most once per
+        // MaxProbeInterval plain steps once the interval has grown.
+        Assert.True(drafted <= 10 + 400 / SpeculationPolicy.MaxProbeInterval, $"{drafted} drafted rounds");
+        Assert.All(chosen.Skip(50).Where(b => b is not null), b => Assert.Equal(new TreeBudget(2, 0), b));
+        Assert.Equal(400 - drafted, policy.PlainRounds);
+        Assert.Equal(drafted, policy.TreeSizes.Values.Sum());
+    }
+
+    [Fact]
+    public void When_verification_is_steep_a_good_head_gets_a_small_tree()
+    {
+        var policy = SpeculationPolicy.Adaptive(Largest, Steep());
+        var chosen = Run(policy, 60, b => b.MaxAccepted);
+        var late = chosen.Skip(20).ToList();
+        Assert.All(late, b => Assert.NotNull(b));
+        Assert.All(late, b => Assert.True(b!.Value.TotalTokens is > 2 and <= 8, $"{b} on a steep curve"));
+    }
+
+    [Fact]
+    public void Acceptance_that_returns_after_a_bad_stretch_brings_drafting_back_within_one_probe()
+    {
+        var policy = SpeculationPolicy.Adaptive(Largest, CpuLike());
+        Run(policy, 200, _ => 0);
+        var chosen = Run(policy, 80, b => b.MaxAccepted);
+        int firstDraft = chosen.FindIndex(b => b is not null);
+        Assert.InRange(firstDraft, 0, SpeculationPolicy.MaxProbeInterval);
+        Assert.All(chosen.Skip(firstDraft + 20), b => Assert.NotNull(b));
+    }
+
+    [Fact]
+    public void Expected_tokens_follow_the_observed_acceptance_per_depth()
+    {
+        var policy = SpeculationPolicy.Adaptive(new TreeBudget(4, 1), GpuLike());
+        Assert.Equal(1 + 0.6 + 0.36, policy.ExpectedTokens(1), 9);           // the prior before any round
+        for (int i = 0; i < 200; i++) policy.Observe(new TreeBudget(4, 1), 1); // depth 1 always, depth 2 never
+        Assert.InRange(policy.ExpectedTokens(1), 1.9, 2.1);
+        Assert.InRange(policy.ExpectedTokens(0), 1.9, 2.0);                  // the chain of one borrows the wider tree's depth-1 rate
+    }
+
+    [Fact]
+    public void A_fixed_tree_always_answers_its_one_size()
+    {
+        var policy = SpeculationPolicy.For(new TreeSettings { TotalTokens = 12, Depth = 3 }, 12, costs: null);
+        Assert.All(Run(policy, 20, _ => 0), b => Assert.Equal(new TreeBudget(12, 3), b));
+    }
+
+    [Fact]
+    public void An_adaptive_tree_without_measured_costs_is_refused_by_name()
+    {
+        var e = Assert.Throws<ArgumentNullException>(() => SpeculationPolicy.For(TreeSettings.AdaptiveDefault, 60, costs: null));
+        Assert.Contains("SpeculationCosts", e.Message);
+    }
+
+    [Fact]
+    public void A_static_tree_is_drafted_whole_or_not_at_all()
+    {
+        var policy = SpeculationPolicy.For(TreeSettings.Static() with { Adaptive = true }, 26, CpuLike());
+        Assert.Equal([new TreeBudget(26, 4)], policy.Menu);
+    }
+}
