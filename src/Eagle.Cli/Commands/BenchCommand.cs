@@ -24,15 +24,18 @@ internal static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "timed runs (after one warm-up)", DefaultValueFactory = _ => 3 };
         var threads = new Option<int?>("--threads") { Description = "intra-op CPU threads (default: libtorch's choice)" };
         var questions = new Option<string?>("--questions") { Description = "MT-bench-style question.jsonl (first turn of each question); with --draft" };
-        var limit = new Option<int>("--limit") { Description = "prompts to run (with --draft)", DefaultValueFactory = _ => 8 };
+        var limit = new Option<int>("--limit") { Description = "prompts to run (with --draft or --acceptance)", DefaultValueFactory = _ => 8 };
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy (with --draft)", DefaultValueFactory = _ => 0f };
-        var sizes = new Option<string>("--total-tokens") { Description = "comma-separated tree sizes to compare, each a number or auto (with --draft)", DefaultValueFactory = _ => "auto" };
         var projection = new Option<bool>("--eagle3-projection") { Description = "also measure a speculative round's step costs with an EAGLE-3-shaped random head and project tokens/s for τ = 4, 5, 6.13" };
+        var acceptance = new Option<double?>("--acceptance") { Description = "speculative vs vanilla with an EAGLE-3-shaped random head whose drafts are steered to this acceptance rate (0..1) along the target's own path" };
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "prompt length (with --acceptance)", DefaultValueFactory = _ => 16 };
+        var topP = new Option<float>("--top-p") { Description = "nucleus sampling (with --draft or --acceptance; with --temperature > 0)", DefaultValueFactory = _ => 1f };
+        var totalTokens = new Option<string>("--total-tokens") { Description = "with --draft: comma-separated tree sizes to compare, each a number or auto; with --acceptance: one size or auto", DefaultValueFactory = _ => "auto" };
         var json = Cli.JsonOutput();
         var shared = new ModelOptions();
         var cmd = new Command("bench", "Measure decode tokens/s against the memory-bandwidth floor; with --draft, speculative vs vanilla side by side")
         {
-            model, shape, maxNew, runs, threads, questions, limit, temperature, sizes, projection, json,
+            model, shape, maxNew, runs, threads, questions, limit, temperature, topP, totalTokens, projection, acceptance, promptTokens, json,
         };
         shared.AddTo(cmd, withTreeSizes: false);
         cmd.SetAction(r => Cli.Run(() =>
@@ -48,12 +51,28 @@ internal static class BenchCommand
                 var prompts = SpeculativeBench.Prompts(r.GetValue(model), r.GetValue(questions), r.GetValue(limit), target.Config.VocabSize);
                 var options = new GenerationOptions
                 {
-                    MaxNewTokens = r.GetValue(maxNew), Sampling = new SamplingOptions { Temperature = r.GetValue(temperature), Seed = 1 },
+                    MaxNewTokens = r.GetValue(maxNew), Sampling = new SamplingOptions { Temperature = r.GetValue(temperature), TopP = r.GetValue(topP), Seed = 1 },
                 };
-                report = SpeculativeBench.Run(target, prompts, options, r.GetValue(sizes)!.Split(',', StringSplitOptions.TrimEntries),
+                report = SpeculativeBench.Run(target, prompts, options, r.GetValue(totalTokens)!.Split(',', StringSplitOptions.TrimEntries),
                     total => EagleDrafter.Load(draft, target, shared.TreeSettings(r, total)), r.GetValue(shared.ContextLimit));
                 if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
                 else SpeculativeBench.Print(report);
+                return 0;
+            }
+            if (r.GetValue(acceptance) is { } rate)
+            {
+                if (rate is < 0 or > 1) throw new ArgumentException($"--acceptance must be in [0, 1], got {rate}");
+                if (r.GetValue(promptTokens) < 1) throw new ArgumentException($"--prompt-tokens must be at least 1, got {r.GetValue(promptTokens)}");
+                var options = new GenerationOptions
+                {
+                    MaxNewTokens = r.GetValue(maxNew),
+                    Sampling = new SamplingOptions { Temperature = r.GetValue(temperature), TopP = r.GetValue(topP), Seed = 1 },
+                };
+                options.Validate();
+                report = AcceptanceBench.Run(target, rate, r.GetValue(promptTokens), r.GetValue(limit), options,
+                    shared.TreeSettings(r, r.GetValue(totalTokens)!), r.GetValue(shared.ContextLimit));
+                if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
+                else AcceptanceBench.Print(report);
                 return 0;
             }
             report = Run(target, r.GetValue(maxNew), r.GetValue(runs));

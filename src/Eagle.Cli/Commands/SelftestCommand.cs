@@ -15,6 +15,7 @@ internal static class SelftestCommand
     {
         var device = Cli.Device();
         var dtype = Cli.DType();
+        dtype.Description = "auto (fp16 on CUDA; fp32 on a CPU, the reference the checks compare with), float32, bfloat16 or float16";
         var reference = new Option<string?>("--reference")
         {
             Description = "folder of checkpoint subfolders, each with a reference.json (written by tools/gpu/reference.py)",
@@ -31,7 +32,11 @@ internal static class SelftestCommand
             table.Add(deviceRows);
             if (dev is not null)
             {
-                var dt = TorchRuntime.ParseDType(r.GetValue(dtype)!, dev);
+                // auto checks the GPU path's dtype (fp16 on CUDA); on a CPU it stays fp32, the reference the ops are compared with.
+                string spec = r.GetValue(dtype)!;
+                var dt = spec.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase) && dev.type != TorchSharp.DeviceType.CUDA
+                    ? TorchSharp.torch.ScalarType.Float32
+                    : TorchRuntime.ParseDType(spec, dev);
                 table.Add(new SelfTestResult("dtype", SelfTestOutcome.Info, TorchRuntime.Name(dt)));
                 table.Add(SelfTestOps.Run(dev, dt));
                 if (r.GetValue(reference) is { } root)

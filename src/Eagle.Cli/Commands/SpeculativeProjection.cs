@@ -1,9 +1,6 @@
-using System.Diagnostics;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Eagle.Cli.Commands;
 
@@ -18,57 +15,21 @@ internal static class SpeculativeProjection
 
     public static Dictionary<string, object> Measure(LlamaForCausalLM target, double decodeMs)
     {
-        var curve = VerifyCostCurve.Measure(target);
         var tree = TreeSettings.Default;
         using var head = Eagle3Head.CreateRandom(target, seed: 1, draftVocabSize: Math.Min(32000, target.Config.VocabSize)); // the released 8B head drafts over 32k tokens
         using var drafter = new EagleDrafter(head, tree, ownsHead: false);
-        using var noGrad = no_grad();
-        var device = target.Device;
-        const int prefix = 64;
-        var random = new Random(3);
-        int[] prompt = Enumerable.Range(0, prefix).Select(_ => random.Next(target.Config.VocabSize)).ToArray();
-        using var cache = target.NewCache(prefix + 2 * tree.TotalTokens);
-        Tensor features;
-        using (var scope = NewDisposeScope())
-        {
-            using var o = target.Forward(tensor(prompt.Select(t => (long)t).ToArray(), device: device), arange(0, prefix, ScalarType.Int64, device),
-                cache, null, new ForwardRequest(CaptureLayers: head.Features.CaptureLayers));
-            features = o.Captured!.clone().DetachFromDisposeScope();
-        }
-        var context = new DraftContext(false, new Random(1));
-
-        // Draft: reset, consume the prompt's features, then time rounds that consume one new token each.
-        drafter.Reset(prefix + 8 * tree.TotalTokens);
-        int[] next = [.. prompt.Skip(1), 1];
-        DraftTree last = drafter.Draft(features, next, context);
-        using var one = features.narrow(0, prefix - 1, 1);
-        double draftMs = Best(device, () => last = drafter.Draft(one, [2], context), 5);
-
-        // Bookkeeping: everything a round does besides the draft and the verify forward itself.
-        using var logits = randn([last.Count, target.Config.VocabSize], ScalarType.Float32, device);
-        using var buffers = new TreeBuffers(drafter.MaxTreeTokens, cache.Capacity, device);
-        double bookkeepingMs = Best(device, () =>
-        {
-            using var scope = NewDisposeScope();
-            buffers.Load(last.OnDevice(device), prefix);
-            var accepted = Acceptance.Greedy(last, logits);
-            cache.Truncate(prefix);
-            cache.Advance(last.Count);
-            cache.Compact(prefix, accepted.DeviceNodes!.add(prefix));
-            cache.Truncate(prefix);
-        }, 10);
-        features.Dispose();
-
-        double verifyMs = curve.Milliseconds(last.Count);
-        double roundMs = draftMs + verifyMs + bookkeepingMs;
+        var costs = SpeculationCosts.Measure(target, drafter);
+        var full = new TreeBudget(tree.TotalTokens, tree.Depth);
+        double draftMs = costs.DraftStepMs * (tree.Depth + 1), verifyMs = costs.Verify.Milliseconds(tree.TotalTokens);
+        double roundMs = costs.RoundMs(full);
         return new Dictionary<string, object>
         {
-            ["tree_tokens"] = last.Count,
-            ["verify_cost_ratio"] = curve.Ratios().ToDictionary(p => p.Tokens.ToString(), p => Math.Round(p.RatioToOne, 3)),
+            ["tree_tokens"] = tree.TotalTokens,
+            ["verify_cost_ratio"] = costs.Verify.Ratios().ToDictionary(p => p.Tokens.ToString(), p => Math.Round(p.RatioToOne, 3)),
             ["draft_round_ms"] = Math.Round(draftMs, 3),
-            ["draft_step_ratio"] = Math.Round(draftMs / (tree.Depth + 1) / curve.Milliseconds(1), 4),
+            ["draft_step_ratio"] = Math.Round(costs.DraftStepMs / costs.StepMs, 4),
             ["verify_ms"] = Math.Round(verifyMs, 3),
-            ["bookkeeping_ms"] = Math.Round(bookkeepingMs, 3),
+            ["bookkeeping_ms"] = Math.Round(costs.RoundOverheadMs, 3),
             ["round_ms"] = Math.Round(roundMs, 3),
             ["projected_tokens_per_second"] = Taus.ToDictionary(t => t.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture), t => Math.Round(t / roundMs * 1000, 1)),
             ["projected_speedup"] = Taus.ToDictionary(t => t.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture), t => Math.Round(t / roundMs * decodeMs, 2)),
@@ -85,19 +46,5 @@ internal static class SpeculativeProjection
         var speedup = (Dictionary<string, double>)p["projected_speedup"];
         Console.WriteLine("PROJECTION from measured step costs (random weights accept nothing): " +
                           string.Join(", ", tps.Select(x => $"τ {x.Key} → {x.Value} tokens/s ({speedup[x.Key]:F2}× vanilla)")));
-    }
-
-    private static double Best(Device device, Action action, int repeats)
-    {
-        double best = double.MaxValue;
-        for (int i = 0; i <= repeats; i++)
-        {
-            if (device.type == DeviceType.CUDA) cuda.synchronize(device);
-            var sw = Stopwatch.StartNew();
-            action();
-            if (device.type == DeviceType.CUDA) cuda.synchronize(device);
-            if (i > 0) best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
-        }
-        return best;
     }
 }

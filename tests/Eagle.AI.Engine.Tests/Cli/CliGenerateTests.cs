@@ -56,11 +56,12 @@ public class CliGenerateTests
         using (var target = LlamaCheckpoint.Load(model, ScalarType.Float32, CPU))
         using (var head = Eagle3Head.CreateRandom(target, seed: 2, draftVocabSize: 1000))
             head.Save(draft);
-        string[] common = ["generate", "--model", model, "--prompt-ids", "128000,9906,1917", "--max-new-tokens", "12", "--json"];
+        string[] common = ["generate", "--model", model, "--dtype", "float32", "--prompt-ids", "128000,9906,1917", "--max-new-tokens", "12", "--json"];
         var vanilla = Json(EagleProcess.Run(common));
         var dynamic = Json(EagleProcess.Run([.. common, "--draft", draft, "--total-tokens", "12", "--depth", "3", "--tree-top-k", "3"]));
         var fixedStatic = Json(EagleProcess.Run([.. common, "--draft", draft, "--tree", "static"]));
         var auto = Json(EagleProcess.Run([.. common, "--draft", draft, "--total-tokens", "auto"]));
+        Assert.True(auto.GetProperty("stats").GetProperty("drafted_rounds").GetInt32() <= auto.GetProperty("stats").GetProperty("rounds").GetInt32());
         foreach (var run in new[] { dynamic, fixedStatic, auto })
         {
             Assert.Equal(vanilla.GetProperty("output_ids").ToString(), run.GetProperty("output_ids").ToString());

@@ -67,8 +67,30 @@ public class CliSmokeTests
         var projection = doc.RootElement.GetProperty("speculative_projection");
         Assert.Equal(60, projection.GetProperty("tree_tokens").GetInt32());
         Assert.True(projection.GetProperty("draft_round_ms").GetDouble() > 0);
-        Assert.Equal(6, projection.GetProperty("verify_cost_ratio").EnumerateObject().Count());
+        Assert.Equal(Eagle.AI.Engine.Decoding.VerifyCostCurve.DefaultSizes.Length, projection.GetProperty("verify_cost_ratio").EnumerateObject().Count());
         Assert.Equal(3, projection.GetProperty("projected_tokens_per_second").EnumerateObject().Count());
+    }
+
+    [Theory]
+    [InlineData("1", 2.5, 9.0)]
+    [InlineData("0", 1.0, 1.0)]
+    public void Bench_at_a_steered_acceptance_gets_that_acceptance_and_vanilla_output(string acceptance, double minTau, double maxTau)
+    {
+        var r = EagleProcess.Run("bench", "--shape", "tiny", "--dtype", "float32", "--acceptance", acceptance, "--total-tokens", "8", "--depth", "3",
+            "--max-new-tokens", "24", "--limit", "2", "--prompt-tokens", "10", "--json");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        using var doc = JsonDocument.Parse(r.StdOut);
+        var root = doc.RootElement;
+        Assert.Equal("float32", root.GetProperty("dtype").GetString());
+        Assert.InRange(root.GetProperty("mean_acceptance_length").GetDouble(), minTau, maxTau);
+        Assert.Equal(1.0, root.GetProperty("identical_to_vanilla").GetDouble());
+        foreach (var key in new[] { "vanilla_tokens_per_s", "speculative_tokens_per_s", "speedup", "vanilla_prefill_ms", "speculative_prefill_ms" })
+            Assert.True(root.GetProperty(key).GetDouble() > 0, key);
+        Assert.Equal(10, root.GetProperty("prompt_tokens").GetInt32());
+
+        var bad = EagleProcess.Run("bench", "--shape", "tiny", "--acceptance", "1.5");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("--acceptance must be in [0, 1]", bad.StdErr);
     }
 
     [Fact]

@@ -1,0 +1,94 @@
+using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Drafting;
+using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
+
+namespace Eagle.Cli.Commands;
+
+/// <summary>
+/// <c>bench --acceptance P</c>: vanilla and speculative decoding of the same prompts on one target, the speculative
+/// side with an EAGLE-3-shaped random head whose drafts are steered to acceptance P (<see cref="SteeredDrafter"/>), so
+/// every cost is real and only the acceptance is chosen. The tree is adaptive unless --total-tokens fixes it.
+/// </summary>
+internal static class AcceptanceBench
+{
+    public static Dictionary<string, object> Run(LlamaForCausalLM target, double acceptance, int promptTokens, int prompts,
+        GenerationOptions options, TreeSettings tree, int contextLimit)
+    {
+        int vocab = target.Config.VocabSize;
+        using var head = Eagle3Head.CreateRandom(target, seed: 1, draftVocabSize: Math.Min(32000, vocab)); // the released 8B head drafts over 32k tokens
+        using var inner = new EagleDrafter(head, tree, ownsHead: false);
+        var costs = tree.Adaptive ? SpeculationCosts.Measure(target, inner) : null;
+        using var drafter = new SteeredDrafter(inner, acceptance, vocab, seed: 7);
+        var random = new Random(11);
+        var inputs = Enumerable.Range(0, prompts).Select(_ => Enumerable.Range(0, promptTokens).Select(_ => random.Next(vocab)).ToArray()).ToList();
+        options = options with { StopTokenIds = [] };
+
+        var vanilla = new VanillaGenerator(target, contextLimit);
+        var speculative = new SpeculativeGenerator(target, drafter, contextLimit) { Costs = costs };
+        vanilla.Generate(inputs[0], options with { MaxNewTokens = 4 });                // warm-up
+        var baseline = inputs.Select(p => vanilla.Generate(p, options)).ToList();
+        drafter.Steer([.. inputs[0], .. baseline[0].OutputIds]);
+        speculative.Generate(inputs[0], options with { MaxNewTokens = 4 });
+        var results = inputs.Select((p, i) =>
+        {
+            drafter.Steer([.. p, .. baseline[i].OutputIds]);
+            return speculative.Generate(p, options);
+        }).ToList();
+
+        double vanillaTps = Throughput(baseline), speculativeTps = Throughput(results);
+        int rounds = results.Sum(r => r.Stats.Rounds), drafted = results.Sum(r => r.Stats.DraftedRounds);
+        var sizes = new SortedDictionary<int, int>();
+        foreach (var r in results)
+            foreach (var (size, count) in r.Stats.TreeSizes) sizes[size] = sizes.GetValueOrDefault(size) + count;
+        var report = new Dictionary<string, object>
+        {
+            ["device"] = target.Device.ToString(),
+            ["dtype"] = TorchRuntime.Name(target.DType),
+            ["threads"] = TorchSharp.torch.get_num_threads(),
+            ["acceptance"] = acceptance,
+            ["tree"] = tree.Adaptive ? $"adaptive, up to {inner.MaxTreeTokens} tokens" : $"{inner.MaxTreeTokens} tokens",
+            ["prompts"] = prompts,
+            ["prompt_tokens"] = promptTokens,
+            ["max_new_tokens"] = options.MaxNewTokens,
+            ["temperature"] = options.Sampling.Temperature,
+            ["top_p"] = options.Sampling.TopP,
+            ["vanilla_tokens_per_s"] = Math.Round(vanillaTps, 3),
+            ["speculative_tokens_per_s"] = Math.Round(speculativeTps, 3),
+            ["speedup"] = Math.Round(speculativeTps / vanillaTps, 3),
+            ["mean_acceptance_length"] = Math.Round(results.Sum(r => r.Stats.GeneratedTokens - 1) / (double)Math.Max(1, rounds), 3),
+            ["drafted_round_share"] = Math.Round(drafted / (double)Math.Max(1, rounds), 3),
+            ["tree_sizes"] = sizes.ToDictionary(p => p.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), p => p.Value),
+            ["vanilla_prefill_ms"] = Math.Round(baseline.Average(r => r.Stats.PrefillMs), 2),
+            ["speculative_prefill_ms"] = Math.Round(results.Average(r => r.Stats.PrefillMs), 2),
+            ["identical_to_vanilla"] = Math.Round(results.Zip(baseline).Count(x => x.First.OutputIds.SequenceEqual(x.Second.OutputIds)) / (double)prompts, 3),
+        };
+        if (costs is not null)
+        {
+            report["step_ms"] = Math.Round(costs.StepMs, 3);
+            report["draft_step_ms"] = Math.Round(costs.DraftStepMs, 3);
+            report["round_overhead_ms"] = Math.Round(costs.RoundOverheadMs, 3);
+            report["verify_cost_ratio"] = costs.Verify.Ratios().ToDictionary(p => p.Tokens.ToString(System.Globalization.CultureInfo.InvariantCulture), p => Math.Round(p.RatioToOne, 3));
+        }
+        return report;
+    }
+
+    // Decode throughput: tokens after the first over decode time (prefill excluded).
+    private static double Throughput(List<GenerationResult> results) =>
+        results.Sum(r => r.Stats.GeneratedTokens - 1) / (results.Sum(r => r.Stats.DecodeMs) / 1000.0);
+
+    public static void Print(Dictionary<string, object> r)
+    {
+        Console.WriteLine($"device {r["device"]} {r["dtype"]}, {r["threads"]} threads; {r["prompts"]} prompts of {r["prompt_tokens"]} tokens × {r["max_new_tokens"]} new, " +
+                          $"temperature {r["temperature"]}, top-p {r["top_p"]}; tree {r["tree"]}");
+        Console.WriteLine($"drafts steered to acceptance {r["acceptance"]} along the target's own path (a random EAGLE-3-shaped head runs for real)");
+        if (r.TryGetValue("verify_cost_ratio", out var v))
+            Console.WriteLine($"measured: one step {r["step_ms"]} ms, draft step {r["draft_step_ms"]} ms, round bookkeeping {r["round_overhead_ms"]} ms; " +
+                              $"verify cost (× one step) {string.Join("  ", ((Dictionary<string, double>)v).Select(p => $"{p.Key}:{p.Value:F2}"))}");
+        Console.WriteLine($"{"",-14}{"tokens/s",10}{"prefill ms",12}");
+        Console.WriteLine($"{"vanilla",-14}{r["vanilla_tokens_per_s"],10}{r["vanilla_prefill_ms"],12}");
+        Console.WriteLine($"{"speculative",-14}{r["speculative_tokens_per_s"],10}{r["speculative_prefill_ms"],12}   " +
+                          $"speedup {r["speedup"]}×, τ {r["mean_acceptance_length"]}, drafted {(double)r["drafted_round_share"]:P0} of rounds, " +
+                          $"tree sizes {string.Join(" ", ((Dictionary<string, int>)r["tree_sizes"]).Select(p => $"{p.Key}:{p.Value}"))}, same output {(double)r["identical_to_vanilla"]:P0}");
+    }
+}
