@@ -49,7 +49,7 @@ function ensureGguf(modelDir, file, type) {
     const source = fs.statSync(path.join(modelDir, "model.safetensors")).mtimeMs;
     if (fs.existsSync(file) && fs.statSync(file).mtimeMs >= source) return;
     if (!fs.existsSync(path.join(here, "node_modules", "@huggingface", "gguf")))
-        throw new Error("GGUF conversion: tools/compare/node_modules is missing; run 'npm ci' in tools/compare");
+        throw new Error("GGUF conversion: tools/compare/node_modules is missing; run 'npm ci --omit=optional' in tools/compare");
     run(`convert to GGUF ${type}`, process.execPath, [path.join(here, "hf-to-gguf.mjs"), modelDir, file, "--type", type], { json: false });
 }
 

@@ -9,8 +9,16 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { serializeGgufMetadata, GGUFValueType } from "@huggingface/gguf";
 import { openCheckpoint, readRows, toFloat32 } from "./lib/safetensors.mjs";
+
+let library;
+try {
+    library = await import("@huggingface/gguf");
+} catch (e) {
+    console.error(`hf-to-gguf: @huggingface/gguf is not installed (${e.code ?? e.message}): run 'npm ci --omit=optional' in tools/compare`);
+    process.exit(1);
+}
+const { serializeGgufMetadata, GGUFValueType } = library;
 
 const ALIGNMENT = 32;
 const GGML_F32 = 0, GGML_BF16 = 30;

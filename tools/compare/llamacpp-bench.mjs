@@ -24,7 +24,7 @@ async function main() {
     try {
         ({ getLlama } = await import("node-llama-cpp"));
     } catch (e) {
-        throw new Error(`node-llama-cpp is not installed (${e.code ?? e.message}): run 'npm ci' in tools/compare`);
+        throw new Error(`node-llama-cpp is not installed (${e.code ?? e.message}): run 'npm ci --omit=optional' in tools/compare`);
     }
     // build: "never": use the prebuilt binary from @node-llama-cpp/linux-x64 or fail, never try to compile llama.cpp.
     const llama = await getLlama({ gpu: false, build: "never", maxThreads: threads, logLevel: process.env.COMPARE_LLAMA_LOG ?? "error" });
