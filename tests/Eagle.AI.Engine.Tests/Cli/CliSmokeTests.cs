@@ -38,6 +38,32 @@ public class CliSmokeTests
     private static string Stats(string json) => json[json.IndexOf("\"stats\"", StringComparison.Ordinal)..];
 
     [Fact]
+    public void Create_test_model_writes_the_asked_dtype_and_rejects_an_unknown_one()
+    {
+        using var dir = new TempDir();
+        string model = Path.Combine(dir.Path, "tiny-bf16");
+        var created = EagleProcess.Run("create-test-model", model, "--preset", "tiny", "--dtype", "bfloat16");
+        Assert.True(created.ExitCode == 0, created.StdErr);
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(model, "config.json")));
+        Assert.Equal("bfloat16", config.RootElement.GetProperty("torch_dtype").GetString());
+
+        var inspected = EagleProcess.Run("inspect", model, "--json");
+        Assert.True(inspected.ExitCode == 0, inspected.StdErr);
+        using var info = JsonDocument.Parse(inspected.StdOut);
+        var dtypes = info.RootElement.GetProperty("dtypes").EnumerateObject().Select(p => p.Name).ToArray();
+        Assert.Equal(["BF16"], dtypes);
+        Assert.Equal(info.RootElement.GetProperty("parameters").GetInt64() * 2, info.RootElement.GetProperty("bytes").GetInt64());
+
+        var generated = EagleProcess.Run("generate", "--model", model, "--dtype", "bfloat16", "--prompt-ids", "128000,9906", "--max-new-tokens", "2", "--json");
+        Assert.True(generated.ExitCode == 0, generated.StdErr);
+
+        var bad = EagleProcess.Run("create-test-model", Path.Combine(dir.Path, "x"), "--dtype", "int8");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("--dtype: 'int8' is not one of float32, bfloat16, float16", bad.StdErr);
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "x")));
+    }
+
+    [Fact]
     public void Bad_input_gets_one_clear_line_and_exit_code_1()
     {
         using var dir = new TempDir();
