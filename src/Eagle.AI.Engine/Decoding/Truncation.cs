@@ -28,6 +28,8 @@ internal static class Truncation
     private static readonly Scalar NegativeInfinity = float.NegativeInfinity.ToScalar(); // static: never finalized mid-call
     private static readonly Scalar False = false.ToScalar();
     private static readonly Scalar True = true.ToScalar();
+    private static readonly Scalar ZeroProbability = 0f.ToScalar();
+    private static readonly Scalar One = 1L.ToScalar();
 
     /// <summary>fp32 [r, V] scaled logits → fp32 [r, V] truncated, renormalised probabilities (the path suited to the device).</summary>
     public static Tensor Probabilities(Tensor x, int topK, float topP) =>
@@ -65,10 +67,13 @@ internal static class Truncation
         long vocab = x.shape[1];
         int k = topK > 0 && topK < vocab ? topK : 0;
         if (k == 0 && topP >= 1f) return x.softmax(-1).MoveToOuterDisposeScope();  // nothing to truncate
-        var whole = k == 0 ? x.softmax(-1) : null;                                  // without top-k, p is the whole row's
-        var result = zeros_like(x);
+        // Without top-k, p is measured against the whole row: its softmax, which then becomes the result (rows of
+        // [r, V] are tens of megabytes, and fresh ones cost page faults: nothing of that size is allocated again).
+        var whole = k == 0 ? x.softmax(-1) : null;
+        var result = whole ?? zeros_like(x);
         Tensor? rows = null;                                                        // rows of x still open (null: all)
         var open = x;
+        var openWhole = whole;
         for (long width = Math.Max(selection, k + 1L); ; width *= Widening)
         {
             if (width >= vocab)
@@ -78,12 +83,25 @@ internal static class Truncation
                 result.index_copy_(0, rows, sorted);
                 break;
             }
-            var (decided, probabilities, tokens) = Select(open, rows is null ? whole : whole?.index_select(0, rows), k, topP, width);
-            // Rows left open are written too and overwritten, whole, by a later pass.
-            if (rows is null) result.scatter_(1, tokens, probabilities);
-            else result.index_copy_(0, rows, zeros_like(open).scatter_(1, tokens, probabilities));
+            var (decided, probabilities, tokens) = Select(open, openWhole, k, topP, width);
             var reopen = decided.logical_not().nonzero().squeeze(1);
-            if (reopen.shape[0] == 0) break;
+            long left = reopen.shape[0];
+            if (left == open.shape[0]) continue;                                    // none decided: all of them, wider
+            var stillOpen = left > 0 ? openWhole?.index_select(0, reopen) : null;   // taken before the result overwrites it
+            // Rows left open are written too, and rewritten, whole, by a later pass.
+            if (rows is null)
+            {
+                if (whole is not null) result.zero_();
+                result.scatter_(1, tokens, probabilities);
+            }
+            else
+            {
+                using var v = vocab.ToScalar();
+                result.index_fill_(0, rows, ZeroProbability).view(-1)
+                    .scatter_(0, rows.mul(v).unsqueeze(1).add(tokens, One).view(-1), probabilities.view(-1));
+            }
+            if (left == 0) break;
+            openWhole = stillOpen;
             rows = rows is null ? reopen : rows.index_select(0, reopen);
             open = open.index_select(0, reopen);
         }

@@ -15,7 +15,7 @@ namespace Eagle.AI.Engine.Tests.Decoding;
 public class AcceptanceDistributionTests
 {
     private const int Vocab = 6;
-    private const int Rounds = 12_000;
+    private const int Rounds = 5_000;
 
     public static readonly TheoryData<string> Settings = ["t1", "t0.7-p0.8", "k3"];
 
