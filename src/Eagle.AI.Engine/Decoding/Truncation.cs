@@ -13,7 +13,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// </summary>
 /// <remarks>
 /// Two implementations of that one rule. <see cref="BySort"/> sorts whole rows (the warpers' own recipe); on the CPU a
-/// sort of [60, 128,256] costs seconds. <see cref="ByPartialSelection"/> takes the top few hundred of each row and decides
+/// sort of [60, 128,256] costs about a second. <see cref="ByPartialSelection"/> takes the top few hundred of each row and decides
 /// there, which is exact whenever the kept set lies wholly inside that selection (checked per row); a row where it does not
 /// is selected again four times wider, and at the vocabulary's width sorted. Which rows need the wider pass is only
 /// known from the data, so the partial path suits the CPU, where that costs nothing; on an accelerator it would stall the
@@ -21,7 +21,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// </remarks>
 internal static class Truncation
 {
-    /// <summary>First selection width of <see cref="ByPartialSelection"/>: nuclei of real models rarely exceed it.</summary>
+    /// <summary>First selection width of <see cref="ByPartialSelection"/>: the nuclei of peaked (model) distributions fit in it.</summary>
     public const int FirstSelection = 256;
     private const int Widening = 4;
 
