@@ -25,6 +25,8 @@ public static class Acceptance
     private static readonly Scalar None = (-1).ToScalar();
     private static readonly Scalar ZeroProbability = 0.0.ToScalar();
     private static readonly Scalar Tiny = 1e-300.ToScalar();
+    private static readonly Scalar OneDouble = 1.0.ToScalar();
+    private static readonly Scalar LargestFloat = ((double)float.MaxValue).ToScalar();
 
     /// <summary>
     /// Greedy: starting at the root, follow the first child whose token is the target's argmax after that node; stop
@@ -88,30 +90,34 @@ public static class Acceptance
     }
 
     // q ≡ 1, all siblings at once: a child is accepted with probability p(x) / (mass left after its earlier siblings were
-    // rejected), and wins if no earlier sibling was accepted. The residual at a node is p without its children's tokens,
-    // applied by the caller.
+    // rejected), and wins if no earlier sibling was accepted. p's rows are normalised (a parent's mass is 1), so this
+    // reads n probabilities, never a whole row. The residual at a node is p without its children's tokens, applied by the
+    // caller.
     private static (Tensor Wins, Tensor Residual) WithoutDraftProbabilities(DeviceTree t, Tensor p, Tensor parent, Tensor earlier,
         Tensor fresh, Tensor u)
     {
         using var vocab = p.shape[1].ToScalar();
         var px = p.view(-1).index_select(0, parent.mul(vocab).add_(t.Tokens, One))     // p_parent(x_c), 0 for repeats and the root
             .to(ScalarType.Float64).mul_(fresh);
-        var mass = p.sum(1, type: ScalarType.Float64).index_select(0, parent);      // the parent's total mass
         var siblings = earlier.to(ScalarType.Float64);
-        var left = mass - siblings.matmul(px);                                      // after the earlier siblings were rejected
+        var left = siblings.matmul(px).neg_().add_(One, One);                      // 1 − the earlier siblings' mass
         var pass = u.mul(left).lt(px).logical_and_(fresh);
         return (FirstAmongSiblings(pass, earlier), p);
     }
 
     // With recorded draft distributions the residual after a rejection depends on the whole vector, so siblings are
-    // taken rank by rank (all nodes of the tree at once; at most ChildBound steps, none reading the host).
+    // taken rank by rank (all nodes of the tree at once; at most ChildBound steps, none reading the host). p (normalised
+    // rows, the caller's own) becomes the residual in place, in fp32: a row that rejects its child x becomes
+    // max(0, p/Σp − q/Σq); the other rows are left as they are. q is not copied: it loses x through its mass Σq alone,
+    // since from then on p(x) is 0 and max(0, 0 − q(x)/Σq) stays 0.
     private static (Tensor Wins, Tensor Residual) WithDraftProbabilities(DeviceTree t, int childBound, Tensor p, Tensor parent,
         Tensor earlier, Tensor repeated, Tensor u)
     {
         int n = (int)t.Tokens.shape[0];
         var device = t.Tokens.device;
-        p = p.to(ScalarType.Float64);
-        var q = t.Distributions!.to(ScalarType.Float64);
+        var q = t.Distributions!;                                                   // fp32 [n, V]
+        var qSum = q.sum(1, keepdim: true).to(ScalarType.Float64);                  // [n, 1]
+        var pSum = ones(n, 1, ScalarType.Float64, device);
         var nodes = arange(n, ScalarType.Int64, device);
         var rank = earlier.sum(1, type: ScalarType.Int64);                          // index among its siblings
         using var spare = ((long)n).ToScalar();
@@ -126,16 +132,22 @@ public static class Acceptance
             var cc = c.clamp_min(Zero);
             var x = t.Tokens.index_select(0, cc).unsqueeze(1);                      // [n, 1]
             var tried = c.ge(Zero).logical_and_(repeated.index_select(0, cc).logical_not());
-            var pSum = p.sum(1, keepdim: true);
-            var qSum = q.sum(1, keepdim: true).clamp_min(Tiny);
-            var px = p.gather(1, x).div(pSum).squeeze(1);
-            var qx = q.gather(1, x).div(qSum).squeeze(1);
+            var qAtX = q.gather(1, x).to(ScalarType.Float64);                       // [n, 1]
+            var px = p.gather(1, x).to(ScalarType.Float64).div(pSum).squeeze(1);
+            var qx = qAtX.div(qSum.clamp_min(Tiny)).squeeze(1);
             var pass = tried.logical_and(pSum.squeeze(1).gt(Zero))
                 .logical_and_(qx.le(Zero).logical_or_(u.index_select(0, cc).mul(qx).lt(px)));
             chosen = c.where(chosen.lt(Zero).logical_and_(pass), chosen);
-            var rejected = tried.logical_and(pass.logical_not()).unsqueeze(1);
-            p = p.div(pSum).sub(q.div(qSum)).clamp_min(Zero).where(rejected, p);     // norm(max(0, p − q)); normalised when drawn
-            q = q.scatter(1, x, zeros_like(x, ScalarType.Float64)).where(rejected, q);
+            var rejected = tried.logical_and(pass.logical_not()).unsqueeze(1);     // [n, 1]
+            // p ← max(0, p/Σp − q/Σq) where rejected: row factors 1/Σp (else 1) and −1/Σq (else 0). 1/Σq is capped to
+            // fp32's range: a row with Σq that small has every q(v) ≤ Σq, so the product stays finite.
+            var kept = rejected.logical_not();
+            var pScale = pSum.reciprocal().masked_fill_(kept, OneDouble).to(ScalarType.Float32);
+            var qScale = qSum.clamp_min(Tiny).reciprocal().clamp_max(LargestFloat).neg_()
+                .masked_fill_(kept, ZeroProbability).to(ScalarType.Float32);
+            p.mul_(pScale).addcmul_(q, qScale, One).clamp_min_(Zero);
+            if (r + 1 < childBound) pSum = p.sum(1, keepdim: true).to(ScalarType.Float64);
+            qSum = qSum.sub(qAtX.mul(rejected));                             // q loses x
         }
         var wins = chosen.index_select(0, parent).eq(nodes).logical_and_(t.Parents.ge(Zero));
         return (wins, p);

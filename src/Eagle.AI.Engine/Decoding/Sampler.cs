@@ -10,8 +10,6 @@ namespace Eagle.AI.Engine.Decoding;
 /// </summary>
 public sealed class Sampler
 {
-    private static readonly Scalar NegativeInfinity = float.NegativeInfinity.ToScalar(); // static: never finalized mid-call
-    private static readonly Scalar False = false.ToScalar();
     private readonly SamplingOptions options;
     private readonly Random random;
 
@@ -42,8 +40,8 @@ public sealed class Sampler
 
     /// <summary>
     /// The processed distribution over the vocabulary: softmax(logits / T) restricted to the top-k, then to the top-p
-    /// nucleus (Hugging Face warpers: ties at the k-th value are kept; the most likely token is always kept).
-    /// logits fp32 [.., V] → probabilities fp32 [.., V].
+    /// nucleus (Hugging Face warpers: ties at the k-th value are kept; the most likely token is always kept; see
+    /// <see cref="Truncation"/> for ties at the nucleus boundary). logits fp32 [.., V] → probabilities fp32 [.., V].
     /// </summary>
     public Tensor Probabilities(Tensor logits)
     {
@@ -51,22 +49,12 @@ public sealed class Sampler
         // Scalars held in locals until the end: an implicit temporary can be finalized by the GC while the native call
         // still reads it (seen as a sporadic "toFloat" check failure under parallel load).
         using var temperature = options.Temperature.ToScalar();
-        using var threshold = (1.0 - options.TopP).ToScalar();
         var x = options.Temperature is 0f or 1f ? logits : logits / temperature;
-        if (options.TopK > 0 && options.TopK < x.shape[^1])
-        {
-            var kth = x.topk(options.TopK, dim: -1).values.narrow(-1, options.TopK - 1, 1); // [.., 1]
-            x = x.masked_fill(x < kth, NegativeInfinity);
-        }
-        if (options.TopP < 1f)
-        {
-            var (sorted, order) = x.sort(dim: -1, descending: false);
-            var cumulative = sorted.softmax(-1).cumsum(-1);
-            var remove = cumulative <= threshold;
-            remove.narrow(-1, remove.shape[^1] - 1, 1).fill_(False);             // keep the most likely token
-            x = x.masked_fill(remove.scatter(-1, order, remove), NegativeInfinity);
-        }
-        return x.softmax(-1).MoveToOuterDisposeScope();
+        long vocab = x.shape[^1];
+        if (!(options.TopK > 0 && options.TopK < vocab) && options.TopP >= 1f)
+            return x.softmax(-1).MoveToOuterDisposeScope();
+        var rows = x.reshape(-1, vocab);
+        return Truncation.Probabilities(rows, options.TopK, options.TopP).view(x.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>The next token from logits [V]: argmax when greedy, else a draw from <see cref="Probabilities"/>.</summary>

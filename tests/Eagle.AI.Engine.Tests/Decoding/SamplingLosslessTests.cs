@@ -15,29 +15,27 @@ public class SamplingLosslessTests
     private const int Runs = 12_000;
     private static readonly int[] Prompt = [1, 5];
 
-    // Each sampling setting meets both tree kinds, and each tree kind meets a drafter accepted often and one accepted
-    // rarely (12,000 runs a case; the full cross product would triple the suite's time for no extra coverage).
+    // One case per acceptance rule, each with a drafter that is accepted often (so rounds commit several drafts and the
+    // next round starts from a bonus token): q ≡ 1 on dynamic trees under top-p, min(1, p/q) on static trees drawn from
+    // q. The rules themselves — every sampling setting, often and rarely accepted paths, repeated siblings — are checked
+    // on fixed logits in AcceptanceDistributionTests, thousands of rounds in seconds; these runs check the generator
+    // around them (verify, commit, the next round's root and features).
     public static readonly TheoryData<string, string> Cases = new()
     {
-        { "t1", "dynamic-often" }, { "t1", "static-rarely" },
-        { "t0.7-p0.9", "dynamic-rarely" }, { "t0.7-p0.9", "static-often" },
-        { "k3", "dynamic-often" }, { "k3", "static-rarely" },
+        { "t0.7-p0.9", "dynamic-often" }, { "t1", "static-often" },
     };
 
     private static SamplingOptions Sampling(string name) => name switch
     {
         "t1" => new SamplingOptions { Temperature = 1f },
         "t0.7-p0.9" => new SamplingOptions { Temperature = 0.7f, TopP = 0.9f },
-        "k3" => new SamplingOptions { Temperature = 1f, TopK = 3 },
         _ => throw new ArgumentException(name),
     };
 
     private static IDrafter Drafter(string name, int vocab) => name switch
     {
         "dynamic-often" => new ScriptedDrafter(vocab, width: vocab, seed: 1),
-        "dynamic-rarely" => new ScriptedDrafter(vocab, width: 1, seed: 2),
         "static-often" => new SampledStaticDrafter(Enumerable.Repeat(1f / vocab, vocab).ToArray(), children: vocab - 1, seed: 3),
-        "static-rarely" => new SampledStaticDrafter([0.9f, 0.05f, 0.01f, 0.01f, 0.01f, 0.01f, 0.005f, 0.005f], children: 1, seed: 4),
         _ => throw new ArgumentException(name),
     };
 
@@ -64,7 +62,7 @@ public class SamplingLosslessTests
         }
         var (stat, df, p) = ChiSquare.Test(counts, exact, Runs);
         Assert.True(p > 0.001, $"chi-square {stat:F1} on {df} df, p = {p:E2}; accepted drafts {accepted}");
-        if (drafterName.EndsWith("often", StringComparison.Ordinal)) Assert.True(accepted > Runs, $"only {accepted} drafts accepted");
+        Assert.True(accepted > Runs, $"only {accepted} drafts accepted");
     }
 
     // P(t1, t2, t3) = Π p(t_i | prompt, t_<i) with the sampler's processed distributions, by full recompute.
