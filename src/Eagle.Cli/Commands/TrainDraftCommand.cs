@@ -7,8 +7,8 @@ namespace Eagle.Cli.Commands;
 
 /// <summary>
 /// <c>eagle train-draft --model &lt;dir&gt; --out &lt;dir&gt;</c>: fits an EAGLE-3 head to a (small) target's own greedy
-/// outputs with the training-time test (the head learns from its own unrolled drafts, so it is accepted beyond the first
-/// draft token), so a test model gets a draft head that is actually accepted. Not a substitute for the released heads.
+/// outputs with the training-time test (the head also learns from its own unrolled drafts, as drafting deeper in the
+/// tree uses it), so a test model gets a draft head. Not a substitute for the released heads.
 /// </summary>
 internal static class TrainDraftCommand
 {
