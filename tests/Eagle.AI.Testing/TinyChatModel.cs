@@ -25,7 +25,8 @@ public static class TinyChatModel
 
     private const long Seed = 20261128;
     private static readonly TrainingOptions TargetTraining = new() { Steps = 500, LearningRate = 4e-3, SequencesPerStep = 4, Seed = Seed };
-    private static readonly TrainingOptions HeadTraining = new() { Steps = 300, LearningRate = 3e-3, SequencesPerStep = 4, Seed = Seed + 1 };
+    // The training-time test (4 unrolled draft steps) is what makes the head accepted past the first draft token.
+    private static readonly TrainingOptions HeadTraining = new() { Steps = 300, LearningRate = 3e-3, SequencesPerStep = 4, Seed = Seed + 1, UnrollSteps = 4 };
     private const int DraftVocabulary = 1024;
 
     private static readonly Lazy<string> s_folder = new(GetOrBuild);
@@ -52,6 +53,13 @@ public static class TinyChatModel
         DType = "float32",
         Tree = Tree,
     };
+
+    /// <summary>Every scripted answer: the prompt (ending with the open assistant header) and the ids the model continues it with.</summary>
+    public static IReadOnlyList<(int[] Prompt, int[] Answer)> ScriptedAnswers()
+    {
+        var tokenizer = Llama3Tokenizer.Load(TestRepository.TokenizerFolder);
+        return TinyChatCorpus.Checks(tokenizer, TinyChatCorpus.Conversations()).Select(c => (c.Prompt, c.Expected)).ToList();
+    }
 
     private static string GetOrBuild()
     {

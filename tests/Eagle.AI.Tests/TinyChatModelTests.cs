@@ -37,7 +37,7 @@ public class TinyChatModelTests(TinyChatEngineFixture fixture) : IClassFixture<T
         Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
         var counts = response.Usage!.AdditionalCounts!;
         Assert.True(counts[EagleUsageKeys.AcceptedDraftTokens] > 0, "the trained head's drafts should be accepted");
-        Assert.True(counts[EagleUsageKeys.MeanAcceptanceLengthX1000] > 1000);
+        Assert.True(counts[EagleUsageKeys.MeanAcceptanceLengthX1000] > 2000, $"τ × 1000 = {counts[EagleUsageKeys.MeanAcceptanceLengthX1000]}: the head is trained to be accepted several tokens deep");
         Assert.True(counts[EagleUsageKeys.TargetForwardPasses] < response.Usage.OutputTokenCount);
     }
 

@@ -94,6 +94,28 @@ public sealed class KVCache : IDisposable
         Length = start + a;
     }
 
+    /// <summary>
+    /// A new cache of <paramref name="capacity"/> positions (at least <see cref="Length"/>) holding copies of this one's
+    /// valid entries, tracked by autograd. Training unrolls extend such a copy step by step instead of writing on into
+    /// one buffer: a later in-place write would change K/V that an earlier step's attention saved for backward.
+    /// </summary>
+    internal KVCache CopyWithCapacity(int capacity)
+    {
+        if (capacity < Length) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"must be at least the {Length} valid entries");
+        var copy = new KVCache((int)keys[0].shape[1], (int)keys[0].shape[3], capacity, keys[0].dtype, LayerDevices.ToArray());
+        for (int i = 0; i < keys.Length; i++)
+        {
+            using var k = keys[i].narrow(2, 0, Length);
+            using var v = values[i].narrow(2, 0, Length);
+            using var kTo = copy.keys[i].narrow(2, 0, Length);
+            using var vTo = copy.values[i].narrow(2, 0, Length);
+            kTo.copy_(k);
+            vTo.copy_(v);
+        }
+        copy.Length = Length;
+        return copy;
+    }
+
     /// <summary>Forgets everything from <paramref name="length"/> on.</summary>
     public void Truncate(int length)
     {
