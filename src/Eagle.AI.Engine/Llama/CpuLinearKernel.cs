@@ -25,8 +25,26 @@ internal static unsafe class CpuLinearKernel
     [ThreadStatic]
     private static float[]? scratch; // the caller's widened bf16 inputs, reused across calls
 
-    /// <summary>Whether this CPU has the instructions the kernel uses (else callers stay on libtorch).</summary>
-    public static bool IsSupported => Avx512F.IsSupported && Avx512BW.IsSupported;
+    /// <summary>
+    /// Whether this CPU has the instructions the kernel uses and a tensor's memory can be reached (else callers stay on
+    /// libtorch).
+    /// </summary>
+    public static bool IsSupported => Avx512F.IsSupported && Avx512BW.IsSupported && DataReachable.Value;
+
+    // The data pointer comes from LibTorchSharp's own export; should an unusual deployment not let this assembly bind
+    // it, the kernel is off rather than decoding failing.
+    private static readonly Lazy<bool> DataReachable = new(() =>
+    {
+        try
+        {
+            using var probe = ones(4);
+            return *(float*)Data(probe) == 1f;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    });
 
     [DllImport("LibTorchSharp")]
     private static extern IntPtr THSTensor_data(IntPtr handle);

@@ -26,7 +26,7 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
         // (.., H) * (.., 1) = (.., H)
-        var normed = xf * xf.square().mean([-1], keepdim: true).Plus(eps).rsqrt();
+        var normed = xf * xf.mul(xf).mean([-1], keepdim: true).Plus(eps).rsqrt(); // mul, not square(): square is pow(x, Scalar 2) with an implicit Scalar the GC may free mid-call
         var y = normed.to(x.dtype) * weight; // out of place: autograd (head training) needs normed
         return y.MoveToOuterDisposeScope();
     }

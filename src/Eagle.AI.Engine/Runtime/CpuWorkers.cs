@@ -11,7 +11,7 @@ namespace Eagle.AI.Engine.Runtime;
 /// </summary>
 internal static unsafe class CpuWorkers
 {
-    private const double SpinSeconds = 0.002; // covers the small ops between two linears and a step's own bookkeeping
+    private const double SpinSeconds = 0.0005; // covers the small ops between two linears (tens of µs each)
     private static readonly object gate = new();   // sleepers wait on it; a new job pulses it
     private static readonly object busy = new();   // one job at a time
     private static readonly List<Thread> workers = [];
