@@ -58,7 +58,7 @@ public sealed class LlamaAttention : nn.Module
         if (Fused && !q_proj.weight.requires_grad)
         {
             // One GEMM, then q and k rotated together as heads + kvHeads heads: fewer launches per layer.
-            var all = nn.functional.linear(x, qkv.Weight).view(1, n, heads + 2 * kvHeads, headDim).transpose(1, 2);
+            var all = LinearDispatch.Apply(x, qkv.Weight).view(1, n, heads + 2 * kvHeads, headDim).transpose(1, 2);
             var qk = RotaryEmbedding.Apply(all.narrow(1, 0, heads + kvHeads), cos, sin);
             q = qk.narrow(1, 0, heads);                                          // [1, heads, n, D]
             k = qk.narrow(1, heads, kvHeads);                                    // [1, kvHeads, n, D]

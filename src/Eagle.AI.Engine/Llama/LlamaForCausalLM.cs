@@ -106,13 +106,19 @@ public sealed class LlamaForCausalLM : nn.Module
         cache.Advance(n);
         var h = model.norm.forward(x.to(Device)).squeeze(0);                   // [n, H]
         var rows = request.LogitRows is null ? h : h.index_select(0, request.LogitRows);
-        var logits = nn.functional.linear(rows, LmHeadWeight).to(ScalarType.Float32); // [r, V]
+        var logits = LmHead(rows).to(ScalarType.Float32); // [r, V]
         var features = captured.Count == 0 ? null : cat(captured, -1).squeeze(0);     // [n, k·H]
         return new TargetOutput(
             logits.MoveToOuterDisposeScope(),
             features?.MoveToOuterDisposeScope(),
             request.FinalHidden ? h.MoveToOuterDisposeScope() : null);
     }
+
+    /// <summary>
+    /// Logits [r, V] in the model's dtype for final-norm hidden states <paramref name="h"/> [r, H]: the lm_head product
+    /// (on the CPU for a few rows, the AVX-512 kernel; see <see cref="LinearDispatch"/>).
+    /// </summary>
+    public Tensor LmHead(Tensor h) => LinearDispatch.Apply(h, LmHeadWeight);
 
     /// <summary>Causal mask bool [n, past + n]: every new token sees the whole committed prefix and the new tokens up to itself.</summary>
     public static Tensor CausalMask(int past, int n, Device device)

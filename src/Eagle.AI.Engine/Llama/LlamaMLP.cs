@@ -40,7 +40,7 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
         Tensor h;
         if (Fused && !gate_proj.weight.requires_grad)
         {
-            var gu = nn.functional.linear(x, gateUp.Weight).chunk(2, -1);                // [.., I] twice, views
+            var gu = LinearDispatch.Apply(x, gateUp.Weight).chunk(2, -1);                   // [.., I] twice, views
             h = nn.functional.silu(gu[0]).mul_(gu[1]);                            // in place: inference only
         }
         else

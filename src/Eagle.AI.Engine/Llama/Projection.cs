@@ -21,5 +21,5 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>x [.., in] → [.., out]</summary>
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight);
+    public override Tensor forward(Tensor x) => LinearDispatch.Apply(x, weight);
 }

@@ -1,0 +1,71 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Llama;
+
+/// <summary>
+/// The one place a bias-free linear is applied (projections, the fused q/k/v and gate/up GEMMs, the lm_head). A few
+/// rows on the CPU go to <see cref="CpuLinearKernel"/>, which reads each weight once at memory speed; everything else
+/// (CUDA, n ≥ 8 where oneDNN's GEMM is already good, anything needing autograd, other dtypes, non-contiguous or odd
+/// shapes) stays on <c>nn.functional.linear</c>.
+/// </summary>
+internal static class LinearDispatch
+{
+    /// <summary>Most input rows the kernel takes: one token, a drafting step, a small verify.</summary>
+    public const int MaxKernelRows = 7;
+
+    [ThreadStatic]
+    private static bool torchLowered; // this thread set libtorch's intra-op threads to 1 for the kernel
+    private static int kernelThreads = 1;
+
+    /// <summary>
+    /// Whether the CPU kernel may be used (default: on where the CPU has AVX-512, unless the environment variable
+    /// <c>EAGLE_CPU_KERNELS=0</c>); settable so comparisons and tests can run both ways in one process.
+    /// </summary>
+    public static bool CpuKernels { get; set; } =
+        CpuLinearKernel.IsSupported && Environment.GetEnvironmentVariable("EAGLE_CPU_KERNELS") != "0";
+
+    /// <summary>x [.., in] · weight [out, in]ᵀ → [.., out], as <c>nn.functional.linear(x, weight)</c>.</summary>
+    public static Tensor Apply(Tensor x, Tensor weight)
+    {
+        if (weight.device_type != DeviceType.CPU) return nn.functional.linear(x, weight); // the GPU path, untouched
+        if (CpuKernels && Fits(x, weight)) return CpuLinearKernel.Linear(x, weight, OwnThreads());
+        ReturnThreads();
+        return nn.functional.linear(x, weight);
+    }
+
+    /// <summary>Whether <see cref="CpuLinearKernel"/> takes this product (see the class summary for what does not).</summary>
+    public static bool Fits(Tensor x, Tensor weight)
+    {
+        if (x.device_type != DeviceType.CPU || weight.Dimensions != 2 || x.Dimensions < 1) return false;
+        if (x.dtype != weight.dtype || x.dtype is not (ScalarType.BFloat16 or ScalarType.Float32)) return false;
+        if (x.requires_grad || weight.requires_grad) return false; // training needs libtorch's autograd
+        long inF = weight.shape[1];
+        if (x.shape[^1] != inF || inF % CpuLinearKernel.Block != 0 || weight.shape[0] is 0 or > int.MaxValue / 8) return false;
+        long n = x.NumberOfElements / inF;
+        return n is >= 1 and <= MaxKernelRows && x.is_contiguous() && weight.is_contiguous();
+    }
+
+    // The kernel and libtorch must not fight for the cores: beside libtorch's spinning OpenMP threads a two-thread
+    // kernel step went from 75 ms to 160–200 ms on 2 cores. So while this thread runs few-row forwards the kernel owns
+    // the parallelism (its pool gets the thread count libtorch had) and libtorch's small ops (norms, RoPE, attention over
+    // one token) run on this thread alone; the count is given back to libtorch at its next big product (a prefill).
+    private static int OwnThreads()
+    {
+        int t = get_num_threads();
+        if (t > 1)
+        {
+            kernelThreads = t;
+            set_num_threads(1);
+            torchLowered = true;
+        }
+        return kernelThreads;
+    }
+
+    private static void ReturnThreads()
+    {
+        if (!torchLowered) return;
+        set_num_threads(kernelThreads);
+        torchLowered = false;
+    }
+}

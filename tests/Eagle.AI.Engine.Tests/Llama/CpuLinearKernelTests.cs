@@ -1,0 +1,138 @@
+using Eagle.AI.Engine.Checkpoints;
+using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Llama;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Tests.Llama;
+
+/// <summary>A theory that needs the AVX-512 kernel; skipped (not passed) on CPUs without it.</summary>
+internal sealed class Avx512TheoryAttribute : TheoryAttribute
+{
+    public Avx512TheoryAttribute()
+    {
+        if (!CpuLinearKernel.IsSupported) Skip = "this CPU has no AVX-512F/BW";
+    }
+}
+
+public class CpuLinearKernelTests
+{
+    public static readonly TheoryData<string, ScalarType> PresetsAndDtypes = new()
+    {
+        { "tiny", ScalarType.Float32 }, { "tiny", ScalarType.BFloat16 },
+        { "small", ScalarType.Float32 }, { "small", ScalarType.BFloat16 },
+        { "llama3-1b", ScalarType.Float32 }, { "llama3-1b", ScalarType.BFloat16 },
+    };
+
+    // Every linear of a decoder layer plus the lm_head, as [out, in]: fused q/k/v, o, fused gate/up, down, lm_head.
+    private static (string Name, long Out, long In)[] Shapes(LlamaConfig c) =>
+    [
+        ("qkv", (c.NumAttentionHeads + 2L * c.NumKeyValueHeads) * c.HeadDim, c.HiddenSize),
+        ("o", c.HiddenSize, (long)c.NumAttentionHeads * c.HeadDim),
+        ("gate_up", 2L * c.IntermediateSize, c.HiddenSize),
+        ("down", c.HiddenSize, c.IntermediateSize),
+        ("lm_head", c.VocabSize, c.HiddenSize),
+    ];
+
+    /// <summary>
+    /// The kernel against libtorch for n = 1…7 on every layer shape. Both accumulate in fp32 in different orders, so
+    /// they may differ by the order's rounding, which is at most a few units of 2⁻²⁴ times Σ|w·x| for these lengths
+    /// (1e-5·Σ|w·x| leaves a wide margin yet is ~3e-4 of a typical |y|, so a dropped or doubled term fails). In bf16
+    /// both then round to 8 significant bits, so two nearly equal sums can also land one bf16 step apart: 2⁻⁷·|y|.
+    /// </summary>
+    [Avx512Theory]
+    [MemberData(nameof(PresetsAndDtypes))]
+    public void Matches_libtorch_on_every_layer_shape(string preset, ScalarType dtype)
+    {
+        using var noGrad = no_grad();
+        var gen = new Generator(11);
+        double rounding = dtype == ScalarType.BFloat16 ? Math.Pow(2, -7) : 0;
+        foreach (var (name, outF, inF) in Shapes(LlamaPresets.Get(preset)))
+        {
+            using var scope = NewDisposeScope();
+            var w = randn([outF, inF], generator: gen).to(dtype);
+            var wAbs = w.abs();
+            for (int n = 1; n <= LinearDispatch.MaxKernelRows; n++)
+            {
+                var x = randn([n, inF], generator: gen).to(dtype);
+                Assert.True(LinearDispatch.Fits(x, w), $"{preset} {name} n={n} should take the kernel");
+                var actual = TensorAssert.Rows(CpuLinearKernel.Linear(x, w, threads: 2));
+                var expected = TensorAssert.Rows(nn.functional.linear(x, w));
+                var magnitude = TensorAssert.Rows(nn.functional.linear(x.abs(), wAbs));
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < outF; j++)
+                    {
+                        double a = actual[i][j], e = expected[i][j];
+                        double tol = rounding * Math.Max(Math.Abs(a), Math.Abs(e)) + 1e-5 * magnitude[i][j];
+                        Assert.True(Math.Abs(a - e) <= tol, $"{preset} {name} {dtype} n={n} [{i},{j}]: {a} vs libtorch {e} (tol {tol:E2})");
+                    }
+            }
+        }
+    }
+
+    [Fact]
+    public void Only_few_contiguous_gradient_free_cpu_rows_of_a_supported_dtype_fit()
+    {
+        using var scope = NewDisposeScope();
+        var w = randn(96, 64);
+        Assert.True(LinearDispatch.Fits(randn(1, 64), w));
+        Assert.True(LinearDispatch.Fits(randn(1, 7, 64), w));
+        Assert.True(LinearDispatch.Fits(randn(3, 64).to(ScalarType.BFloat16), w.to(ScalarType.BFloat16)));
+        Assert.False(LinearDispatch.Fits(randn(8, 64), w));                                   // n ≥ 8: oneDNN's GEMM
+        Assert.False(LinearDispatch.Fits(randn(64, 3).t(), w));                               // non-contiguous x
+        Assert.False(LinearDispatch.Fits(randn(1, 64), randn(64, 96).t()));                   // non-contiguous W
+        Assert.False(LinearDispatch.Fits(randn(1, 64).requires_grad_(), w));                 // autograd
+        Assert.False(LinearDispatch.Fits(randn(1, 64), randn(96, 64).requires_grad_()));
+        Assert.False(LinearDispatch.Fits(randn(1, 64).to(ScalarType.Float16), w.to(ScalarType.Float16)));
+        Assert.False(LinearDispatch.Fits(randn(1, 64).to(ScalarType.BFloat16), w));          // mixed dtypes
+        Assert.False(LinearDispatch.Fits(randn(1, 48), randn(96, 48)));                      // in not a multiple of 32
+        Assert.False(LinearDispatch.Fits(empty(1, 64, device: META), empty(96, 64, device: META))); // not the CPU
+    }
+
+    [Fact]
+    public void What_does_not_fit_gets_libtorchs_result_and_autograd()
+    {
+        using var scope = NewDisposeScope();
+        var w = randn(96, 64).requires_grad_();
+        var x = randn(2, 64);
+        var y = LinearDispatch.Apply(x, w);
+        Assert.True(y.requires_grad);
+        y.sum().backward();
+        Assert.NotNull(w.grad);
+        // A device other than the CPU (meta here; CUDA in the same branch) never reaches the kernel, which would read
+        // its memory: the result comes from libtorch with the right shape.
+        var onMeta = LinearDispatch.Apply(empty(1, 64, device: META), empty(96, 64, device: META));
+        Assert.Equal(DeviceType.META, onMeta.device_type);
+        Assert.Equal([1L, 96L], onMeta.shape);
+    }
+}
+
+/// <summary>Turns the kernel off and on for the whole process, so it runs alone.</summary>
+[Collection(NonParallel.Name)]
+public class CpuLinearKernelGreedyTests
+{
+    [Avx512Theory]
+    [InlineData("C")]
+    [InlineData("A")]
+    public void Greedy_tokens_are_the_same_with_and_without_the_kernel(string name)
+    {
+        using var m = TestModels.Create(name, seed: 3);
+        int[] prompt = [5, 9, 14, 20, 31];
+        var options = new GenerationOptions { MaxNewTokens = 24, StopTokenIds = [] };
+        using (var x = randn(1, 1, m.Config.HiddenSize))
+            Assert.True(LinearDispatch.Fits(x, m.model.layers[0].self_attn.o_proj.weight)); // the kernel is really taken
+        bool before = LinearDispatch.CpuKernels;
+        try
+        {
+            LinearDispatch.CpuKernels = true;
+            var with = new VanillaGenerator(m).Generate(prompt, options).OutputIds;
+            LinearDispatch.CpuKernels = false;
+            var without = new VanillaGenerator(m).Generate(prompt, options).OutputIds;
+            Assert.Equal(without, with);
+        }
+        finally
+        {
+            LinearDispatch.CpuKernels = before;
+        }
+    }
+}
