@@ -60,14 +60,17 @@ internal static unsafe class CpuWorkers
 
     private static void Start(int index)
     {
-        var t = new Thread(() => Loop(index)) { IsBackground = true, Name = $"eagle-cpu-{index}" };
+        // The generation the worker starts from is read here, before the job that needs it is published: read inside
+        // the new thread, it could already include that job, and the worker would wait for the next one while the
+        // caller waits for it (seen as a decode that hung, the caller spinning alone).
+        long seen = Volatile.Read(ref generation);
+        var t = new Thread(() => Loop(index, seen)) { IsBackground = true, Name = $"eagle-cpu-{index}" };
         workers.Add(t);
         t.Start();
     }
 
-    private static void Loop(int index)
+    private static void Loop(int index, long seen)
     {
-        long seen = Volatile.Read(ref generation);
         while (true)
         {
             long spinUntil = Stopwatch.GetTimestamp() + (long)(SpinSeconds * Stopwatch.Frequency);
