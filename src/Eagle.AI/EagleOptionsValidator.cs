@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Text;
 using Microsoft.Extensions.Options;
 
@@ -65,7 +66,7 @@ internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOpti
             if (segments.Length == 0 || bad is not null)
                 yield return $"EagleOptions.LayerPlacement '{placement}' is not a list of device=first-last segments (e.g. cuda:0=0-15;cuda:1=16-31)" +
                              (bad is null ? "." : $": '{bad}'.");
-            else if (o.Device is not null && !o.Device.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase) &&
+            else if (o.Device is not null && !TorchRuntime.IsAuto(o.Device) &&
                      !segments[0][..segments[0].IndexOf('=', StringComparison.Ordinal)].Trim().Equals(o.Device.Trim(), StringComparison.OrdinalIgnoreCase))
                 yield return $"EagleOptions.LayerPlacement '{placement}' starts on another device than EagleOptions.Device '{o.Device}': " +
                              "set Device to auto or to the first segment's device (the home of the embedding, lm_head and draft head).";

@@ -43,7 +43,7 @@ internal sealed class LoadedModel : IDisposable
         var placement = options.LayerPlacement is { } spec ? ParsePlacement(spec, modelPath) : null;
         var device = placement?.Home ?? TorchRuntime.ParseDevice(options.Device);
         var dtype = TorchRuntime.ParseDType(options.DType, device);
-        if (options.DType.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)) Log.AutoDType(logger, TorchRuntime.AutoDTypeReason(device));
+        if (TorchRuntime.IsAuto(options.DType)) Log.AutoDType(logger, TorchRuntime.AutoDTypeReason(device));
         else if (dtype == TorchSharp.torch.ScalarType.Float16 && device.type == TorchSharp.DeviceType.CPU) Log.SlowCpuDType(logger);
         string modelId = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
         var clock = Stopwatch.StartNew();
@@ -59,7 +59,7 @@ internal sealed class LoadedModel : IDisposable
             if (options.DraftModelPath is { } draftPath)
             {
                 Log.LoadingDraft(logger, Path.GetFullPath(draftPath));
-                var draftDevice = options.DraftDevice is { } dd && !dd.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)
+                var draftDevice = options.DraftDevice is { } dd && !TorchRuntime.IsAuto(dd)
                     ? TorchRuntime.ParseDevice(dd)
                     : null;
                 drafter = EagleDrafter.Load(draftPath, target, options.Tree ?? TreeSettings.AdaptiveDefault, Progress(logger, progress, "draft head"), draftDevice);

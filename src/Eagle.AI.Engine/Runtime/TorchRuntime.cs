@@ -128,6 +128,9 @@ public static class TorchRuntime
         _ => throw new ArgumentException($"dtype '{spec}': expected auto, float32, bfloat16 or float16", nameof(spec)),
     };
 
+    /// <summary>Whether a device or dtype option says <c>auto</c> (any case, surrounding spaces ignored).</summary>
+    public static bool IsAuto(string? spec) => spec is not null && spec.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
     /// The dtype <c>auto</c> picks: fp16 on CUDA; on a CPU bf16 where it computes bf16 natively
     /// (<see cref="CpuFeatures.HasNativeBFloat16"/>), else fp32 (fp16 on a CPU is emulated and slow).

@@ -36,7 +36,7 @@ internal sealed class ModelOptions
         TorchRuntime.EnsureInitialized();
         var device = TorchRuntime.ParseDevice(r.GetValue(Device)!);
         string dtype = r.GetValue(DType)!;
-        if (dtype.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)) Console.Error.WriteLine($"--dtype auto: {TorchRuntime.AutoDTypeReason(device)}");
+        if (TorchRuntime.IsAuto(dtype)) Console.Error.WriteLine($"--dtype auto: {TorchRuntime.AutoDTypeReason(device)}");
         var parsed = TorchRuntime.ParseDType(dtype, device);
         if (parsed == TorchSharp.torch.ScalarType.Float16 && device.type == TorchSharp.DeviceType.CPU)
             Console.Error.WriteLine("warning: float16 on a CPU is emulated and slower than float32 or bfloat16");

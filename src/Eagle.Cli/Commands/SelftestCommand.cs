@@ -34,7 +34,7 @@ internal static class SelftestCommand
             {
                 // auto checks the GPU path's dtype (fp16 on CUDA); on a CPU it stays fp32, the reference the ops are compared with.
                 string spec = r.GetValue(dtype)!;
-                var dt = spec.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase) && dev.type != TorchSharp.DeviceType.CUDA
+                var dt = TorchRuntime.IsAuto(spec) && dev.type != TorchSharp.DeviceType.CUDA
                     ? TorchSharp.torch.ScalarType.Float32
                     : TorchRuntime.ParseDType(spec, dev);
                 table.Add(new SelfTestResult("dtype", SelfTestOutcome.Info, TorchRuntime.Name(dt)));
