@@ -237,4 +237,20 @@ public class EagleEngineTests
         var e = Assert.Throws<TorchRuntimeException>(() => new EagleEngine(options));
         Assert.Contains("EagleTorchBackend=cuda", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Without_a_tree_setting_the_engine_adapts_the_tree_from_costs_measured_at_load()
+    {
+        var o = TestModel.Options();
+        o.Tree = null;
+        using var engine = new EagleEngine(o);
+        Assert.True(engine.Info.Tree!.Adaptive);
+        var options = new GenerationOptions { MaxNewTokens = 12, StopTokenIds = [] };
+        int[] prompt = [128000, 9906, 1917];
+        var adaptive = await engine.GenerateAsync(prompt, options).WaitAsync(Patience);
+        var plain = await TestModel.Engine.GenerateAsync(prompt, options).WaitAsync(Patience);
+        Assert.Equal(plain.OutputIds, adaptive.OutputIds);                                  // greedy: the same tokens
+        Assert.InRange(adaptive.Stats.DraftedRounds, 1, adaptive.Stats.Rounds);
+        Assert.Equal(adaptive.Stats.DraftedRounds, adaptive.Stats.TreeSizes.Values.Sum());
+    }
 }
