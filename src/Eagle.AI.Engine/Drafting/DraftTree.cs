@@ -20,6 +20,7 @@ namespace Eagle.AI.Engine.Drafting;
 public sealed class DraftTree
 {
     private static readonly Scalar Zero = 0L.ToScalar();                         // static: never finalized mid-call
+    private static readonly Scalar MinusOne = (-1L).ToScalar();
 
     private int[]? tokens, parents;
     private float[]?[]? parentDistributions;
@@ -105,7 +106,9 @@ public sealed class DraftTree
         var up = parents.clamp_min(Zero);                                             // the root is its own parent here
         var mask = self;
         for (int d = 0; d < depthBound; d++) mask = mask.index_select(0, up).logical_or_(self);
-        var depths = mask.sum(1, type: ScalarType.Int64) - 1;
+        // Held scalars: `- 1` would pass two implicit Scalars the GC can finalize mid-call, which can corrupt the depths
+        // (the verify positions) without any error.
+        var depths = mask.sum(1, type: ScalarType.Int64).add(MinusOne, Runtime.HeldScalars.One);
         return (depths.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
     }
 
