@@ -140,6 +140,7 @@ public static class TinyChatModel
     {
         var text = new StringBuilder();
         text.Append(FormattableString.Invariant($"{Seed} {TargetTraining} {HeadTraining} {DraftVocabulary} {JsonSerializer.Serialize(LlamaPresets.Get("tiny"))}\n"));
+        text.Append("optimizer: Eagle.AI AdamW\n");                    // the trainers stopped using TorchSharp's AdamW
         foreach (var s in sequences)
             text.Append(string.Join(',', s.Ids)).Append('|').Append(string.Concat(s.Learn!.Select(b => b ? '1' : '0'))).Append('\n');
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..12];

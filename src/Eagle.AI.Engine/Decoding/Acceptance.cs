@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Drafting;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -118,7 +119,7 @@ public static class Acceptance
         var q = t.Distributions!;                                                   // fp32 [n, V]
         var qSum = q.sum(1, keepdim: true).to(ScalarType.Float64);                  // [n, 1]
         var pSum = ones(n, 1, ScalarType.Float64, device);
-        var nodes = arange(n, ScalarType.Int64, device);
+        var nodes = HeldScalars.Range(n, device);
         var rank = earlier.sum(1, type: ScalarType.Int64);                          // index among its siblings
         using var spare = ((long)n).ToScalar();
         using var width = ((long)childBound).ToScalar();
@@ -179,7 +180,7 @@ public static class Acceptance
         var cumulative = probabilities.cumsum(0);
         var threshold = u.mul(cumulative.narrow(0, cumulative.shape[0] - 1, 1));
         var index = cumulative.le(threshold).sum(type: ScalarType.Int64);
-        var lastPositive = arange(probabilities.shape[0], ScalarType.Int64, probabilities.device).mul(probabilities.gt(Zero)).max();
+        var lastPositive = HeldScalars.Range(probabilities.shape[0], probabilities.device).mul(probabilities.gt(Zero)).max();
         return index.minimum(lastPositive).view(1);
     }
 
@@ -189,7 +190,7 @@ public static class Acceptance
         int n = tree.Count, width = Math.Min(n, tree.DepthBound + 1);
         var onPath = t.Mask.index_select(0, deepest).squeeze(0);                   // ancestors-or-self of the deepest node
         using var pad = ((long)n).ToScalar();
-        var index = arange(n, ScalarType.Int64, t.Tokens.device);
+        var index = HeldScalars.Range(n, t.Tokens.device);
         var nodes = index.masked_fill(onPath.logical_not(), pad).sort().Values.narrow(0, 0, width); // root first, padded with n
         using var last = ((long)n - 1).ToScalar();
         var tokens = t.Tokens.index_select(0, nodes.clamp_max(last));

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using System.Diagnostics;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
@@ -53,7 +54,7 @@ public sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStepMs
         {
             var request = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
             using var o = target.Forward(tensor(prompt.Select(t => (long)t).ToArray(), device: device),
-                arange(0, prefix, ScalarType.Int64, device), cache, null, request);
+                HeldScalars.Range(0, prefix, device), cache, null, request);
             features = (o.Captured ?? o.FinalHidden!).clone().DetachFromDisposeScope();
         }
         using var _ = features;
@@ -95,7 +96,7 @@ public sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStepMs
             cache.Advance(prefix + tree.Count);
             buffers.Load(tree.OnDevice(device), prefix);
             var accepted = Acceptance.Greedy(tree, logits);
-            cache.Compact(prefix, accepted.DeviceNodes!.add(offset));
+            cache.Compact(prefix, accepted.DeviceNodes!.Plus(offset));
             Synchronize(device);
             if (i > 0) best = Math.Min(best, clock.Elapsed.TotalMilliseconds);
         }

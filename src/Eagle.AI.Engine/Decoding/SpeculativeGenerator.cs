@@ -87,7 +87,7 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
         using (var scope = NewDisposeScope())
         {
             var ids = tensor(prompt.Select(t => (long)t).ToArray(), device: device);
-            var positions = arange(0, prompt.Count, ScalarType.Int64, device);
+            var positions = HeldScalars.Range(0, prompt.Count, device);
             var last = tensor(new long[] { prompt.Count - 1 }, device: device);
             r.Allocating(DeviceMemory.Forward);
             using var o = target.Forward(ids, positions, cache, null, forward with { LogitRows = last });
@@ -111,7 +111,7 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
                 // A plain step (no tree pays this round): the root alone, exactly as vanilla decoding.
                 var ids = tensor(new long[] { r.PendingNext[^1] }, device: device);
                 r.Allocating(DeviceMemory.Forward);
-                using var o = target.Forward(ids, arange(past, past + 1, ScalarType.Int64, device), cache, null, forward);
+                using var o = target.Forward(ids, HeldScalars.Range(past, past + 1, device), cache, null, forward);
                 newTokens = [sampler.Next(o.Logits[0])];
                 done = Emit(newTokens, output, options, stop, onTokens);
                 if (!done) r.Pending(Features(o)?.clone(), newTokens);

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using System.Diagnostics;
 using Eagle.AI.Engine.Llama;
 using static TorchSharp.torch;
@@ -37,7 +38,7 @@ public sealed class VanillaGenerator(LlamaForCausalLM target, int contextLimit =
             {
                 int n = next.Length, pos = cache.Length;
                 var ids = tensor(next.Select(t => (long)t).ToArray(), device: device);
-                var positions = arange(pos, pos + n, ScalarType.Int64, device);
+                var positions = HeldScalars.Range(pos, pos + n, device);
                 using var last = tensor(new long[] { n - 1 }, device: device);
                 using var outp = target.Forward(ids, positions, cache, null, new ForwardRequest(LogitRows: last));
                 forwards++;

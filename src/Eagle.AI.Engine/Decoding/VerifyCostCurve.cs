@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using System.Diagnostics;
 using Eagle.AI.Engine.Llama;
 using TorchSharp;
@@ -24,8 +25,9 @@ public sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseco
         var device = target.Device;
         using (var scope = NewDisposeScope())
         {
-            var ids = arange(0, prefix, ScalarType.Int64, device).remainder(target.Config.VocabSize);
-            target.Forward(ids, arange(0, prefix, ScalarType.Int64, device), cache, null, ForwardRequest.AllLogits).Dispose();
+            using var vocab = ((long)target.Config.VocabSize).ToScalar();
+            var ids = HeldScalars.Range(0, prefix, device).remainder(vocab);
+            target.Forward(ids, HeldScalars.Range(0, prefix, device), cache, null, ForwardRequest.AllLogits).Dispose();
         }
         var points = new List<(int, double)>();
         foreach (int n in sizes)
@@ -34,8 +36,9 @@ public sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseco
             for (int r = 0; r <= repeats; r++)
             {
                 using var scope = NewDisposeScope();
-                var ids = arange(0, n, ScalarType.Int64, device).remainder(target.Config.VocabSize);
-                var positions = arange(prefix, prefix + n, ScalarType.Int64, device);
+                using var vocab = ((long)target.Config.VocabSize).ToScalar();
+                var ids = HeldScalars.Range(0, n, device).remainder(vocab);
+                var positions = HeldScalars.Range(prefix, prefix + n, device);
                 Synchronize(device);
                 var clock = Stopwatch.StartNew();
                 target.Forward(ids, positions, cache, null, ForwardRequest.AllLogits).Dispose();

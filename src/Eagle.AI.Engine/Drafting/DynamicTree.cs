@@ -41,7 +41,7 @@ internal static class DynamicTree
         var scoreParts = new List<Tensor> { scores };
         var tokenParts = new List<Tensor> { head.ToTarget(i0.squeeze(0)) };        // target ids, [k]
         var fedParts = new List<Tensor>();                                          // flat candidate index of each fed node
-        var fed = arange(k, ScalarType.Int64, device);                              // step 0 feeds the root's children
+        var fed = HeldScalars.Range(k, device);                              // step 0 feeds the root's children
         var inIds = tokenParts[0];                                                  // [k]
         var inH = h.expand(k, -1);                                                  // [k, H]: all children of the root share its output
         var eye = torch.eye(k, dtype: ScalarType.Bool, device: device);
@@ -52,13 +52,13 @@ internal static class DynamicTree
         for (int i = 0; i < depth; i++)
         {
             var mask = cat([committedVisible, treeMask], 1);                        // [k, cache.Length + k]
-            var positions = full(k, committed + i, ScalarType.Int64, device);       // a level shares one position
+            var positions = HeldScalars.Full([k], committed + i, ScalarType.Int64, device); // a level shares one position
             var output = head.Forward(inH, inIds, positions, mask, cache);          // [k, H]
             cache.Advance(k);
             fedParts.Add(fed);
 
             var (v, ix) = head.LogProbs(output).topk(k);                           // [k, k]
-            var cumulative = (v + scores.unsqueeze(1)).reshape(-1);                 // [k·k] children's cumulative log-probs
+            var cumulative = v.Plus(scores.unsqueeze(1)).reshape(-1);              // [k·k] children's cumulative log-probs
             var children = head.ToTarget(ix.reshape(-1));                           // [k·k]
             scoreParts.Add(cumulative);
             tokenParts.Add(children);
@@ -69,7 +69,7 @@ internal static class DynamicTree
             scores = best;
             inH = output.index_select(0, parentRow);                                // children continue from their parent's output
             inIds = children.index_select(0, sel);
-            fed = sel + (k + i * k * k);
+            fed = sel.Plus((long)(k + i * k * k));
             treeMask = cat([treeMask.index_select(0, parentRow), eye], 1);          // inherit the parent's row, add self
         }
 
@@ -126,9 +126,9 @@ internal static class DynamicTree
         var s = scores.masked_fill(scores.isnan(), NegativeInfinity);
         var kept = s.sort(descending: true, stable: true).Indices.narrow(0, 0, count).sort().Values;  // ascending flat index
         var node = zeros(c, ScalarType.Int64, device)                              // flat index → node index (root 0)
-            .index_copy_(0, kept, arange(1, count + 1, ScalarType.Int64, device));
+            .index_copy_(0, kept, HeldScalars.Range(1, count + 1, device));
         var parent = parents.index_select(0, kept);
-        var treeParents = node.index_select(0, parent.clamp_min(0)).masked_fill(parent.lt(Zero), Zero);
+        var treeParents = node.index_select(0, parent.clamp_min(Zero)).masked_fill(parent.lt(Zero), Zero);
         return DraftTree.FromDevice(
             cat([full(1, rootToken, ScalarType.Int64, device), tokens.index_select(0, kept)]),
             cat([full(1, none, ScalarType.Int64, device), treeParents]),

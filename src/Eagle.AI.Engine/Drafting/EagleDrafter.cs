@@ -131,7 +131,7 @@ public sealed class EagleDrafter : IDrafter
         // draft position p pairs the feature of token p with the embedding of token p + 1
         var x = TorchRuntime.SameDevice(features.device, device) ? features : features.to(device);
         var ids = tensor(nextTokens.Select(t => (long)t).ToArray(), device: device);  // [k]
-        var positions = arange(stable, stable + k, ScalarType.Int64, device);          // [k]
+        var positions = HeldScalars.Range(stable, stable + k, device);          // [k]
         var mask = k == 1 ? null : LlamaForCausalLM.CausalMask(stable, k, device);       // [k, stable + k]
         var output = Head.Forward(x, ids, positions, mask, c);                           // [k, H]
         c.Advance(k);

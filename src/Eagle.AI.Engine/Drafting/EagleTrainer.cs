@@ -152,7 +152,7 @@ public static class EagleTrainer
         var target = head.Target;
         var device = head.Device;
         using var noGrad = no_grad();
-        using var draftIds = arange(head.DraftVocabSize, ScalarType.Int64, device);
+        using var draftIds = HeldScalars.Range(head.DraftVocabSize, device);
         using var used = head.ToTarget(draftIds);                                  // [Vd] target ids
         var result = new List<Example>();
         try
@@ -164,7 +164,7 @@ public static class EagleTrainer
                 int T = s.Length;
                 using var cache = target.NewCache(T);
                 var ids = tensor(s.Select(t => (long)t).ToArray(), device: device);
-                using var o = target.Forward(ids, arange(0, T, ScalarType.Int64, device), cache, null,
+                using var o = target.Forward(ids, HeldScalars.Range(0, T, device), cache, null,
                     new ForwardRequest(CaptureLayers: head.Features.CaptureLayers, FinalHidden: head.Features.FinalHidden));
                 var features = head.Features.CaptureLayers is not null ? o.Captured! : o.FinalHidden!;
                 var hidden = features.narrow(0, 0, T - 1).clone();                      // [T−1, F]
@@ -208,7 +208,7 @@ public static class EagleTrainer
                 if (j > 0) caches.Add(caches[^1].CopyWithCapacity(caches[^1].Length + m)); // see KVCache.CopyWithCapacity
                 var cache = caches[^1];
                 var ids = nextIds.narrow(0, j, m);                                      // row t reads s_{t+1+j}
-                var positions = arange(j, j + m, ScalarType.Int64, device);             // committed 0..t, then depth j: t + j
+                var positions = HeldScalars.Range(j, j + m, device);             // committed 0..t, then depth j: t + j
                 var output = head.Forward(x.narrow(0, 0, m), ids, positions, StepMask(sizes, device), cache);
                 cache.Advance(m);
                 outputs.Add(output);
@@ -232,8 +232,8 @@ public static class EagleTrainer
     {
         using var scope = NewDisposeScope();
         int m = sizes[^1];
-        var rows = arange(m, ScalarType.Int64, device).unsqueeze(1);
-        var parts = new List<Tensor> { arange(sizes[0], ScalarType.Int64, device).unsqueeze(0).le(rows) };
+        var rows = HeldScalars.Range(m, device).unsqueeze(1);
+        var parts = new List<Tensor> { HeldScalars.Range(sizes[0], device).unsqueeze(0).le(rows) };
         for (int i = 1; i < sizes.Count; i++)
             parts.Add(eye(m, sizes[i], ScalarType.Bool, device));
         return cat(parts, 1).MoveToOuterDisposeScope();

@@ -82,7 +82,7 @@ internal sealed class StaticTree : IDisposable
         if (context.Sampling)
         {
             distributions = zeros([Count, head.Config.VocabSize], ScalarType.Float32, device);
-            toTarget = head.ToTarget(arange(head.DraftVocabSize, ScalarType.Int64, device));   // draft id → target id
+            toTarget = head.ToTarget(HeldScalars.Range(head.DraftVocabSize, device));   // draft id → target id
             generator = new Generator(unchecked((ulong)context.Random.NextInt64()), device);
         }
         try

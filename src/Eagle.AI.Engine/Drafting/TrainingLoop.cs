@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -16,20 +17,20 @@ internal static class TrainingLoop
         var losses = new List<double>();
         try
         {
-            using var optimizer = optim.AdamW(parameters, options.LearningRate, 0.9, 0.95, 1e-8, options.WeightDecay);
+            using var optimizer = new AdamW(parameters, options.LearningRate, 0.9, 0.95, 1e-8, options.WeightDecay);
             var random = new Random((int)options.Seed);
             for (int step = 0; step < options.Steps; step++)
             {
                 using var scope = NewDisposeScope();
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 double total = 0;
                 for (int b = 0; b < options.SequencesPerStep; b++)
                 {
-                    var l = loss(random.Next(exampleCount)) / options.SequencesPerStep;
+                    var l = loss(random.Next(exampleCount)).Over(options.SequencesPerStep);
                     l.backward();
                     total += l.item<float>();
                 }
-                optimizer.step();
+                optimizer.Step();
                 losses.Add(total);
                 progress?.Invoke(step, total);
             }

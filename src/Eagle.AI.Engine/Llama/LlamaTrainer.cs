@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Drafting;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -38,7 +39,7 @@ public static class LlamaTrainer
     {
         int n = (int)ex.Ids.shape[0];
         using var cache = model.NewCache(n);
-        using var output = model.Forward(ex.Ids, arange(0, n, ScalarType.Int64, model.Device), cache, null, new ForwardRequest(LogitRows: ex.Rows));
+        using var output = model.Forward(ex.Ids, HeldScalars.Range(0, n, model.Device), cache, null, new ForwardRequest(LogitRows: ex.Rows));
         targets = ex.Targets;
         return output.Logits.alias();
     }

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,21 +21,21 @@ public static class RandomWeights
             using var scope = NewDisposeScope();
             Tensor value;
             if (name.EndsWith("norm.weight", StringComparison.Ordinal))
-                value = 1.0 + 0.1 * randn(p.shape, generator: g);       // norms near 1, not exactly, so they are tested
+                value = randn(p.shape, generator: g).Times(0.1).Plus(1.0);  // norms near 1, not exactly, so they are tested
             else if (name.EndsWith("embed_tokens.weight", StringComparison.Ordinal))
                 value = randn(p.shape, generator: g);
             else if (name == "lm_head.weight")
-                value = randn(p.shape, generator: g) * (lmHeadScale / Math.Sqrt(p.shape[1]));
+                value = randn(p.shape, generator: g).Times(lmHeadScale / Math.Sqrt(p.shape[1]));
             else if (p.shape.Length == 2)
             {
                 // unit-variance outputs; residual writers scaled down so the stream stays O(1) through the layers
                 double std = 1.0 / Math.Sqrt(p.shape[1]);
                 if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal))
                     std /= Math.Sqrt(2.0 * layers);
-                value = randn(p.shape, generator: g) * std;
+                value = randn(p.shape, generator: g).Times(std);
             }
             else
-                value = 0.02 * randn(p.shape, generator: g);
+                value = randn(p.shape, generator: g).Times(0.02);
             p.copy_(value);
         }
     }

@@ -122,7 +122,7 @@ public static class ReferenceComparison
         using var noGrad = no_grad();
         using var cache = model.NewCache(ids.Length);
         using var idt = tensor(ids.Select(i => (long)i).ToArray(), device: model.Device);
-        using var positions = arange(0, ids.Length, ScalarType.Int64, model.Device);
+        using var positions = HeldScalars.Range(0, ids.Length, model.Device);
         var output = model.Forward(idt, positions, cache, null, new ForwardRequest(CaptureLayers: layers));
         var hidden = output.Captured ?? zeros([ids.Length, 0], model.DType, model.Device);
         return (output.Logits, hidden);

@@ -51,7 +51,7 @@ public static class SelfTestOps
         {
             using var scope = NewDisposeScope();
             var x = Rounded(Randn(7, 256));
-            var w = Rounded(Randn(384, 256) / 16);
+            var w = Rounded(Randn(384, 256).Over(16));
             var expected = nn.functional.linear(x, w);
             var actual = nn.functional.linear(OnDevice(x), OnDevice(w));
             return SelfTestResult.Within("op linear", SelfTestTolerance.RelativeError(actual, expected), tolerance);
@@ -61,7 +61,7 @@ public static class SelfTestOps
         {
             using var scope = NewDisposeScope();
             var a = Rounded(Randn(2, 5, 64));
-            var b = Rounded(Randn(2, 64, 48) / 8);
+            var b = Rounded(Randn(2, 64, 48).Over(8));
             var actual = OnDevice(a).matmul(OnDevice(b));
             return SelfTestResult.Within("op matmul", SelfTestTolerance.RelativeError(actual, a.matmul(b)), tolerance);
         }
@@ -78,11 +78,11 @@ public static class SelfTestOps
             var visible = rand([6, 10], generator: generator).data<float>().Select(u => u < 0.6f).ToArray();
             for (int i = 0; i < 6; i++) visible[i * 10 + 4 + i] = true;
             var mask = tensor(visible).reshape(6, 10);
-            var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(16);
-            var expected = scores.masked_fill(mask.logical_not(), double.NegativeInfinity).softmax(-1).matmul(v);
+            var scores = q.matmul(k.transpose(-2, -1)).Over(Math.Sqrt(16));
+            var expected = scores.Fill(mask.logical_not(), double.NegativeInfinity).softmax(-1).matmul(v);
 
             var m = additive
-                ? zeros([6, 10], dtype, device).masked_fill(mask.to(device).logical_not(), double.NegativeInfinity)
+                ? zeros([6, 10], dtype, device).Fill(mask.to(device).logical_not(), double.NegativeInfinity)
                 : mask.to(device);
             var actual = nn.functional.scaled_dot_product_attention(OnDevice(q), OnDevice(k), OnDevice(v), m);
             return SelfTestResult.Within(name, SelfTestTolerance.RelativeError(actual, expected), tolerance);
@@ -91,7 +91,7 @@ public static class SelfTestOps
         public SelfTestResult Softmax(bool statsInFloat32)
         {
             using var scope = NewDisposeScope();
-            var x = Rounded(Randn(4, 1000) * 4);
+            var x = Rounded(Randn(4, 1000).Times(4.0));
             var expected = x.softmax(-1);
             var actual = statsInFloat32 ? OnDevice(x).softmax(-1, ScalarType.Float32) : OnDevice(x).softmax(-1);
             return SelfTestResult.Within(statsInFloat32 ? "op softmax → fp32" : "op softmax",
@@ -127,9 +127,9 @@ public static class SelfTestOps
             const int draws = 20000;
             var p = tensor(new float[] { 0.3f, 0f, 0.2f, 0.1f, 0f, 0.25f, 0.15f, 0f });
             var samples = OnDevice(p).multinomial(draws, replacement: true).cpu();
-            var counts = samples.bincount(null, 8).to(ScalarType.Float64) / draws;
+            var counts = samples.bincount(null, 8).to(ScalarType.Float64).Over(draws);
             double worst = (counts - p.to(ScalarType.Float64)).abs().max().item<double>();
-            long impossible = (counts.masked_select(p == 0) > 0).sum().item<long>();
+            long impossible = counts.masked_select(p.eq(HeldScalars.Zero)).gt(HeldScalars.Zero).sum().item<long>();
             bool ok = worst <= 0.02 && impossible == 0;
             return new SelfTestResult("op multinomial", ok ? SelfTestOutcome.Pass : SelfTestOutcome.Fail,
                 $"max |freq − p| {worst:F4}, zero-p drawn: {impossible}", "≤ 0.02 over 20000 draws, zero-p never");

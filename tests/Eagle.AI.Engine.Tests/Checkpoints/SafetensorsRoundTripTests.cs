@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
@@ -263,7 +264,7 @@ public class SafetensorsRoundTripTests
         using (converted)
         {
             Fixtures.AssertExact(original, same);
-            same.add_(1);
+            same.add_(HeldScalars.One, HeldScalars.One);
             using var expected = original.to(torch.ScalarType.Float16);
             Fixtures.AssertExact(expected, converted);
         }

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -54,7 +55,8 @@ public sealed class StateDictLoaderTests : IDisposable
     public void LoadsEveryParameterAndBuffer_ReportingProgress()
     {
         using var saved = new Tiny();
-        using (torch.no_grad()) saved.state_dict()["running"].fill_(0.5);
+        using (torch.no_grad())
+        using (var half = 0.5.ToScalar()) saved.state_dict()["running"].fill_(half);
         string path = Save(saved);
         using var target = new Tiny();
         using var source = Checkpoint.Open(path);

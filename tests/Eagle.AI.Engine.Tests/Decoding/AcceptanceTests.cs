@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using static TorchSharp.torch;
@@ -63,7 +64,7 @@ public class AcceptanceTests
         {
             using var scope = NewDisposeScope();
             var tree = RandomTree(r, withDistributions);
-            var logits = randn(tree.Count, Vocab, generator: new TorchSharp.torch.Generator((ulong)trial)) * 2;
+            var logits = randn(tree.Count, Vocab, generator: new TorchSharp.torch.Generator((ulong)trial)).Times(2.0);
             var u = Enumerable.Range(0, tree.Count + 1).Select(_ => r.NextDouble()).ToArray();
             var probs = sampler.Probabilities(logits).data<float>().ToArray();
             var (path, bonus) = HostWalk(tree, probs, u);

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
@@ -86,7 +87,7 @@ public class SamplingLosslessTests
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         using var cache = target.NewCache(seq.Length);
-        var o = target.Forward(tensor(seq.Select(t => (long)t).ToArray()), arange(0, seq.Length, ScalarType.Int64), cache, null, ForwardRequest.AllLogits);
+        var o = target.Forward(tensor(seq.Select(t => (long)t).ToArray()), HeldScalars.Range(0, seq.Length), cache, null, ForwardRequest.AllLogits);
         return sampler.Probabilities(o.Logits[seq.Length - 1]).data<float>().ToArray();
     }
 

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Decoding;
 using static TorchSharp.torch;
 
@@ -69,7 +70,7 @@ public class TruncationTests
     public void On_mass_ties_partial_selection_decides_as_the_whole_row_sort(int topK, float topP)
     {
         var rows = Rows();
-        using var x = tensor(rows.SelectMany(v => v).ToArray()).view(rows.Length, Vocab) * 8f;  // the background vanishes
+        using var x = tensor(rows.SelectMany(v => v).ToArray()).view(rows.Length, Vocab).Times(8.0);  // the background vanishes
         using var partial = Truncation.ByPartialSelection(x, topK, topP, selection: 8);
         using var sorted = Truncation.BySort(x, topK, topP);
         var expected = sorted.data<float>().ToArray().Select(v => (double)v).ToArray();
@@ -100,7 +101,7 @@ public class TruncationTests
     {
         var rows = Rows();
         using var logits = tensor(rows.SelectMany(v => v).ToArray()).view(rows.Length, Vocab);
-        using var scaled = temperature is 0f or 1f ? logits.clone() : logits / temperature;  // as the sampler scales
+        using var scaled = temperature is 0f or 1f ? logits.clone() : logits.Over(temperature);  // as the sampler scales
         var x = scaled.data<float>().ToArray();
         using var p = new Sampler(new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP }).Probabilities(logits);
         var actual = p.data<float>().ToArray();

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Llama;
 using static TorchSharp.torch;
@@ -18,7 +19,7 @@ public class VanillaGeneratorTests
         {
             using var cache = m.NewCache(seq.Count);
             using var ids = tensor(seq.Select(t => (long)t).ToArray());
-            using var pos = arange(0, seq.Count, ScalarType.Int64);
+            using var pos = HeldScalars.Range(0, seq.Count);
             using var o = m.Forward(ids, pos, cache, null, ForwardRequest.AllLogits);
             Assert.Equal(o.Logits[seq.Count - 1].argmax().item<long>(), token);
             seq.Add(token);

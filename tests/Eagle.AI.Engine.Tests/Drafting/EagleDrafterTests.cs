@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
 using TorchSharp;
@@ -18,7 +19,7 @@ public class EagleDrafterTests
         using var cache = head.NewCache(128);
         int n = next.Length;
         using var ids = DraftingFixtures.Ids(next);
-        using var positions = arange(0, n, ScalarType.Int64);
+        using var positions = HeldScalars.Range(0, n);
         using var mask = n == 1 ? null : LlamaForCausalLM.CausalMask(0, n, CPU);
         using var committed = head.Forward(features, ids, positions, mask, cache);
         cache.Advance(n);
@@ -211,7 +212,7 @@ public class EagleDrafterTests
         int[] prompt = TestModels.RandomPrompt(new Random(3), 10, 128);
         using var cache = target.NewCache(64);
         using var ids = DraftingFixtures.Ids(prompt);
-        using var positions = arange(0, prompt.Length, ScalarType.Int64);
+        using var positions = HeldScalars.Range(0, prompt.Length);
         var request = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
         using var output = target.Forward(ids, positions, cache, null, request);
         int root = (int)output.Logits[^1].argmax().item<long>();

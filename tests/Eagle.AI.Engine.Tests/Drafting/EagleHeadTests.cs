@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
 using static TorchSharp.torch;
@@ -79,7 +80,7 @@ public class EagleHeadTests
 
         using var full = head.NewCache(16);
         using var mask = LlamaForCausalLM.CausalMask(0, n, CPU);
-        using var positions = arange(0, n, ScalarType.Int64);
+        using var positions = HeldScalars.Range(0, n);
         using var whole = head.Forward(features, ids, positions, mask, full);          // [n, H]
 
         using var cache = head.NewCache(16);
@@ -104,7 +105,7 @@ public class EagleHeadTests
     {
         using var t = TestModels.Create("A");
         using var head = Eagle3Head.CreateRandom(t, 5, draftVocabSize: 20);
-        using var all = arange(0, 20, ScalarType.Int64);
+        using var all = HeldScalars.Range(0, 20);
         using var mapped = head.ToTarget(all);
         var ids = mapped.data<long>().ToArray();
         Assert.Equal(20, ids.Distinct().Count());

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
@@ -49,7 +50,7 @@ public class TrainingTimeTestTests(Xunit.Abstractions.ITestOutputHelper output)
             // node j at position committed − 1 + j seeing the committed prefix, its ancestors and itself.
             using var cache = head.NewCache(committed + Steps);
             var h = head.Forward(features.narrow(0, 0, committed), Ids(s[1..(committed + 1)]),
-                arange(committed, ScalarType.Int64), LlamaForCausalLM.CausalMask(0, committed, CPU), cache)
+                HeldScalars.Range(committed), LlamaForCausalLM.CausalMask(0, committed, CPU), cache)
                 .narrow(0, committed - 1, 1);
             cache.Advance(committed);
             int t = committed - 1;
@@ -130,7 +131,7 @@ public class TrainingTimeTestTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         using var noGrad = no_grad();
         using var cache = target.NewCache(s.Length);
-        using var o = target.Forward(Ids(s), arange(s.Length, ScalarType.Int64), cache, null,
+        using var o = target.Forward(Ids(s), HeldScalars.Range(s.Length), cache, null,
             new ForwardRequest(CaptureLayers: head.Features.CaptureLayers, FinalHidden: head.Features.FinalHidden));
         return (head.Features.CaptureLayers is not null ? o.Captured! : o.FinalHidden!).clone();
     }

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Llama;
 using Eagle.AI.Engine.Tests.Llama;
 using static TorchSharp.torch;
@@ -33,7 +34,7 @@ public class FusedProjectionTests
         var all = Enumerable.Range(0, model.Config.NumHiddenLayers).ToArray();
         var results = new List<double[][]>();
         using (var ids = tensor(new long[] { 3, 9, 4, 17, 5, 22, 8 }))
-        using (var pos = arange(0, 7, ScalarType.Int64))
+        using (var pos = HeldScalars.Range(0, 7))
         using (var o = model.Forward(ids, pos, cache, null, new ForwardRequest(CaptureLayers: all)))
         {
             results.Add(TensorAssert.Rows(o.Logits));
@@ -94,7 +95,7 @@ public class FusedProjectionTests
     public void Trainable_weights_take_the_per_projection_path_so_gradients_reach_them()
     {
         using var mlp = new LlamaMLP(8, 16, ScalarType.Float32, CPU);
-        foreach (var p in mlp.parameters()) p.copy_(randn(p.shape) * 0.3);
+        foreach (var p in mlp.parameters()) p.copy_(randn(p.shape).Times(0.3));
         foreach (var p in mlp.parameters()) p.requires_grad_(true);
         using var x = randn(3, 8);
         using var y = mlp.forward(x).sum();

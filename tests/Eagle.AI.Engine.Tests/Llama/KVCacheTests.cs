@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Llama;
 using static TorchSharp.torch;
 
@@ -11,7 +12,7 @@ public class KVCacheTests
     {
         using var cache = m.NewCache(ids.Length);
         using var idt = Ids(ids);
-        using var pos = arange(0, ids.Length, ScalarType.Int64);
+        using var pos = HeldScalars.Range(0, ids.Length);
         using var o = m.Forward(idt, pos, cache, null, ForwardRequest.AllLogits);
         return TensorAssert.Rows(o.Logits);
     }
@@ -26,7 +27,7 @@ public class KVCacheTests
         var full = FullLogits(m, ids);
         using var cache = m.NewCache(16);
         using (var p = Ids(ids[..5]))
-        using (var pos = arange(0, 5, ScalarType.Int64))
+        using (var pos = HeldScalars.Range(0, 5))
         using (var o = m.Forward(p, pos, cache, null, ForwardRequest.AllLogits))
             TensorAssert.Close(TensorAssert.Rows(o.Logits), full[..5], 1e-5, "prefill");
         for (int t = 5; t < ids.Length; t++)
@@ -64,7 +65,7 @@ public class KVCacheTests
         int[] prefix = TestModels.RandomPrompt(new Random(2), 4, m.Config.VocabSize);
         int[] tree = TestModels.RandomPrompt(new Random(3), Parents.Length, m.Config.VocabSize);
         using var cache = m.NewCache(16);
-        using (var p = Ids(prefix)) using (var pos = arange(0, 4, ScalarType.Int64))
+        using (var p = Ids(prefix)) using (var pos = HeldScalars.Range(0, 4))
             m.Forward(p, pos, cache, null, ForwardRequest.AllLogits).Dispose();
         using var tids = Ids(tree);
         using var tpos = tensor(Depths.Select(d => (long)(4 + d)).ToArray());
@@ -89,7 +90,7 @@ public class KVCacheTests
         int[] prefix = TestModels.RandomPrompt(new Random(4), 4, m.Config.VocabSize);
         int[] tree = TestModels.RandomPrompt(new Random(5), Parents.Length, m.Config.VocabSize);
         using var cache = m.NewCache(16);
-        using (var p = Ids(prefix)) using (var pos = arange(0, 4, ScalarType.Int64))
+        using (var p = Ids(prefix)) using (var pos = HeldScalars.Range(0, 4))
             m.Forward(p, pos, cache, null, ForwardRequest.AllLogits).Dispose();
         using (var tids = Ids(tree)) using (var tpos = tensor(Depths.Select(d => (long)(4 + d)).ToArray())) using (var mask = TreeMask(4))
             m.Forward(tids, tpos, cache, mask, ForwardRequest.AllLogits).Dispose();
@@ -112,7 +113,7 @@ public class KVCacheTests
         using var noGrad = no_grad();
         using var cache = m.NewCache(4);
         using var ids = Ids(1, 2, 3, 4, 5);
-        using var pos = arange(0, 5, ScalarType.Int64);
+        using var pos = HeldScalars.Range(0, 5);
         var e = Assert.Throws<InvalidOperationException>(() => m.Forward(ids, pos, cache, null, ForwardRequest.AllLogits));
         Assert.Contains("capacity of 4", e.Message);
         Assert.Equal(0, cache.Length);

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
@@ -86,7 +87,7 @@ public class LayerPlacementTests
     {
         var outputs = new List<Tensor>();
         using var cache = m.NewCache(16);
-        using (var o = m.Forward(Ids(3, 9, 27, 81, 50), arange(0, 5, ScalarType.Int64), cache, null, new ForwardRequest(CaptureLayers: capture, FinalHidden: true)))
+        using (var o = m.Forward(Ids(3, 9, 27, 81, 50), HeldScalars.Range(0, 5), cache, null, new ForwardRequest(CaptureLayers: capture, FinalHidden: true)))
             outputs.AddRange([o.Logits.clone(), o.Captured!.clone(), o.FinalHidden!.clone()]);
         for (int step = 0; step < 2; step++)
         {

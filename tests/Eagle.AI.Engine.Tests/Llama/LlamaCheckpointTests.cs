@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Checkpoints;
 using Eagle.AI.Engine.Llama;
 using Eagle.AI.Engine.Tests.Cli;
@@ -12,7 +13,7 @@ public class LlamaCheckpointTests
         using var noGrad = no_grad();
         using var cache = m.NewCache(8);
         using var ids = tensor(new long[] { 3, 1, 4, 1, 5 });
-        using var pos = arange(0, 5, ScalarType.Int64);
+        using var pos = HeldScalars.Range(0, 5);
         using var o = m.Forward(ids, pos, cache, null, ForwardRequest.AllLogits);
         return TensorAssert.Rows(o.Logits);
     }

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Llama;
 using static TorchSharp.torch;
 
@@ -24,7 +25,7 @@ public class ReferenceAgreementTests
         using var cache = model.NewCache(32);
         int[] layers = Enumerable.Range(0, c.NumHiddenLayers).ToArray();
         using var idt = tensor(ids.Select(i => (long)i).ToArray());
-        using var pos = arange(0, ids.Length, ScalarType.Int64);
+        using var pos = HeldScalars.Range(0, ids.Length);
         using var output = model.Forward(idt, pos, cache, null, new ForwardRequest(CaptureLayers: layers));
 
         TensorAssert.Close(TensorAssert.Rows(output.Logits), expected.Logits, 1e-4, "logits");
@@ -47,7 +48,7 @@ public class ReferenceAgreementTests
         using var cache1 = model.NewCache(8);
         using var cache2 = model.NewCache(8);
         using var ids = tensor(new long[] { 5, 6, 7 });
-        using var pos = arange(0, 3, ScalarType.Int64);
+        using var pos = HeldScalars.Range(0, 3);
         using var all = model.Forward(ids, pos, cache1, null, new ForwardRequest(CaptureLayers: Enumerable.Range(0, model.Config.NumHiddenLayers).ToArray()));
         using var some = model.Forward(ids, pos, cache2, null, new ForwardRequest(CaptureLayers: layers, FinalHidden: true));
         int H = model.Config.HiddenSize;
