@@ -60,19 +60,18 @@ public sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStepMs
         using var _ = features;
         var context = new DraftContext(false, new Random(1));
         const int repeats = 4;
-        drafter.Reset(prefix + repeats + 2);
-        var tree = drafter.Draft(features, [.. prompt.Skip(1), 1], context);
+        using var state = drafter.Begin(prefix + repeats + 2);
+        var tree = drafter.Draft(state, features, [.. prompt.Skip(1), 1], context);
         using var one = features.narrow(0, prefix - 1, 1);
         double best = double.MaxValue;
         for (int i = 0; i < repeats; i++)
         {
             Synchronize(device);
             var clock = Stopwatch.StartNew();
-            tree = drafter.Draft(one, [2], context);
+            tree = drafter.Draft(state, one, [2], context);
             Synchronize(device);
             best = Math.Min(best, clock.Elapsed.TotalMilliseconds);
         }
-        drafter.Reset(1);
         return (best, tree);
     }
 

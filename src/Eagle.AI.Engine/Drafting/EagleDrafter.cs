@@ -5,16 +5,15 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Drafting;
 
 /// <summary>
-/// Drafts trees with an EAGLE head (EAGLE-1/2 or EAGLE-3). It owns a one-layer draft KV cache that holds only the
-/// committed prefix: each <see cref="Draft"/> first runs the head over the newly committed (feature, next token) pairs
-/// and keeps their K/V, then expands the tree (dynamic or static, per <see cref="TreeSettings"/>) with scratch K/V
-/// written after the committed entries and truncated away before it returns.
+/// Drafts trees with an EAGLE head (EAGLE-1/2 or EAGLE-3). Each request's state is a one-layer draft KV cache that holds
+/// only the committed prefix: each <see cref="Draft"/> first runs the head over the newly committed (feature, next
+/// token) pairs and keeps their K/V, then expands the tree (dynamic or static, per <see cref="TreeSettings"/>) with
+/// scratch K/V written after the committed entries and truncated away before it returns.
 /// </summary>
 public sealed class EagleDrafter : IDrafter
 {
     private readonly bool ownsHead;
     private readonly StaticTree? staticTree;
-    private KVCache? cache;
 
     /// <summary>Drafts with <paramref name="head"/>; <paramref name="tree"/> defaults to <see cref="TreeSettings.Default"/>.</summary>
     /// <param name="head">The head, bound to its target.</param>
@@ -69,9 +68,6 @@ public sealed class EagleDrafter : IDrafter
     /// <summary>Draft cache positions a round's tree expansion uses beyond the committed prefix.</summary>
     public int ExpansionRoom { get; }
 
-    /// <summary>Draft positions committed so far: the (feature, next token) pairs consumed since <see cref="Reset"/>.</summary>
-    public int CommittedLength => cache?.Length ?? 0;
-
     /// <inheritdoc/>
     public FeatureRequest Features => Head.Features;
 
@@ -79,37 +75,42 @@ public sealed class EagleDrafter : IDrafter
     public int MaxTreeTokens => Tree.Kind == TreeKind.Static ? Tree.EffectiveChoices.Count + 1 : Tree.TotalTokens;
 
     /// <inheritdoc/>
-    /// <remarks>The draft cache gets <paramref name="capacity"/> + <see cref="ExpansionRoom"/> positions; it is reused when big enough.</remarks>
-    public void Reset(int capacity)
+    /// <remarks>The draft cache gets <paramref name="capacity"/> + <see cref="ExpansionRoom"/> positions.</remarks>
+    public IDraftState Begin(int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
-        int needed = capacity + ExpansionRoom;
-        if (cache is not null && cache.Capacity >= needed)
-        {
-            cache.Truncate(0);
-            return;
-        }
-        cache?.Dispose();
-        cache = null;
         // The cache lives across rounds: keep it out of any dispose scope the caller has open.
         Decoding.DeviceMemory.Allocating(Decoding.DeviceMemory.DraftCache);
         using var scope = NewDisposeScope();
-        cache = Head.NewCache(needed);
+        var cache = Head.NewCache(capacity + ExpansionRoom);
         scope.Detach(scope.DisposablesView.ToList());
+        return new State(cache);
+    }
+
+    // A request's committed draft K/V.
+    private sealed class State(KVCache cache) : IDraftState
+    {
+        public KVCache Cache { get; } = cache;
+
+        public int CommittedLength => Cache.Length;
+
+        public void Dispose() => Cache.Dispose();
     }
 
     /// <inheritdoc/>
+    /// <param name="state">The request's state from <see cref="Begin"/>.</param>
     /// <param name="features">[k, <see cref="EagleHead.FeatureSize"/>]: EAGLE-3's captured layers or EAGLE-1's final hidden states.</param>
     /// <param name="nextTokens">[k] target ids; the last is the root of the returned tree.</param>
     /// <param name="context">Sampling flag and random source (used by static trees only: dynamic trees are deterministic top-k, as in the reference).</param>
-    /// <exception cref="InvalidOperationException"><see cref="Reset"/> was not called, or the draft cache is full.</exception>
+    /// <exception cref="InvalidOperationException">The draft cache is full.</exception>
+    /// <exception cref="ArgumentException"><paramref name="state"/> did not come from this drafter's <see cref="Begin"/>.</exception>
     /// <exception cref="ArgumentException">Features or tokens do not fit the head.</exception>
     /// <returns>The tree, on the head's device; its tensors belong to the caller's dispose scope (nothing is read back).</returns>
-    public DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context)
+    public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context)
     {
         ArgumentNullException.ThrowIfNull(nextTokens);
         ArgumentNullException.ThrowIfNull(context);
-        var c = cache ?? throw new InvalidOperationException($"call {nameof(Reset)}(capacity) before {nameof(Draft)}");
+        var c = (state as State ?? throw new ArgumentException($"the state must come from {nameof(Begin)}", nameof(state))).Cache;
         if (features is null)
             throw new ArgumentNullException(nameof(features), $"an EAGLE head needs the target features it asked for in {nameof(Features)}");
         int k = nextTokens.Length;
@@ -122,7 +123,7 @@ public sealed class EagleDrafter : IDrafter
             if (t < 0 || t >= vocab) throw new ArgumentOutOfRangeException(nameof(nextTokens), t, $"token ids must be in [0, {vocab})");
         if (c.Length + k + ExpansionRoom > c.Capacity)
             throw new InvalidOperationException(
-                $"draft cache full: {c.Length} committed + {k} new + {ExpansionRoom} tree positions exceed {c.Capacity} (raise the capacity given to {nameof(Reset)})");
+                $"draft cache full: {c.Length} committed + {k} new + {ExpansionRoom} tree positions exceed {c.Capacity} (raise the capacity given to {nameof(Begin)})");
 
         using var guard = no_grad();
         using var scope = NewDisposeScope();
@@ -153,17 +154,8 @@ public sealed class EagleDrafter : IDrafter
     }
 
     /// <inheritdoc/>
-    public void Release()
-    {
-        cache?.Dispose();
-        cache = null;
-    }
-
-    /// <inheritdoc/>
     public void Dispose()
     {
-        cache?.Dispose();
-        cache = null;
         staticTree?.Dispose();
         if (ownsHead) Head.Dispose();
     }

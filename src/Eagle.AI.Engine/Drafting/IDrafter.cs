@@ -3,10 +3,12 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Drafting;
 
 /// <summary>
-/// Proposes draft trees from the target's own features. The speculative generator drives it with one call per round:
+/// Proposes draft trees from the target's own features. A decoding session drives it with one call per round:
 /// <see cref="Draft"/> gets the features of the tokens the target just committed, each paired with the token that
 /// followed it (draft position p = feature of token p + embedding of token p + 1), the last of which is the new root.
-/// Implementations keep their own committed state (e.g. a draft KV cache) and must not let tree expansion leak into it.
+/// A drafter holds no per-request state: what a request accumulates (e.g. its draft KV cache) lives in the
+/// <see cref="IDraftState"/> that <see cref="Begin"/> returns, which the session owns; tree expansion must not leak into
+/// it. One drafter therefore serves any number of concurrent sessions.
 /// </summary>
 public interface IDrafter : IDisposable
 {
@@ -23,22 +25,41 @@ public interface IDrafter : IDisposable
     /// </summary>
     TreeSettings? Tree => null;
 
-    /// <summary>Starts a new request whose sequence will need at most <paramref name="capacity"/> positions.</summary>
-    void Reset(int capacity);
+    /// <summary>
+    /// The drafting state of a new request whose sequence will need at most <paramref name="capacity"/> positions
+    /// (allocated now, at its full size); the caller disposes it when the request ends.
+    /// </summary>
+    IDraftState Begin(int capacity);
 
     /// <summary>
-    /// Consumes <paramref name="features"/> [k, F] (from <see cref="Features"/>; may be null when the drafter asked for
+    /// Consumes, into <paramref name="state"/>, <paramref name="features"/> [k, F] (from <see cref="Features"/>; may be null when the drafter asked for
     /// none) of k newly committed tokens, paired with <paramref name="nextTokens"/> [k] (each the token that followed;
     /// the last is the root of the new tree), and returns the tree to verify. A drafter running on the device returns the
     /// tree there (its tensors in the caller's dispose scope); the speculative loop verifies it without reading it back.
     /// </summary>
-    DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context);
+    DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context);
+}
 
-    /// <summary>
-    /// Frees the per-request state <see cref="Reset"/> allocated (e.g. a draft KV cache kept for reuse); the next
-    /// <see cref="Reset"/> allocates it again. Called when a request fails for lack of device memory.
-    /// </summary>
-    void Release() { }
+/// <summary>One request's drafting state (<see cref="IDrafter.Begin"/>), e.g. its draft KV cache.</summary>
+public interface IDraftState : IDisposable
+{
+    /// <summary>Draft positions committed so far: the (feature, next token) pairs consumed.</summary>
+    int CommittedLength { get; }
+}
+
+/// <summary>The state of drafters that keep none.</summary>
+public sealed class NoDraftState : IDraftState
+{
+    private int committed;
+
+    /// <inheritdoc/>
+    public int CommittedLength => committed;
+
+    /// <summary>Counts <paramref name="pairs"/> more consumed pairs.</summary>
+    public void Consume(int pairs) => committed += pairs;
+
+    /// <inheritdoc/>
+    public void Dispose() { }
 }
 
 /// <summary>What the target must return for the drafter: residual-stream inputs of some layers (EAGLE-3) and/or the final-norm hidden states (EAGLE-1/2).</summary>

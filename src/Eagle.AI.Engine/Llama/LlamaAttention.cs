@@ -50,7 +50,15 @@ public sealed class LlamaAttention : nn.Module
     /// x [1, n, in]; cos/sin [n, D]; mask bool [n, past + n] (true = attend) or null (everything visible: one query token).
     /// Writes this layer's new K/V into <paramref name="cache"/> and returns [1, n, H].
     /// </summary>
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KVCache cache, int layer)
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KVCache cache, int layer) =>
+        forward(x, cos, sin, PackedSequences.One((int)x.shape[1], cache, mask), layer);
+
+    /// <summary>
+    /// x [1, N, in] holding the new tokens of every sequence in <paramref name="batch"/>; cos/sin [N, D]. One GEMM
+    /// computes q/k/v for all rows; each sequence then writes its K/V into its own cache and attends with its own mask.
+    /// Returns [1, N, H].
+    /// </summary>
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, PackedSequences batch, int layer)
     {
         using var scope = NewDisposeScope();
         long n = x.shape[1];
@@ -72,15 +80,31 @@ public sealed class LlamaAttention : nn.Module
             q = RotaryEmbedding.Apply(q, cos, sin);
             k = RotaryEmbedding.Apply(k, cos, sin);
         }
-        var (keys, values) = cache.Write(layer, k, v);                          // [1, kvHeads, S, D]
 
+        var outputs = new Tensor[batch.Count];
+        for (int j = 0; j < batch.Count; j++)
+        {
+            int offset = batch.Offsets[j], length = batch.Lengths[j];
+            bool whole = batch.Count == 1;
+            outputs[j] = Attend(whole ? q : q.narrow(2, offset, length), whole ? k : k.narrow(2, offset, length),
+                whole ? v : v.narrow(2, offset, length), batch.Masks[j], batch.Caches[j], layer);
+        }
+        var o = outputs.Length == 1 ? outputs[0] : cat(outputs, 2);             // [1, heads, N, D]
+        o = o.transpose(1, 2).reshape(1, n, heads * headDim);
+        return o_proj.forward(o).MoveToOuterDisposeScope();
+    }
+
+    // One sequence: q [1, heads, n, D], k/v [1, kvHeads, n, D] → [1, heads, n, D] over its cache.
+    private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask, KVCache cache, int layer)
+    {
+        long n = q.shape[2];
+        var (keys, values) = cache.Write(layer, k, v);                          // [1, kvHeads, S, D]
         int group = heads / kvHeads;
         // head h uses KV head h / group, so [1, heads, n, D] → [1, kvHeads, group·n, D] keeps each group together
         var qg = q.reshape(1, kvHeads, group * n, headDim);
         Tensor? m = mask is null ? null : group == 1 ? mask : mask.repeat(group, 1); // [group·n, S]
         var o = nn.functional.scaled_dot_product_attention(qg, keys, values, m);  // [1, kvHeads, group·n, D]
-        o = o.view(1, heads, n, headDim).transpose(1, 2).reshape(1, n, heads * headDim);
-        return o_proj.forward(o).MoveToOuterDisposeScope();
+        return o.view(1, heads, n, headDim);
     }
 
     /// <inheritdoc/>

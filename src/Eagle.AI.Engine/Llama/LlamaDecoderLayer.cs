@@ -29,11 +29,15 @@ public sealed class LlamaDecoderLayer : nn.Module
     }
 
     /// <summary>x [1, n, H] → [1, n, H]</summary>
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KVCache cache)
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KVCache cache) =>
+        forward(x, cos, sin, PackedSequences.One((int)x.shape[1], cache, mask));
+
+    /// <summary>x [1, N, H] of the packed sequences in <paramref name="batch"/> → [1, N, H]</summary>
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, PackedSequences batch)
     {
         using var scope = NewDisposeScope();
         using var a = input_layernorm.forward(x);
-        var h = x.Plus(self_attn.forward(a, cos, sin, mask, cache, index));        // residual connection
+        var h = x.Plus(self_attn.forward(a, cos, sin, batch, index));              // residual connection
         using var b = post_attention_layernorm.forward(h);
         var y = h.Plus(mlp.forward(b));                                            // residual connection (out of place: autograd needs h)
         return y.MoveToOuterDisposeScope();

@@ -44,7 +44,7 @@ public sealed class LlamaForCausalLM : nn.Module
     public LlamaConfig Config { get; }
     /// <summary>Weight and activation dtype.</summary>
     public ScalarType DType { get; }
-    /// <summary>The home device: embedding, final norm, lm_head; every input and output of <see cref="Forward"/> lives here.</summary>
+    /// <summary>The home device: embedding, final norm, lm_head; every input and output of <see cref="Forward(IReadOnlyList{ForwardItem})"/> lives here.</summary>
     public Device Device { get; }
     /// <summary>Which device runs which decoder layers (one segment on <see cref="Device"/> unless split).</summary>
     public LayerPlacement Placement { get; }
@@ -80,38 +80,78 @@ public sealed class LlamaForCausalLM : nn.Module
     /// committed prefix, with <paramref name="mask"/> bool [n, past + n] (true = attend; null = causal). Writes their K/V
     /// into <paramref name="cache"/> and advances it by n.
     /// </summary>
-    public TargetOutput Forward(Tensor ids, Tensor positions, KVCache cache, Tensor? mask, ForwardRequest request)
+    public TargetOutput Forward(Tensor ids, Tensor positions, KVCache cache, Tensor? mask, ForwardRequest request) =>
+        Forward([new ForwardItem(ids, positions, cache, mask, request)])[0];
+
+    /// <summary>
+    /// One forward for several sequences (each an independent request with its own cache): their new tokens go through
+    /// the decoder layers together — every weight is read once for all of them — while each attends only to its own
+    /// cache with its own mask and gets its own logits, features and hidden states, as if it had run alone.
+    /// </summary>
+    /// <exception cref="ArgumentException">No items, two items share a cache, or they capture different layers.</exception>
+    public IReadOnlyList<TargetOutput> Forward(IReadOnlyList<ForwardItem> items)
     {
-        int n = (int)ids.shape[0];
-        cache.EnsureRoom(n);
+        ArgumentNullException.ThrowIfNull(items);
+        if (items.Count == 0) throw new ArgumentException("at least one sequence is needed", nameof(items));
+        if (items.Select(i => i.Cache).Distinct().Count() != items.Count)
+            throw new ArgumentException("each sequence needs a cache of its own", nameof(items));
+        var lengths = items.Select(i => (int)i.Ids.shape[0]).ToArray();
+        for (int j = 0; j < items.Count; j++) items[j].Cache.EnsureRoom(lengths[j]);
         using var scope = NewDisposeScope();
-        mask ??= n == 1 ? null : CausalMask(cache.Length, n, Device);
-        var x = model.embed_tokens.forward(ids).unsqueeze(0);                  // [1, n, H]
-        var (cos, sin) = rotary.Tables(positions, DType);                       // [n, D]
+        var masks = items.Select((i, j) => i.Mask ?? (lengths[j] == 1 ? null : CausalMask(i.Cache.Length, lengths[j], Device))).ToArray();
+        var batch = new PackedSequences(lengths, items.Select(i => i.Cache).ToArray(), masks);
+        bool one = items.Count == 1;
+        var ids = one ? items[0].Ids : cat(items.Select(i => i.Ids).ToArray());
+        var positions = one ? items[0].Positions : cat(items.Select(i => i.Positions).ToArray());
+        var x = model.embed_tokens.forward(ids).unsqueeze(0);                  // [1, N, H]
+        var (cos, sin) = rotary.Tables(positions, DType);                       // [N, D]
+        var captureLayers = items.Select(i => i.Request.CaptureLayers).FirstOrDefault(c => c is not null);
+        if (items.Any(i => i.Request.CaptureLayers is { } c && !c.SequenceEqual(captureLayers!)))
+            throw new ArgumentException("the sequences of one forward must capture the same layers", nameof(items));
         var captured = new List<Tensor>();
         for (int g = 0; g < Placement.Segments.Count; g++)
         {
-            // A segment on another device gets the hidden state, rope tables and mask there; the first is home.
+            // A segment on another device gets the hidden state, rope tables and masks there; the first is home.
             var segment = Placement.Segments[g];
             bool home = g == 0;
             x = home ? x : x.to(segment.Device);
-            var (c, s, m) = home ? (cos, sin, mask) : (cos.to(segment.Device), sin.to(segment.Device), mask?.to(segment.Device));
+            var (c, s, b) = home ? (cos, sin, batch) : (cos.to(segment.Device), sin.to(segment.Device), batch.WithMasksOn(segment.Device));
             for (int i = segment.First; i <= segment.Last; i++)
             {
-                if (request.CaptureLayers is { } cl && Array.IndexOf(cl, i) >= 0)
+                if (captureLayers is not null && Array.IndexOf(captureLayers, i) >= 0)
                     captured.Add(home ? x : x.to(Device));                      // residual stream entering layer i
-                x = model.layers[i].forward(x, c, s, m, cache);
+                x = model.layers[i].forward(x, c, s, b);
             }
         }
-        cache.Advance(n);
-        var h = model.norm.forward(x.to(Device)).squeeze(0);                   // [n, H]
-        var rows = request.LogitRows is null ? h : h.index_select(0, request.LogitRows);
-        var logits = LmHead(rows).to(ScalarType.Float32); // [r, V]
-        var features = captured.Count == 0 ? null : cat(captured, -1).squeeze(0);     // [n, k·H]
-        return new TargetOutput(
-            logits.MoveToOuterDisposeScope(),
-            features?.MoveToOuterDisposeScope(),
-            request.FinalHidden ? h.MoveToOuterDisposeScope() : null);
+        for (int j = 0; j < items.Count; j++) items[j].Cache.Advance(lengths[j]);
+        var h = model.norm.forward(x.to(Device)).squeeze(0);                   // [N, H]
+        var features = captured.Count == 0 ? null : cat(captured, -1).squeeze(0);     // [N, k·H]
+
+        // One lm_head GEMM over the rows every sequence asked for, then split back per sequence.
+        var rowParts = new Tensor[items.Count];
+        var rowCounts = new long[items.Count];
+        for (int j = 0; j < items.Count; j++)
+        {
+            var wanted = items[j].Request.LogitRows;
+            rowParts[j] = wanted is null ? HeldScalars.Range(batch.Offsets[j], batch.Offsets[j] + lengths[j], Device)
+                : one ? wanted : wanted.Plus((long)batch.Offsets[j]);
+            rowCounts[j] = rowParts[j].shape[0];
+        }
+        var rows = one && items[0].Request.LogitRows is null ? h : h.index_select(0, one ? rowParts[0] : cat(rowParts));
+        var logits = LmHead(rows).to(ScalarType.Float32);                      // [R, V]
+        var outputs = new TargetOutput[items.Count];
+        long first = 0;
+        for (int j = 0; j < items.Count; j++)
+        {
+            var request = items[j].Request;
+            outputs[j] = new TargetOutput(
+                (one ? logits : logits.narrow(0, first, rowCounts[j])).MoveToOuterDisposeScope(),
+                request.CaptureLayers is null || features is null ? null
+                    : (one ? features : features.narrow(0, batch.Offsets[j], lengths[j])).MoveToOuterDisposeScope(),
+                request.FinalHidden ? (one ? h : h.narrow(0, batch.Offsets[j], lengths[j])).MoveToOuterDisposeScope() : null);
+            first += rowCounts[j];
+        }
+        return outputs;
     }
 
     /// <summary>

@@ -27,3 +27,12 @@ public sealed record ForwardRequest(Tensor? LogitRows = null, int[]? CaptureLaye
     /// <summary>Logits of every new token, nothing else.</summary>
     public static readonly ForwardRequest AllLogits = new();
 }
+
+/// <summary>One sequence's part of a batched <see cref="LlamaForCausalLM.Forward(IReadOnlyList{ForwardItem})"/>.</summary>
+/// <param name="Ids">int64 [n] new tokens.</param>
+/// <param name="Positions">int64 [n] their positions.</param>
+/// <param name="Cache">The sequence's own KV cache; the forward writes the n entries and advances it.</param>
+/// <param name="Mask">bool [n, past + n] (true = attend); null = causal.</param>
+/// <param name="Request">Which logits rows (relative to this sequence) and features it needs.</param>
+public sealed record ForwardItem(Tensor Ids, Tensor Positions, KVCache Cache, Tensor? Mask, ForwardRequest Request);
+

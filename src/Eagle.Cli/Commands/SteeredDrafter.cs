@@ -23,15 +23,16 @@ internal sealed class SteeredDrafter(EagleDrafter inner, double acceptance, int 
     public int MaxTreeTokens => inner.MaxTreeTokens;
     public TreeSettings Tree => inner.Tree;
 
-    public void Reset(int capacity)
+    /// <remarks>Steers one request at a time: the recorded continuation and the count of consumed tokens are this drafter's.</remarks>
+    public IDraftState Begin(int capacity)
     {
-        inner.Reset(capacity);
         consumed = 0;
+        return inner.Begin(capacity);
     }
 
-    public DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context)
+    public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context)
     {
-        var drafted = inner.Draft(features, nextTokens, context);
+        var drafted = inner.Draft(state, features, nextTokens, context);
         consumed += nextTokens.Length;                                  // the root is sequence[consumed]
         int[] tokens = [.. drafted.Tokens];
         int[] parents = drafted.Parents;

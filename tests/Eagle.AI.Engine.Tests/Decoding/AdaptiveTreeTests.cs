@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
@@ -76,7 +77,7 @@ public class AdaptiveTreeTests
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var cache = target.NewCache(sequence.Length);
-        using var o = target.Forward(tensor(sequence.Select(t => (long)t).ToArray()), arange(0, sequence.Length, ScalarType.Int64), cache, null,
+        using var o = target.Forward(tensor(sequence.Select(t => (long)t).ToArray()), HeldScalars.Range(0, sequence.Length), cache, null,
             new ForwardRequest(CaptureLayers: inner.Features.CaptureLayers));
         var seen = cat(recording.Features);
         DraftingFixtures.AssertClose(seen, o.Captured!.narrow(0, 0, consumed), 1e-4, "features handed to the drafter");
@@ -90,13 +91,13 @@ public class AdaptiveTreeTests
         FeatureRequest IDrafter.Features => inner.Features;
         public int MaxTreeTokens => inner.MaxTreeTokens;
         public TreeSettings Tree => inner.Tree;
-        public void Reset(int capacity) => inner.Reset(capacity);
+        public IDraftState Begin(int capacity) => inner.Begin(capacity);
 
-        public DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context)
+        public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context)
         {
             Features.Add(features!.clone().DetachFromDisposeScope());
             Tokens.AddRange(nextTokens);
-            return inner.Draft(features, nextTokens, context);
+            return inner.Draft(state, features, nextTokens, context);
         }
 
         public void Dispose()

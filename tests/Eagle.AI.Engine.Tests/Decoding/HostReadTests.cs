@@ -71,10 +71,10 @@ public class HostReadTests
     {
         using var target = TestModels.Create("A");
         using var drafter = new EagleDrafter(DraftingFixtures.Head(EagleHeadKind.Eagle3, target), new TreeSettings { TotalTokens = 10, Depth = 3, TopK = 3 });
-        drafter.Reset(32);
+        using var drafterState = drafter.Begin(32);
         using var features = DraftingFixtures.Features(drafter.Head, 3, 1);
         using var reads = HostReads.Observe();
-        var tree = drafter.Draft(features, [5, 6, 7], DraftingFixtures.Greedy);
+        var tree = drafter.Draft(drafterState, features, [5, 6, 7], DraftingFixtures.Greedy);
         Assert.Equal(0, reads.Count);                                               // drafting reads nothing
         Assert.Equal(7, tree.Tokens[0]);
         _ = tree.Parents;

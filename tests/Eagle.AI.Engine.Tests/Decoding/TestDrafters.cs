@@ -18,9 +18,13 @@ internal sealed class OracleDrafter(int[] sequence, double errorRate, int depth,
 
     public int MaxTreeTokens => 64;
 
-    public void Reset(int capacity) => consumed = 0;
+    public IDraftState Begin(int capacity)
+    {
+        consumed = 0;
+        return new NoDraftState();
+    }
 
-    public DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context)
+    public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context)
     {
         consumed += nextTokens.Length;               // the root sits at sequence index `consumed`
         Assert.Equal(sequence[consumed], nextTokens[^1]); // the generator must hand over exactly the committed tokens
@@ -66,9 +70,9 @@ internal sealed class ScriptedDrafter(int vocab, int width, int seed) : IDrafter
 
     public int MaxTreeTokens => 64;
 
-    public void Reset(int capacity) { }
+    public IDraftState Begin(int capacity) => new NoDraftState();
 
-    public DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context)
+    public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context)
     {
         var tokens = new List<int> { nextTokens[^1] };
         var parents = new List<int> { -1 };
@@ -95,9 +99,9 @@ internal sealed class SampledStaticDrafter(float[] q, int children, int seed) : 
 
     public int MaxTreeTokens => 64;
 
-    public void Reset(int capacity) { }
+    public IDraftState Begin(int capacity) => new NoDraftState();
 
-    public DraftTree Draft(Tensor? features, int[] nextTokens, DraftContext context)
+    public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context)
     {
         var tokens = new List<int> { nextTokens[^1] };
         var parents = new List<int> { -1 };

@@ -46,10 +46,8 @@ public class TreeBuffersTests
             using (DeviceMemory.Hook(allocations.Add))
                 result = generator.Generate([5, 9, 14, 20], options);
             Assert.True(result.Stats.Rounds >= 20, $"only {result.Stats.Rounds} rounds");
-            // the draft cache is kept by the drafter and reused by the second request
-            string[] setup = request == 0
-                ? [DeviceMemory.KVCache, DeviceMemory.TreeBuffers, DeviceMemory.DraftCache]
-                : [DeviceMemory.KVCache, DeviceMemory.TreeBuffers];
+            // each request (session) owns its draft cache, as it owns its KV cache: the drafter keeps nothing between requests
+            string[] setup = [DeviceMemory.KVCache, DeviceMemory.TreeBuffers, DeviceMemory.DraftCache];
             var rounds = Enumerable.Repeat<string[]>([DeviceMemory.Draft, DeviceMemory.Forward], result.Stats.Rounds).SelectMany(x => x);
             Assert.Equal([.. setup, DeviceMemory.Forward, .. rounds], allocations);  // the prefill, then a draft and a verify per round
         }

@@ -52,10 +52,10 @@ public class EagleDrafterTests
         using var head = DraftingFixtures.Head(kind, target, draftVocab: 50);
         // keep every candidate (3 + 3·3·3 = 30) so that every fed node shows all its k children
         using var drafter = new EagleDrafter(head, new TreeSettings { TopK = 3, Depth = 3, TotalTokens = 31 }, ownsHead: false);
-        drafter.Reset(64);
+        using var drafterState = drafter.Begin(64);
         int[] next = DraftingFixtures.Tokens(new Random(5), 6, target.Config.VocabSize);
         using var features = DraftingFixtures.Features(head, next.Length, 6);
-        var tree = drafter.Draft(features, next, DraftingFixtures.Greedy);
+        var tree = drafter.Draft(drafterState, features, next, DraftingFixtures.Greedy);
         Assert.Equal(31, tree.Count);
         Assert.Equal(next[^1], tree.Tokens[0]);
         Assert.Equal(4, tree.MaxDepth);                                            // Depth + 1
@@ -71,10 +71,10 @@ public class EagleDrafterTests
         using var target = TestModels.Create("B");
         using var head = DraftingFixtures.Head(kind, target);
         using var drafter = new EagleDrafter(head, TreeSettings.Static(), ownsHead: false);
-        drafter.Reset(64);
+        using var drafterState = drafter.Begin(64);
         int[] next = DraftingFixtures.Tokens(new Random(7), 5, target.Config.VocabSize);
         using var features = DraftingFixtures.Features(head, next.Length, 8);
-        var tree = drafter.Draft(features, next, DraftingFixtures.Greedy);
+        var tree = drafter.Draft(drafterState, features, next, DraftingFixtures.Greedy);
         Assert.Equal(26, tree.Count);
         Assert.Equal(new StaticTree(TreeSettings.McSim7b63, 10).Parents, tree.Parents);
         Assert.Null(tree.ParentDistributions);
@@ -87,10 +87,10 @@ public class EagleDrafterTests
         using var target = TestModels.Create("A");
         using var head = Eagle3Head.CreateRandom(target, 9, draftVocabSize: 30);
         using var drafter = new EagleDrafter(head, TreeSettings.Static(), ownsHead: false);
-        drafter.Reset(32);
+        using var drafterState = drafter.Begin(32);
         int[] next = [5, 6, 7];
         using var features = DraftingFixtures.Features(head, 3, 1);
-        var tree = drafter.Draft(features, next, new DraftContext(true, new Random(3)));
+        var tree = drafter.Draft(drafterState, features, next, new DraftContext(true, new Random(3)));
         var q = tree.ParentDistributions!;
         var mapped = Enumerable.Range(0, 30).Select(head.ToTarget).ToHashSet();
         for (int node = 0; node < tree.Count; node++)
@@ -121,7 +121,7 @@ public class EagleDrafterTests
         using var head = DraftingFixtures.Head(kind, target, draftVocab: 4);
         var settings = tree == TreeKind.Static ? TreeSettings.Static() : TreeSettings.Default;
         using var drafter = new EagleDrafter(head, settings, ownsHead: false);
-        drafter.Reset(64);
+        using var drafterState = drafter.Begin(64);
         var vocab = Enumerable.Range(0, head.DraftVocabSize).Select(head.ToTarget).ToHashSet();
         var r = new Random(1);
         int committed = 0;
@@ -130,9 +130,9 @@ public class EagleDrafterTests
             int k = round == 0 ? 5 : r.Next(1, 4);
             int[] next = DraftingFixtures.Tokens(r, k, 6);
             using var features = DraftingFixtures.Features(head, k, round);
-            var t = drafter.Draft(features, next, new DraftContext(round % 2 == 1, r));
+            var t = drafter.Draft(drafterState, features, next, new DraftContext(round % 2 == 1, r));
             committed += k;
-            Assert.Equal(committed, drafter.CommittedLength);
+            Assert.Equal(committed, drafterState.CommittedLength);
             Assert.All(t.Tokens.Skip(1), id => Assert.Contains(id, vocab));
             Assert.All(t.Tokens, id => Assert.InRange(id, 0, 5));
             if (tree == TreeKind.Dynamic)
@@ -157,24 +157,24 @@ public class EagleDrafterTests
 
         // the same 12 pairs in rounds of 7, 1, 4 (drafting a tree after each) or all at once
         using var stepwise = new EagleDrafter(head, settings, ownsHead: false);
-        stepwise.Reset(40);
-        stepwise.Draft(features[..7], next[..7], DraftingFixtures.Greedy);
-        Assert.Equal(7, stepwise.CommittedLength);
-        stepwise.Draft(features[7..8], next[7..8], DraftingFixtures.Greedy);
-        Assert.Equal(8, stepwise.CommittedLength);
-        var last = stepwise.Draft(features[8..], next[8..], DraftingFixtures.Greedy);
-        Assert.Equal(12, stepwise.CommittedLength);
+        using var stepwiseState = stepwise.Begin(40);
+        stepwise.Draft(stepwiseState, features[..7], next[..7], DraftingFixtures.Greedy);
+        Assert.Equal(7, stepwiseState.CommittedLength);
+        stepwise.Draft(stepwiseState, features[7..8], next[7..8], DraftingFixtures.Greedy);
+        Assert.Equal(8, stepwiseState.CommittedLength);
+        var last = stepwise.Draft(stepwiseState, features[8..], next[8..], DraftingFixtures.Greedy);
+        Assert.Equal(12, stepwiseState.CommittedLength);
 
         using var once = new EagleDrafter(head, settings, ownsHead: false);
-        once.Reset(40);
-        var direct = once.Draft(features, next, DraftingFixtures.Greedy);
+        using var onceState = once.Begin(40);
+        var direct = once.Draft(onceState, features, next, DraftingFixtures.Greedy);
         Assert.Equal(direct.Tokens, last.Tokens);
         Assert.Equal(direct.Parents, last.Parents);
 
-        // Reset starts over
-        stepwise.Reset(40);
-        Assert.Equal(0, stepwise.CommittedLength);
-        var again = stepwise.Draft(features, next, DraftingFixtures.Greedy);
+        // a new state starts over
+        using var fresh = stepwise.Begin(40);
+        Assert.Equal(0, fresh.CommittedLength);
+        var again = stepwise.Draft(fresh, features, next, DraftingFixtures.Greedy);
         Assert.Equal(direct.Tokens, again.Tokens);
     }
 
@@ -189,13 +189,13 @@ public class EagleDrafterTests
         using var drafter = new EagleDrafter(head, settings, ownsHead: false);
         var r = new Random(8);
         var context = new DraftContext(tree == TreeKind.Static, r);
+        using var drafterState = drafter.Begin(300);
         void Round(int k)
         {
             using var scope = NewDisposeScope();                                     // the tree's tensors belong to the round
             using var f = DraftingFixtures.Features(head, k, r.Next());
-            drafter.Draft(f, DraftingFixtures.Tokens(r, k, 97), context);
+            drafter.Draft(drafterState, f, DraftingFixtures.Tokens(r, k, 97), context);
         }
-        drafter.Reset(300);
         Round(10);
         Round(2);
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
@@ -216,8 +216,8 @@ public class EagleDrafterTests
         var request = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
         using var output = target.Forward(ids, positions, cache, null, request);
         int root = (int)output.Logits[^1].argmax().item<long>();
-        drafter.Reset(64);
-        var tree = drafter.Draft(output.Captured, [.. prompt[1..], root], DraftingFixtures.Greedy);
+        using var drafterState = drafter.Begin(64);
+        var tree = drafter.Draft(drafterState, output.Captured, [.. prompt[1..], root], DraftingFixtures.Greedy);
         Assert.Equal(60, tree.Count);
         Assert.Equal(root, tree.Tokens[0]);
     }
@@ -228,16 +228,17 @@ public class EagleDrafterTests
         using var target = TestModels.Create("A");
         using var drafter = new EagleDrafter(Eagle1Head.CreateRandom(target, 1));
         using var f = DraftingFixtures.Features(drafter.Head, 2, 1);
-        Assert.Throws<InvalidOperationException>(() => drafter.Draft(f, [1, 2], DraftingFixtures.Greedy));   // no Reset
-        drafter.Reset(4);
-        Assert.Throws<ArgumentException>(() => drafter.Draft(f, [1, 2, 3], DraftingFixtures.Greedy));       // rows ≠ tokens
-        Assert.Throws<ArgumentOutOfRangeException>(() => drafter.Draft(f, [1, 97], DraftingFixtures.Greedy));
-        Assert.Throws<ArgumentNullException>(() => drafter.Draft(null, [1], DraftingFixtures.Greedy));
-        drafter.Draft(f, [1, 2], DraftingFixtures.Greedy);
+        using var foreign = new NoDraftState();
+        Assert.Throws<ArgumentException>(() => drafter.Draft(foreign, f, [1, 2], DraftingFixtures.Greedy));  // not from Begin
+        using var drafterState = drafter.Begin(4);
+        Assert.Throws<ArgumentException>(() => drafter.Draft(drafterState, f, [1, 2, 3], DraftingFixtures.Greedy));       // rows ≠ tokens
+        Assert.Throws<ArgumentOutOfRangeException>(() => drafter.Draft(drafterState, f, [1, 97], DraftingFixtures.Greedy));
+        Assert.Throws<ArgumentNullException>(() => drafter.Draft(drafterState, null, [1], DraftingFixtures.Greedy));
+        drafter.Draft(drafterState, f, [1, 2], DraftingFixtures.Greedy);
         using var big = DraftingFixtures.Features(drafter.Head, 3, 1);
-        var e = Assert.Throws<InvalidOperationException>(() => drafter.Draft(big, [1, 2, 3], DraftingFixtures.Greedy));
+        var e = Assert.Throws<InvalidOperationException>(() => drafter.Draft(drafterState, big, [1, 2, 3], DraftingFixtures.Greedy));
         Assert.Contains("draft cache full", e.Message);
-        Assert.Equal(2, drafter.CommittedLength);
+        Assert.Equal(2, drafterState.CommittedLength);
         Assert.Throws<ArgumentOutOfRangeException>(() => new EagleDrafter(drafter.Head, new TreeSettings { Depth = 0 }, ownsHead: false));
     }
 }

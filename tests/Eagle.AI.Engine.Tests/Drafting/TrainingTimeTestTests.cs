@@ -75,9 +75,9 @@ public class TrainingTimeTestTests(Xunit.Abstractions.ITestOutputHelper output)
         int[] prefix = Tokens(new Random(11), 9, target.Config.VocabSize);   // committed 0..7, root prefix[8]
         int committed = prefix.Length - 1;
         using var drafter = new EagleDrafter(head, new TreeSettings { TopK = 1, Depth = Steps - 1, TotalTokens = Steps + 1 }, ownsHead: false);
-        drafter.Reset(32);
+        using var drafterState = drafter.Begin(32);
         using var scope = NewDisposeScope();
-        var tree = drafter.Draft(TargetFeatures(target, head, prefix).narrow(0, 0, committed), prefix[1..],
+        var tree = drafter.Draft(drafterState, TargetFeatures(target, head, prefix).narrow(0, 0, committed), prefix[1..],
             new DraftContext(false, new Random(1)));
         int[] chain = tree.Tokens[1..];                                           // depths 1..Steps
         Assert.Equal(Steps, chain.Length);

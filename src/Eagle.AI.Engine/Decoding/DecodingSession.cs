@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using Eagle.AI.Engine.Llama;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Decoding;
+
+/// <summary>
+/// One request being decoded, and everything it holds: its KV cache, drafting state and tree buffers, sampler and
+/// random state, pending features and statistics. A step is split in two so that many sessions can share one batched
+/// forward: <see cref="Plan"/> says what this session's next forward is (the prompt, one token, or root + draft tree) and
+/// <see cref="Complete"/> takes that forward's output, chooses or accepts tokens, commits and emits them.
+/// <see cref="Step(IReadOnlyList{DecodingSession})"/> runs one step of several sessions through one forward.
+/// </summary>
+public abstract class DecodingSession : IDisposable
+{
+    private readonly Func<IReadOnlyList<int>, bool>? onTokens;
+    private readonly HashSet<int> stop;
+    private readonly List<int> output = [];
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+    private double prefillMs;
+    private FinishReason reason = FinishReason.Length;
+
+    /// <summary>Starts a session for <paramref name="prompt"/>; <paramref name="onTokens"/> sees each step's tokens and may return false to end the request there.</summary>
+    private protected DecodingSession(LlamaForCausalLM target, IReadOnlyList<int> prompt, GenerationOptions options,
+        Func<IReadOnlyList<int>, bool>? onTokens)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(options);
+        if (prompt.Count == 0) throw new ArgumentException("The prompt is empty.", nameof(prompt));
+        options.Validate();
+        Target = target;
+        Prompt = prompt;
+        Options = options;
+        this.onTokens = onTokens;
+        stop = new HashSet<int>(options.StopTokenIds ?? target.Config.EosTokenIds);
+    }
+
+    /// <summary>The model this session decodes with.</summary>
+    public LlamaForCausalLM Target { get; }
+
+    /// <summary>The prompt's ids.</summary>
+    public IReadOnlyList<int> Prompt { get; }
+
+    /// <summary>Budget, sampling and stop ids.</summary>
+    public GenerationOptions Options { get; }
+
+    /// <summary>Whether generation is over (a stop id, the budget, the context limit, or the consumer asked to stop).</summary>
+    public bool Done { get; private set; }
+
+    /// <summary>The tokens generated so far.</summary>
+    public IReadOnlyList<int> Output => output;
+
+    /// <summary>Positions this session's KV cache holds.</summary>
+    public abstract int Capacity { get; }
+
+    /// <summary>Device bytes this session holds (caches and buffers).</summary>
+    public abstract long Bytes { get; }
+
+    /// <summary>What the session is allocating or running on the device (see <see cref="DeviceMemory"/>), for out-of-memory reports.</summary>
+    public string Allocation { get; private protected set; } = DeviceMemory.KVCache;
+
+    /// <summary>The next forward: this session's new tokens, positions, cache, mask and the outputs it needs. Its tensors belong to the caller's dispose scope.</summary>
+    /// <exception cref="InvalidOperationException">The session is done.</exception>
+    public ForwardItem Plan()
+    {
+        if (Done) throw new InvalidOperationException("the session is done");
+        return PlanStep();
+    }
+
+    /// <summary>Consumes the output of the forward <see cref="Plan"/> described.</summary>
+    public void Complete(TargetOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        CompleteStep(output);
+    }
+
+    /// <summary>Ends the request now, as if a stop id had come: <see cref="FinishReason.Stop"/> with the tokens so far.</summary>
+    public void Stop()
+    {
+        if (Done) return;
+        Done = true;
+        reason = FinishReason.Stop;
+    }
+
+    /// <summary>The outcome; complete once <see cref="Done"/>.</summary>
+    public GenerationResult Result
+    {
+        get
+        {
+            double total = clock.Elapsed.TotalMilliseconds;
+            var stats = Statistics() with
+            {
+                PromptTokens = Prompt.Count,
+                GeneratedTokens = output.Count,
+                PrefillMs = prefillMs,
+                DecodeMs = total - prefillMs,
+            };
+            return new GenerationResult(output.ToArray(), reason, stats);
+        }
+    }
+
+    /// <summary>One step of this session alone.</summary>
+    /// <exception cref="DeviceOutOfMemoryException">The forward did not fit in device memory.</exception>
+    public void Step() => Step([this]);
+
+    /// <summary>
+    /// One step of every session in <paramref name="sessions"/> (none done, all on one target) through one forward:
+    /// each plans its tokens, the target runs them together, each completes with its own part of the output.
+    /// </summary>
+    /// <exception cref="DeviceOutOfMemoryException">The forward did not fit in device memory (named after the first session).</exception>
+    public static void Step(IReadOnlyList<DecodingSession> sessions)
+    {
+        ArgumentNullException.ThrowIfNull(sessions);
+        if (sessions.Count == 0) return;
+        var target = sessions[0].Target;
+        if (sessions.Any(s => s.Target != target)) throw new ArgumentException("the sessions of one step must share a target", nameof(sessions));
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var items = new ForwardItem[sessions.Count];
+        try
+        {
+            for (int j = 0; j < sessions.Count; j++) items[j] = sessions[j].Plan();
+            foreach (var s in sessions) s.Allocation = DeviceMemory.Forward;
+            DeviceMemory.Allocating(DeviceMemory.Forward);
+            var outputs = target.Forward(items);
+            for (int j = 0; j < sessions.Count; j++) sessions[j].Complete(outputs[j]);
+        }
+        catch (Exception e) when (DeviceMemory.IsOutOfMemory(e))
+        {
+            var first = sessions[0];
+            throw new DeviceOutOfMemoryException(first.Capacity, first.Bytes, target.Device.ToString(), first.Allocation, e);
+        }
+    }
+
+    /// <summary>What <see cref="Plan"/> returns when the session is not done.</summary>
+    private protected abstract ForwardItem PlanStep();
+
+    /// <summary>What <see cref="Complete"/> does.</summary>
+    private protected abstract void CompleteStep(TargetOutput output);
+
+    /// <summary>The subclass's counters (forwards, rounds, drafts); the base fills in tokens and times.</summary>
+    private protected abstract GenerationStats Statistics();
+
+    /// <summary>Marks the end of prefill (called once, when the prompt's forward has been consumed).</summary>
+    private protected void PrefillDone() => prefillMs = clock.Elapsed.TotalMilliseconds;
+
+    /// <summary>Milliseconds since the session started.</summary>
+    private protected double Now => clock.Elapsed.TotalMilliseconds;
+
+    /// <summary>
+    /// Appends tokens up to and including a stop id or the budget and shows them to the consumer; returns how many
+    /// were taken. Sets <see cref="Done"/> when generation is over (also when the consumer returns false).
+    /// </summary>
+    private protected int Emit(IReadOnlyList<int> tokens)
+    {
+        int start = output.Count;
+        foreach (int t in tokens)
+        {
+            output.Add(t);
+            if (stop.Contains(t)) { Done = true; reason = FinishReason.Stop; break; }
+            if (output.Count >= Options.MaxNewTokens) { Done = true; break; }
+        }
+        if (onTokens?.Invoke(output.GetRange(start, output.Count - start)) == false) Stop();
+        return output.Count - start;
+    }
+
+    /// <summary>Ends generation at the context limit (<see cref="FinishReason.Length"/>).</summary>
+    private protected void ContextFull() => Done = true;
+
+    /// <summary>Frees the session's device memory.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Frees caches and buffers.</summary>
+    protected abstract void Dispose(bool disposing);
+}

@@ -1,0 +1,224 @@
+using Eagle.AI.Engine.Drafting;
+using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Decoding;
+
+/// <summary>
+/// EAGLE speculative decoding as a session. Each step the policy decides between a plain step (the root alone, exactly
+/// vanilla) and a drafted round: the drafter proposes a tree from the target's own features, the target verifies root +
+/// tree in one forward, and <see cref="Acceptance"/> keeps exactly the tokens plain decoding would have produced
+/// (greedy) or an exact sample of its distribution (sampling); their K/V are compacted into the committed prefix.
+/// </summary>
+public sealed class SpeculativeSession : DecodingSession
+{
+    private readonly IDrafter drafter;
+    private readonly Sampler sampler;
+    private readonly DraftContext context;
+    private readonly SpeculationPolicy policy;
+    private readonly ForwardRequest forward;
+    private readonly KVCache cache;
+    private readonly TreeBuffers buffers;
+    private readonly IDraftState draftState;
+
+    // Committed tokens the drafter has not consumed yet: their features, each paired with the token that followed
+    // (the last is the next root). Plain steps add to them; the next draft takes them all.
+    private readonly List<Tensor> pendingFeatures = [];
+    private readonly List<int> pendingNext = [];
+
+    // The round in flight between Plan and Complete.
+    private bool prefilled;
+    private TreeBudget? budget;
+    private DraftTree? tree;
+    private Tensor? uniforms;
+    private int past;
+    private double roundStart, drafted;
+
+    private int rounds, acceptedDrafts, verifiedTokens;
+    private double draftMs, verifyMs;
+
+    /// <summary>
+    /// Allocates the request's KV cache, tree buffers and drafting state at their full size (prompt + budget +
+    /// <paramref name="treeRoom"/>, within <paramref name="contextLimit"/>).
+    /// </summary>
+    /// <exception cref="DeviceOutOfMemoryException">They do not fit in device memory; nothing stays allocated.</exception>
+    public SpeculativeSession(LlamaForCausalLM target, IDrafter drafter, IReadOnlyList<int> prompt, GenerationOptions options,
+        Func<IReadOnlyList<int>, bool>? onTokens = null, int contextLimit = ContextBudget.DefaultContextLimit,
+        int? treeRoom = null, SpeculationCosts? costs = null)
+        : base(target, prompt, options, onTokens)
+    {
+        ArgumentNullException.ThrowIfNull(drafter);
+        this.drafter = drafter;
+        sampler = new Sampler(options.Sampling);
+        context = new DraftContext(!sampler.IsGreedy, new Random(options.Sampling.Seed is { } s ? (int)(s * 31 + 7) : Random.Shared.Next()));
+        policy = drafter.Tree is { } shape
+            ? SpeculationPolicy.For(shape, drafter.MaxTreeTokens, costs)
+            : SpeculationPolicy.Fixed(new TreeBudget(drafter.MaxTreeTokens, TreeSettings.MaxDepth));
+        forward = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
+        Capacity = ContextBudget.Capacity(prompt.Count, options.MaxNewTokens, treeRoom ?? drafter.MaxTreeTokens, contextLimit, int.MaxValue);
+        var config = target.Config;
+        Bytes = KVCache.BytesFor(config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim, Capacity, target.DType)
+                + TreeBuffers.BytesFor(drafter.MaxTreeTokens, Capacity);
+        try
+        {
+            Allocating(DeviceMemory.KVCache);
+            cache = target.NewCache(Capacity);
+            Allocating(DeviceMemory.TreeBuffers);
+            buffers = new TreeBuffers(drafter.MaxTreeTokens, Capacity, target.Device);
+            Allocation = DeviceMemory.DraftCache;                                   // the drafter announces its own cache
+            draftState = drafter.Begin(Capacity);
+        }
+        catch (Exception e)
+        {
+            buffers?.Dispose();
+            cache?.Dispose();
+            if (DeviceMemory.IsOutOfMemory(e))
+                throw new DeviceOutOfMemoryException(Capacity, Bytes, target.Device.ToString(), Allocation, e);
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override int Capacity { get; }
+
+    /// <inheritdoc/>
+    public override long Bytes { get; }
+
+    private protected override ForwardItem PlanStep()
+    {
+        var device = Target.Device;
+        past = cache.Length;
+        roundStart = Now;
+        if (!prefilled)
+        {
+            // Prefill: logits of the last position only; the prompt's features wait for the drafter paired with the
+            // next token (prompt[1..], then the root).
+            var ids = tensor(Prompt.Select(t => (long)t).ToArray(), device: device);
+            var last = tensor(new long[] { Prompt.Count - 1 }, device: device);
+            return new ForwardItem(ids, HeldScalars.Range(0, Prompt.Count, device), cache, null, forward with { LogitRows = last });
+        }
+
+        budget = policy.Next();
+        if (budget is null)
+        {
+            // A plain step (no tree pays this round): the root alone, exactly as vanilla decoding.
+            tree = null;
+            var ids = tensor(new long[] { pendingNext[^1] }, device: device);
+            return new ForwardItem(ids, HeldScalars.Range(past, past + 1, device), cache, null, forward);
+        }
+
+        // Sampling: this round's uniforms go up now, while the device is idle (acceptance runs there).
+        uniforms = sampler.IsGreedy ? null : sampler.Uniforms(buffers.MaxTreeTokens + 1, device);
+        Allocating(DeviceMemory.Draft);
+        var (features, nextTokens) = TakePending();
+        var drafts = drafter.Draft(draftState, features, nextTokens, context with { Budget = budget });
+        drafted = Now;
+
+        // Verify root + drafts in one forward: every node sees the committed prefix and its own ancestors. Near the
+        // context limit only a prefix of the nodes is verified (parents precede children, so it is still a tree).
+        if (drafts.Count > buffers.MaxTreeTokens)
+            throw new InvalidOperationException($"the drafter returned a tree of {drafts.Count} nodes, more than its MaxTreeTokens ({buffers.MaxTreeTokens})");
+        tree = drafts.Prefix(Math.Max(1, Capacity - past), device);
+        var (treeIds, positions, mask) = buffers.Load(tree.OnDevice(device), past);
+        return new ForwardItem(treeIds, positions, cache, mask, forward);
+    }
+
+    private protected override void CompleteStep(TargetOutput o)
+    {
+        if (!prefilled)
+        {
+            prefilled = true;
+            int root = sampler.Next(o.Logits[0]);                                   // the prefill's one read
+            Pending(Features(o)?.clone(), [.. Prompt.Skip(1), root]);
+            PrefillDone();
+            Emit([root]);
+            return;
+        }
+
+        int emittedDrafts = 0;
+        if (tree is null)
+        {
+            int[] token = [sampler.Next(o.Logits[0])];
+            Emit(token);
+            if (!Done) Pending(Features(o)?.clone(), token);
+            verifyMs += Now - roundStart;
+        }
+        else
+        {
+            var accepted = sampler.IsGreedy ? Acceptance.Greedy(tree, o.Logits) : Acceptance.Sample(tree, o.Logits, sampler, uniforms!);
+            policy.Observe(budget!.Value, accepted.Nodes.Length - 1);
+            verifiedTokens += tree.Count;
+
+            // Emit the accepted drafts and the bonus token, cut at a stop id or the budget.
+            int[] newTokens = [.. accepted.Tokens.Skip(1), accepted.Bonus];
+            int emitted = Emit(newTokens);
+            emittedDrafts = Math.Min(emitted, accepted.Nodes.Length - 1);
+
+            // Commit root + emitted drafts: gather their K/V into [past, past + 1 + emittedDrafts).
+            var keep = accepted.DeviceNodes!.narrow(0, 0, 1 + emittedDrafts);
+            using var offset = ((long)past).ToScalar();
+            cache.Compact(past, keep.Plus(offset));
+            if (!Done) Pending(Features(o)?.index_select(0, keep), newTokens);
+            draftMs += drafted - roundStart;
+            verifyMs += Now - drafted;
+        }
+        rounds++;
+        acceptedDrafts += emittedDrafts;
+        if (!Done && cache.Length >= Capacity) ContextFull();                        // context limit: finish with Length
+    }
+
+    private protected override GenerationStats Statistics() => new()
+    {
+        TargetForwards = rounds + (prefilled ? 1 : 0),
+        Rounds = rounds,
+        AcceptedDraftTokens = acceptedDrafts,
+        DraftMs = draftMs,
+        VerifyMs = verifyMs,
+        DraftedRounds = policy.DraftedRounds,
+        VerifiedTreeTokens = verifiedTokens,
+        TreeSizes = policy.TreeSizes,
+    };
+
+    private void Allocating(string what)
+    {
+        Allocation = what;
+        DeviceMemory.Allocating(what);
+    }
+
+    private Tensor? Features(TargetOutput o) =>
+        drafter.Features.CaptureLayers is not null ? o.Captured : drafter.Features.FinalHidden ? o.FinalHidden : null;
+
+    private void Pending(Tensor? features, int[] next)
+    {
+        if (features is not null) pendingFeatures.Add(features.MoveToOuterDisposeScope());
+        pendingNext.AddRange(next);
+    }
+
+    private (Tensor? Features, int[] Next) TakePending()
+    {
+        // Taken into the round's dispose scope: a view of the one tensor, or their concatenation.
+        var features = pendingFeatures.Count switch
+        {
+            0 => null,
+            1 => pendingFeatures[0].narrow(0, 0, pendingFeatures[0].shape[0]),
+            _ => cat(pendingFeatures),
+        };
+        foreach (var f in pendingFeatures) f.Dispose();
+        pendingFeatures.Clear();
+        int[] next = [.. pendingNext];
+        pendingNext.Clear();
+        return (features, next);
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (!disposing) return;
+        foreach (var f in pendingFeatures) f.Dispose();
+        draftState.Dispose();
+        buffers.Dispose();
+        cache.Dispose();
+    }
+}
