@@ -10,20 +10,26 @@ using static TorchSharp.torch;
 namespace Eagle.AI;
 
 /// <summary>
-/// One loaded model (target, optional EAGLE draft head, tokenizer) and the single thread that runs it. Requests from any
-/// thread queue first-in first-out onto that thread, because TorchSharp's dispose scopes and no-grad mode are
-/// per-thread, and because one request at a time is what one accelerator does best for a single user. Every request
-/// allocates its own KV cache and frees it when it ends, however it ends, so requests never share state. Safe for
-/// concurrent use; <see cref="EagleChatClient"/> is its <c>IChatClient</c> face.
+/// One loaded model (target, optional EAGLE draft head, tokenizer) and the single thread that runs it, serving many
+/// requests at once by continuous batching: requests from any thread queue first come, first served; up to
+/// <see cref="EagleOptions.MaxBatchSize"/> of them are decoded together, every step one forward for all (a vanilla
+/// token or a speculative round each); a request joins between steps and leaves the moment it ends. One thread,
+/// because TorchSharp's dispose scopes and no-grad mode are per-thread. Every request allocates its own caches and
+/// frees them when it ends, however it ends, so requests never share state and each one's output is the output it
+/// would have alone. Beyond <see cref="EagleOptions.MaxQueuedRequests"/> waiting, a request fails at once with
+/// <see cref="EngineBusyException"/>. Safe for concurrent use; <see cref="EagleChatClient"/> is its <c>IChatClient</c> face.
 /// </summary>
 public sealed class EagleEngine : IDisposable
 {
     private readonly BlockingCollection<GenerationWork> queue = new();
     private readonly CancellationTokenSource stopping = new();
-    private readonly TokenSource source;
+    private readonly IRequestDecoder decoder;
     private readonly LoadedModel? model;
     private readonly ILogger logger;
     private readonly Thread thread;
+    private readonly int maxBatchSize, maxQueuedRequests;
+    private int pending;                    // admitted and not yet completed: queued + running
+    private double recentRequestSeconds = 1; // a running mean of request durations, for Retry-After
     private int disposed;
 
     /// <summary>Validates <paramref name="options"/>, loads the model and starts the generation thread (and warms up when asked).</summary>
@@ -45,7 +51,7 @@ public sealed class EagleEngine : IDisposable
     /// <exception cref="TorchRuntimeException">The native runtime cannot load, or CUDA was asked for and is not available (the message says how to get it).</exception>
     /// <exception cref="Engine.Checkpoints.CheckpointException">A model file is missing or malformed.</exception>
     public EagleEngine(EagleOptions options, ILoggerFactory? loggerFactory, IProgress<ModelLoadProgress>? progress)
-        : this(LoadValidated(options, Logger(loggerFactory), progress), Logger(loggerFactory))
+        : this(LoadValidated(options, Logger(loggerFactory), progress), Logger(loggerFactory), options.MaxBatchSize, options.MaxQueuedRequests)
     {
         if (!options.Warmup) return;
         try
@@ -59,16 +65,19 @@ public sealed class EagleEngine : IDisposable
         }
     }
 
-    private EagleEngine(LoadedModel model, ILogger logger)
-        : this(model.Tokenizer, model.Generate, model.Info, logger) => this.model = model;
+    private EagleEngine(LoadedModel model, ILogger logger, int maxBatchSize, int maxQueuedRequests)
+        : this(model.Tokenizer, model, model.Info, logger, maxBatchSize, maxQueuedRequests) => this.model = model;
 
-    /// <summary>An engine over any token source (tests script one); starts the generation thread.</summary>
-    internal EagleEngine(Llama3Tokenizer tokenizer, TokenSource source, EngineInfo info, ILogger? logger = null)
+    /// <summary>An engine over any decoder (tests script one); starts the generation thread.</summary>
+    internal EagleEngine(Llama3Tokenizer tokenizer, IRequestDecoder decoder, EngineInfo info, ILogger? logger = null,
+        int maxBatchSize = 8, int maxQueuedRequests = 64)
     {
         Tokenizer = tokenizer;
         Info = info;
-        this.source = source;
+        this.decoder = decoder;
         this.logger = logger ?? NullLogger.Instance;
+        this.maxBatchSize = maxBatchSize;
+        this.maxQueuedRequests = maxQueuedRequests;
         thread = new Thread(Run) { IsBackground = true, Name = $"eagle-generation ({info.ModelId})" };
         thread.Start();
     }
@@ -100,9 +109,11 @@ public sealed class EagleEngine : IDisposable
     internal EngineInfo Info { get; }
 
     /// <summary>
-    /// Queues a request for the generation thread. <paramref name="onTokens"/> runs on that thread with each decoding
-    /// round's tokens (prefill's token first; a round of speculative decoding gives several); keep it short, and return
-    /// false to end the request there (it then completes with <see cref="FinishReason.Stop"/> and the tokens so far).
+    /// Queues a request for the generation thread, where it is decoded together with the other active requests.
+    /// <paramref name="onTokens"/> runs on that thread with each decoding step's tokens (prefill's token first; a round
+    /// of speculative decoding gives several); keep it short — every active request waits for it — and return false to
+    /// end the request there (it then completes with <see cref="FinishReason.Stop"/> and the tokens so far). If it
+    /// throws, the request fails with that exception and the others go on.
     /// </summary>
     /// <param name="promptIds">The prompt's ids, used as given (no BOS added).</param>
     /// <param name="options">Budget, sampling, stop ids (null stop ids = the model's <c>eos_token_id</c>).</param>
@@ -112,6 +123,7 @@ public sealed class EagleEngine : IDisposable
     /// <exception cref="ArgumentException">The prompt is empty or does not leave room for one new token in <see cref="MaxContextTokens"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="ObjectDisposedException">The engine is disposed (also the task's fault when disposal ends the request).</exception>
+    /// <exception cref="EngineBusyException"><see cref="EagleOptions.MaxBatchSize"/> requests run and <see cref="EagleOptions.MaxQueuedRequests"/> wait already.</exception>
     public Task<GenerationResult> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions options,
         Func<IReadOnlyList<int>, bool>? onTokens = null, CancellationToken cancellationToken = default)
     {
@@ -130,73 +142,158 @@ public sealed class EagleEngine : IDisposable
             throw new ArgumentException(
                 $"The prompt has {n} tokens; the context limit is {MaxContextTokens} (EagleOptions.MaxContextTokens, capped by the model's " +
                 "max_position_embeddings), and the prompt and at least one new token must fit.", "promptIds");
+        if (Interlocked.Increment(ref pending) > maxBatchSize + maxQueuedRequests)
+        {
+            Interlocked.Decrement(ref pending);
+            var retryAfter = TimeSpan.FromSeconds(Math.Clamp(Math.Ceiling(Volatile.Read(ref recentRequestSeconds)), 1, 60));
+            throw new EngineBusyException(maxBatchSize, maxQueuedRequests, retryAfter);
+        }
         var work = new GenerationWork(request, onTokens, cancellationToken);
+        work.Completion.Task.ContinueWith(static (_, e) => Interlocked.Decrement(ref ((EagleEngine)e!).pending), this,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
             queue.Add(work, CancellationToken.None);
         }
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
         {
+            work.Completion.TrySetException(new ObjectDisposedException(nameof(EagleEngine)));
             work.Dispose();
             throw new ObjectDisposedException(nameof(EagleEngine));
         }
         return work.Completion.Task;
     }
 
+    // The scheduler: admit between steps (blocking only when idle), drop what was cancelled, step every active
+    // session through one forward, complete what finished.
     private void Run()
     {
-        foreach (var work in queue.GetConsumingEnumerable())
+        var active = new List<Running>();
+        try
         {
-            using (work)
+            while (true)
             {
-                if (stopping.IsCancellationRequested)
-                    work.Completion.TrySetException(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed before this request ran."));
-                else if (work.TryStart())
-                    Execute(work);
+                if (active.Count == 0)
+                {
+                    if (!queue.TryTake(out var first, Timeout.Infinite)) break;       // disposed and drained
+                    Admit(first, active);
+                }
+                while (active.Count < maxBatchSize && queue.TryTake(out var next)) Admit(next, active);
+                Leave(active);
+                if (active.Count == 0) continue;
+                try
+                {
+                    // Catches any tensor a step would otherwise leave behind.
+                    using var scope = NewDisposeScope();
+                    decoder.Step([.. active.Select(a => a.Session)]);
+                }
+                catch (Exception e)
+                {
+                    // A step is shared: its failure (e.g. out of device memory in the batched forward) fails every request in it.
+                    foreach (var a in active) a.End(w => w.Completion.TrySetException(e));
+                    active.Clear();
+                    continue;
+                }
+                Finish(active);
             }
         }
-        // The weights are freed by the thread that used them, after its last request.
-        model?.Dispose();
+        finally
+        {
+            foreach (var a in active)
+                a.End(w => w.Completion.TrySetException(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed while this request ran.")));
+            // The weights are freed by the thread that used them, after its last request.
+            model?.Dispose();
+        }
     }
 
-    private void Execute(GenerationWork work)
+    private void Admit(GenerationWork work, List<Running> active)
     {
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(work.CancellationToken, stopping.Token);
-        var tally = new TokenTally(work.Request.PromptIds.Count);
-        bool stopAsked = false;
-        void OnTokens(IReadOnlyList<int> ids)
+        if (stopping.IsCancellationRequested)
         {
-            tally.Add(ids);
-            if (work.OnTokens?.Invoke(ids) == false && !stopAsked)
-            {
-                stopAsked = true;
-                cancel.Cancel();   // the generator throws before its next round
-            }
+            work.Completion.TrySetException(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed before this request ran."));
+            work.Dispose();
+            return;
+        }
+        if (!work.TryStart())
+        {
+            work.Dispose();                                                         // cancelled while queued: already completed
+            return;
         }
         try
         {
-            // Catches any tensor a request would otherwise leave behind.
-            using var scope = NewDisposeScope();
-            var result = source(work.Request, OnTokens, cancel.Token);
-            Log.RequestDone(logger, result.Stats.PromptTokens, result.Stats.GeneratedTokens, result.Stats.TargetForwards,
-                result.Stats.MeanAcceptanceLength, result.FinishReason.ToString());
-            work.Completion.TrySetResult(result);
-        }
-        catch (OperationCanceledException) when (work.CancellationToken.IsCancellationRequested)
-        {
-            work.Completion.TrySetCanceled(work.CancellationToken);
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            work.Completion.TrySetException(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed while this request ran."));
-        }
-        catch (OperationCanceledException) when (stopAsked)
-        {
-            work.Completion.TrySetResult(tally.Stopped());
+            active.Add(new Running(work, decoder.Start(work.Request, ids => Deliver(work, ids))));
         }
         catch (Exception e)
         {
-            work.Completion.TrySetException(e);
+            work.Completion.TrySetException(e);                                     // e.g. its caches do not fit: it fails alone
+            work.Dispose();
+        }
+    }
+
+    // Hands a step's tokens to the consumer; its exception fails its own request, not the step.
+    private static bool Deliver(GenerationWork work, IReadOnlyList<int> ids)
+    {
+        if (work.Error is not null) return false;
+        try
+        {
+            return work.OnTokens?.Invoke(ids) ?? true;
+        }
+        catch (Exception e)
+        {
+            work.Error = e;
+            return false;
+        }
+    }
+
+    // Requests cancelled by their caller, or all of them when the engine stops, leave before the next step.
+    private void Leave(List<Running> active)
+    {
+        active.RemoveAll(a =>
+        {
+            if (stopping.IsCancellationRequested)
+                a.End(w => w.Completion.TrySetException(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed while this request ran.")));
+            else if (a.Work.CancellationToken.IsCancellationRequested)
+                a.End(w => w.Completion.TrySetCanceled(w.CancellationToken));
+            else
+                return false;
+            return true;
+        });
+    }
+
+    private void Finish(List<Running> active)
+    {
+        active.RemoveAll(a =>
+        {
+            if (a.Work.Error is { } error)
+            {
+                a.End(w => w.Completion.TrySetException(error));
+                return true;
+            }
+            if (!a.Session.Done) return false;
+            var result = a.Session.Result;
+            Log.RequestDone(logger, result.Stats.PromptTokens, result.Stats.GeneratedTokens, result.Stats.TargetForwards,
+                result.Stats.MeanAcceptanceLength, result.FinishReason.ToString());
+            double seconds = (result.Stats.PrefillMs + result.Stats.DecodeMs) / 1000;
+            Volatile.Write(ref recentRequestSeconds, 0.8 * Volatile.Read(ref recentRequestSeconds) + 0.2 * seconds);
+            a.End(w => w.Completion.TrySetResult(result));
+            return true;
+        });
+    }
+
+    // An admitted request and its session; End completes it and frees both.
+    private sealed record Running(GenerationWork Work, IRequestSession Session)
+    {
+        public void End(Action<GenerationWork> complete)
+        {
+            try
+            {
+                Session.Dispose();
+            }
+            finally
+            {
+                complete(Work);
+                Work.Dispose();
+            }
         }
     }
 
@@ -211,7 +308,7 @@ public sealed class EagleEngine : IDisposable
     }
 
     /// <summary>
-    /// Stops the engine: the request running ends within one decoding round, queued ones fail with
+    /// Stops the engine: running requests end within one decoding step, queued ones fail with
     /// <see cref="ObjectDisposedException"/>, and the weights are freed once the generation thread has finished.
     /// </summary>
     public void Dispose()

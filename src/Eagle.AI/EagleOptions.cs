@@ -44,6 +44,19 @@ public sealed class EagleOptions
     /// <summary>Most positions (prompt + answer) one request may use; capped by the model's <c>max_position_embeddings</c>. Each request allocates its KV cache for at most this many.</summary>
     public int MaxContextTokens { get; set; } = ContextBudget.DefaultContextLimit;
 
+    /// <summary>
+    /// Most requests decoded together (continuous batching): every step is one forward for all of them, so the weights
+    /// are read once per step however many requests it serves; a request joins between steps and leaves the moment it
+    /// ends. Each running request holds its own KV cache. Default 8; 1 serves one request at a time. Range [1, 256].
+    /// </summary>
+    public int MaxBatchSize { get; set; } = 8;
+
+    /// <summary>
+    /// Requests that may wait beyond <see cref="MaxBatchSize"/>; one more fails at once with
+    /// <see cref="EngineBusyException"/> (a server's 429) instead of waiting without bound. Default 64; range [0, 100000].
+    /// </summary>
+    public int MaxQueuedRequests { get; set; } = 64;
+
     /// <summary>Draft tree shape when <see cref="DraftModelPath"/> is set; null = <see cref="TreeSettings.Default"/>.</summary>
     public TreeSettings? Tree { get; set; }
 

@@ -75,6 +75,10 @@ internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOpti
             yield return $"EagleOptions.DType '{o.DType}' is not one of auto, float32, bfloat16 or float16.";
         if (o.MaxContextTokens < 2)
             yield return $"EagleOptions.MaxContextTokens {o.MaxContextTokens} must be at least 2 (a prompt token and an answer token).";
+        if (o.MaxBatchSize is < 1 or > 256)
+            yield return $"EagleOptions.MaxBatchSize {o.MaxBatchSize} must be in [1, 256].";
+        if (o.MaxQueuedRequests is < 0 or > 100_000)
+            yield return $"EagleOptions.MaxQueuedRequests {o.MaxQueuedRequests} must be in [0, 100000].";
         if (o.MaxOutputTokens is < 1)
             yield return $"EagleOptions.MaxOutputTokens {o.MaxOutputTokens} must be at least 1.";
         if (o.Temperature is { } t && !(t >= 0f && t <= 100f))

@@ -5,7 +5,7 @@ namespace Eagle.AI;
 /// <summary>
 /// A request waiting in, or taken from, the engine's queue. Its state decides the one race that matters: a caller
 /// cancelling while the request is still queued completes it at once; once the generation thread has started it,
-/// cancellation goes through the generator, which stops between rounds.
+/// the scheduler sees the cancellation before its next step and the request leaves the batch.
 /// </summary>
 internal sealed class GenerationWork : IDisposable
 {
@@ -27,6 +27,9 @@ internal sealed class GenerationWork : IDisposable
     public Func<IReadOnlyList<int>, bool>? OnTokens { get; }
 
     public CancellationToken CancellationToken { get; }
+
+    /// <summary>What <see cref="OnTokens"/> threw, if it did: the request then fails with it.</summary>
+    public Exception? Error { get; set; }
 
     public TaskCompletionSource<GenerationResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -9,11 +9,11 @@ using Microsoft.Extensions.Logging;
 namespace Eagle.AI;
 
 /// <summary>
-/// The weights one engine holds: target, optional EAGLE drafter, tokenizer. <see cref="Generate"/> is the engine's
-/// <see cref="TokenSource"/>; it runs only on the generation thread, one request at a time, which is what lets the drafter
-/// keep its draft cache between requests and lets every request allocate its own target KV cache.
+/// The weights one engine holds: target, optional EAGLE drafter, tokenizer. As the engine's <see cref="IRequestDecoder"/>
+/// it turns each request into a vanilla or speculative <see cref="DecodingSession"/> (which owns that request's caches)
+/// and steps the active sessions together through one batched forward; it runs only on the generation thread.
 /// </summary>
-internal sealed class LoadedModel : IDisposable
+internal sealed class LoadedModel : IRequestDecoder, IDisposable
 {
     private readonly LlamaForCausalLM target;
     private readonly EagleDrafter? drafter;
@@ -85,23 +85,45 @@ internal sealed class LoadedModel : IDisposable
         }
     }
 
-    /// <summary>Runs one request with the vanilla or the speculative generator.</summary>
-    public GenerationResult Generate(EngineRequest request, Action<IReadOnlyList<int>> onTokens, CancellationToken cancellationToken)
+    /// <inheritdoc/>
+    public IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens)
     {
         int limit = Info.MaxContextTokens;
         if (!request.Speculative || drafter is null)
-            return new VanillaGenerator(target, limit).Generate(request.PromptIds, request.Options, onTokens, cancellationToken);
+            return new Session(new VanillaSession(target, request.PromptIds, request.Options, onTokens, limit), null);
         // Another tree shape needs its own drafter (the shape fixes its draft cache layout); the head is shared.
         var d = request.Tree is null || request.Tree == drafter.Tree ? drafter : new EagleDrafter(drafter.Head, request.Tree, ownsHead: false);
         try
         {
             // A per-request adaptive tree on an engine loaded with a fixed one measures the costs on first use.
             var c = d.Tree.Adaptive ? costs ??= SpeculationCosts.Measure(target, d) : null;
-            return new SpeculativeGenerator(target, d, limit) { Costs = c }.Generate(request.PromptIds, request.Options, onTokens, cancellationToken);
+            var session = new SpeculativeSession(target, d, request.PromptIds, request.Options, onTokens, limit, costs: c);
+            return new Session(session, d == drafter ? null : d);
         }
-        finally
+        catch
         {
             if (d != drafter) d.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Step(IReadOnlyList<IRequestSession> sessions) =>
+        DecodingSession.Step(sessions.Select(s => ((Session)s).Decoding).ToArray());
+
+    // A decoding session and the per-request drafter it may need for a tree shape of its own.
+    private sealed class Session(DecodingSession decoding, EagleDrafter? ownDrafter) : IRequestSession
+    {
+        public DecodingSession Decoding { get; } = decoding;
+
+        public bool Done => Decoding.Done;
+
+        public GenerationResult Result => Decoding.Result;
+
+        public void Dispose()
+        {
+            Decoding.Dispose();
+            ownDrafter?.Dispose();
         }
     }
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.AI;
 
 namespace Eagle.AI.Tests;
 
-/// <summary>Many callers on one engine: requests queue, never share KV state, and cancellation touches only its own request.</summary>
+/// <summary>Many callers on one engine: requests are batched, never share KV state, and cancellation touches only its own request.</summary>
 public class ConcurrencyTests
 {
     private const int Count = 32;
@@ -71,6 +71,29 @@ public class ConcurrencyTests
             else Assert.Equal(expected[r.Index], outcomes[r.Index]);
         }
         Assert.Equal(expected[3], await Run(client, Requests[3]));
+    }
+
+    [Fact]
+    public async Task Concurrent_streams_all_get_their_first_tokens_before_the_first_one_finishes()
+    {
+        using var client = new EagleChatClient(TestModel.Engine);
+        var options = new ChatOptions { MaxOutputTokens = 24, Temperature = 0f, AdditionalProperties = new() { [EagleChatOptionKeys.Speculative] = false } };
+        var firstToken = new DateTime[4];
+        var finished = new DateTime[4];
+        var texts = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
+        {
+            var text = new System.Text.StringBuilder();
+            await foreach (var update in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, $"Tell me about number {i}.")], options))
+            {
+                if (firstToken[i] == default && update.Text.Length > 0) firstToken[i] = DateTime.UtcNow;
+                text.Append(update.Text);
+            }
+            finished[i] = DateTime.UtcNow;
+            return text.ToString();
+        })));
+        Assert.True(firstToken.Max() < finished.Min(), "every stream started before any ended: they were decoded together, not one after another");
+        for (int i = 0; i < 4; i++)
+            Assert.Equal((await client.GetResponseAsync([new ChatMessage(ChatRole.User, $"Tell me about number {i}.")], options)).Text, texts[i]);
     }
 
     /// <summary>Streams a long answer and cancels once text arrives; the stream must end with a cancellation.</summary>

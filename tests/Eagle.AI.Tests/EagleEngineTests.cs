@@ -14,33 +14,47 @@ public class EagleEngineTests
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
     private static readonly GenerationOptions Budget = new() { MaxNewTokens = 100_000, StopTokenIds = [] };
 
-    /// <summary>A source that emits one token per round until cancelled, after waiting for <paramref name="gate"/> (if any).</summary>
-    private sealed class EndlessSource(ManualResetEventSlim? gate = null)
+    /// <summary>A decoder whose sessions emit one token per round until they end, after waiting for <paramref name="gate"/> (if any) in each step.</summary>
+    private sealed class EndlessSource(ManualResetEventSlim? gate = null) : IRequestDecoder
     {
         public int Started;
         public TaskCompletionSource Exited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public GenerationResult Generate(EngineRequest request, Action<IReadOnlyList<int>> onTokens, CancellationToken cancellationToken)
+        public IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens)
         {
             Interlocked.Increment(ref Started);
-            try
+            return new Session(request, onTokens, this);
+        }
+
+        public void Step(IReadOnlyList<IRequestSession> sessions)
+        {
+            gate?.Wait(Patience, CancellationToken.None);
+            foreach (var s in sessions) ((Session)s).Round();
+            Thread.Sleep(1);
+        }
+
+        private sealed class Session(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens, EndlessSource source) : IRequestSession
+        {
+            private readonly List<int> output = [];
+            private int rounds;
+
+            public bool Done { get; private set; }
+
+            public void Round()
             {
-                gate?.Wait(Patience, CancellationToken.None);
-                for (int round = 0; ; round++)
-                {
-                    if (round > 0) cancellationToken.ThrowIfCancellationRequested();
-                    onTokens(round % 2 == 0 ? [9906] : [1917, 0]);   // "Hello", " world!"
-                    Thread.Sleep(1);
-                }
+                int[] ids = rounds++ % 2 == 0 ? [9906] : [1917, 0];                 // "Hello", " world!"
+                output.AddRange(ids);
+                if (!onTokens(ids)) Done = true;
             }
-            finally
-            {
-                Exited.TrySetResult();
-            }
+
+            public GenerationResult Result => new(output.ToArray(), FinishReason.Stop,
+                new GenerationStats { PromptTokens = request.PromptIds.Count, GeneratedTokens = output.Count, TargetForwards = rounds, Rounds = rounds - 1 });
+
+            public void Dispose() => source.Exited.TrySetResult();
         }
     }
 
-    private static EagleEngine Engine(EndlessSource source) => new(TestModel.Tokenizer, source.Generate, Scripted.Info());
+    private static EagleEngine Engine(EndlessSource source, int maxBatchSize = 8) => new(TestModel.Tokenizer, source, Scripted.Info(), null, maxBatchSize);
 
     [Fact]
     public async Task A_running_request_cancelled_stops_within_a_round_and_the_next_one_runs()
@@ -66,7 +80,7 @@ public class EagleEngineTests
     {
         using var gate = new ManualResetEventSlim();
         var source = new EndlessSource(gate);
-        using var engine = Engine(source);
+        using var engine = Engine(source, maxBatchSize: 1);                        // the second request waits in the queue
         var running = engine.GenerateAsync([1], Budget, _ => false);
         using var cts = new CancellationTokenSource();
         var queued = engine.GenerateAsync([1], Budget, _ => false, cts.Token);
@@ -91,25 +105,66 @@ public class EagleEngineTests
         Assert.Equal([9906, 1917, 0, 9906], result.OutputIds);
         Assert.Equal(2, result.Stats.PromptTokens);
         Assert.Equal(4, result.Stats.GeneratedTokens);
-        Assert.Equal(3, result.Stats.TargetForwards);
-        Assert.Equal(2, result.Stats.Rounds);
-        Assert.Equal(1, result.Stats.AcceptedDraftTokens);
     }
 
     [Fact]
     public async Task A_failing_request_fails_alone()
     {
-        int requests = 0;
-        using var engine = new EagleEngine(TestModel.Tokenizer, (request, onTokens, ct) =>
-        {
-            if (Interlocked.Increment(ref requests) == 1) throw new InvalidDataException("bad weights");
-            return Scripted.Source(_ => Scripted.Answer("fine"))(request, onTokens, ct);
-        }, Scripted.Info());
+        using var engine = new EagleEngine(TestModel.Tokenizer, new FailingFirst(new Scripted.Decoder(_ => Scripted.Answer("fine"))), Scripted.Info());
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => engine.GenerateAsync([1], Budget));
         Assert.Equal("bad weights", e.Message);
         var ok = await engine.GenerateAsync([1], new GenerationOptions { MaxNewTokens = 100 }).WaitAsync(Patience);
         Assert.Equal(Scripted.Answer("fine"), ok.OutputIds);
         Assert.Equal(FinishReason.Stop, ok.FinishReason);
+    }
+
+    // Fails the first request's start (as a request whose caches do not fit would), then serves.
+    private sealed class FailingFirst(IRequestDecoder inner) : IRequestDecoder
+    {
+        private int requests;
+
+        public IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens) =>
+            Interlocked.Increment(ref requests) == 1 ? throw new InvalidDataException("bad weights") : inner.Start(request, onTokens);
+
+        public void Step(IReadOnlyList<IRequestSession> sessions) => inner.Step(sessions);
+    }
+
+    [Fact]
+    public async Task Requests_beyond_the_batch_and_the_queue_are_refused_at_once_with_a_retry_delay()
+    {
+        using var gate = new ManualResetEventSlim();
+        var source = new EndlessSource(gate);
+        using var engine = new EagleEngine(TestModel.Tokenizer, source, Scripted.Info(), null, maxBatchSize: 2, maxQueuedRequests: 1);
+        var running = Enumerable.Range(0, 3).Select(_ => engine.GenerateAsync([1], Budget, _ => false)).ToList();  // 2 run, 1 waits
+        var e = Assert.Throws<EngineBusyException>(() => { _ = engine.GenerateAsync([1], Budget); });
+        Assert.Contains("MaxBatchSize", e.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxQueuedRequests", e.Message, StringComparison.Ordinal);
+        Assert.InRange(e.RetryAfter, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
+        gate.Set();
+        await Task.WhenAll(running).WaitAsync(Patience);
+        Assert.NotNull(await engine.GenerateAsync([1], Budget, _ => false).WaitAsync(Patience));   // room again
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_are_stepped_together_and_each_gets_its_own_answer()
+    {
+        var decoder = new Scripted.Decoder(r => Scripted.Answer($"answer {r.PromptIds.Count} " + string.Concat(Enumerable.Repeat("la ", 10))), roundSize: 1);
+        using var engine = new EagleEngine(TestModel.Tokenizer, decoder, Scripted.Info(), null, maxBatchSize: 4);
+        var tasks = Enumerable.Range(1, 6).Select(n => engine.GenerateAsync(Enumerable.Repeat(1, n).ToArray(), Budget)).ToList();
+        var results = await Task.WhenAll(tasks).WaitAsync(Patience);
+        for (int n = 1; n <= 6; n++)
+            Assert.Equal(Scripted.Answer($"answer {n} " + string.Concat(Enumerable.Repeat("la ", 10))), results[n - 1].OutputIds);
+        Assert.InRange(decoder.LargestBatch, 2, 4);                                  // batched, never beyond MaxBatchSize
+    }
+
+    [Fact]
+    public async Task A_consumer_callback_that_throws_fails_its_request_alone()
+    {
+        using var engine = Scripted.Engine(_ => Scripted.Answer("one two three four five six seven"), roundSize: 1);
+        var bad = engine.GenerateAsync([1], Budget, _ => throw new FormatException("consumer bug"));
+        var good = engine.GenerateAsync([1], Budget);
+        await Assert.ThrowsAsync<FormatException>(() => bad.WaitAsync(Patience));
+        Assert.Equal(Scripted.Answer("one two three four five six seven"), (await good.WaitAsync(Patience)).OutputIds);
     }
 
     [Fact]
@@ -167,17 +222,12 @@ public class EagleEngineTests
         using var model = LoadedModel.Load(TestModel.Options(), NullLogger.Instance);
         var liveAtStart = new List<long>();
         // Counted when each request starts, i.e. after everything the previous one left was freed.
-        TokenSource counting = (request, onTokens, ct) =>
-        {
-            liveAtStart.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
-            return model.Generate(request, onTokens, ct);
-        };
-        using var engine = new EagleEngine(model.Tokenizer, counting, model.Info);
+        using var engine = new EagleEngine(model.Tokenizer, new Counting(model, liveAtStart), model.Info);
         int[] prompt = [128000, 9906, 1917];
         GenerationOptions Options(int max) => new() { MaxNewTokens = max, StopTokenIds = [] };
         EngineRequest Request(bool speculative, int max = 6, TreeSettings? tree = null) => new(prompt, Options(max), speculative, tree);
 
-        await engine.GenerateAsync(Request(true), null, default);    // allocates the drafter's lasting draft cache
+        await engine.GenerateAsync(Request(true), null, default);    // first use: anything lazily created once
         await engine.GenerateAsync(Request(true, max: 12), null, default);
         await engine.GenerateAsync(Request(false), null, default);
         await engine.GenerateAsync(Request(true, tree: TestModel.SmallTree with { TotalTokens = 12 }), null, default);
@@ -191,6 +241,17 @@ public class EagleEngineTests
 
         Assert.Equal(7, liveAtStart.Count);
         Assert.All(liveAtStart.Skip(2), count => Assert.Equal(liveAtStart[1], count));
+    }
+
+    private sealed class Counting(LoadedModel model, List<long> liveAtStart) : IRequestDecoder
+    {
+        public IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens)
+        {
+            liveAtStart.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            return model.Start(request, onTokens);
+        }
+
+        public void Step(IReadOnlyList<IRequestSession> sessions) => model.Step(sessions);
     }
 
     [Fact]

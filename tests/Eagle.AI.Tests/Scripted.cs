@@ -20,44 +20,67 @@ internal static class Scripted
         hasDraft, hasDraft, hasDraft ? TreeSettings.Default : null, CPU, ScalarType.Float32);
 
     /// <summary>An engine that answers each request with <paramref name="answer"/>'s ids, <paramref name="roundSize"/> per round.</summary>
-    public static EagleEngine Engine(Func<EngineRequest, IReadOnlyList<int>> answer, EngineInfo? info = null, int roundSize = 3) =>
-        new(TestModel.Tokenizer, Source(answer, roundSize), info ?? Info());
+    public static EagleEngine Engine(Func<EngineRequest, IReadOnlyList<int>> answer, EngineInfo? info = null, int roundSize = 3,
+        int maxBatchSize = 8, int maxQueuedRequests = 64) =>
+        new(TestModel.Tokenizer, new Decoder(answer, roundSize), info ?? Info(), null, maxBatchSize, maxQueuedRequests);
 
-    /// <summary>Plays the script like a generator: rounds of ids, cut after a stop id or at the budget, cancellable between rounds.</summary>
-    public static TokenSource Source(Func<EngineRequest, IReadOnlyList<int>> answer, int roundSize = 3) => (request, onTokens, cancellationToken) =>
+    /// <summary>Plays the script like the model: one round of ids per step, cut after a stop id or at the budget.</summary>
+    public sealed class Decoder(Func<EngineRequest, IReadOnlyList<int>> answer, int roundSize = 3) : IRequestDecoder
     {
-        var ids = answer(request);
-        var stop = new HashSet<int>(request.Options.StopTokenIds ?? StopIds);
-        var output = new List<int>();
-        int rounds = 0;
-        bool done = false;
-        for (int at = 0; at < ids.Count && !done; at += roundSize)
+        /// <summary>Largest number of sessions stepped together so far.</summary>
+        public int LargestBatch { get; private set; }
+
+        public IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens) =>
+            new Session(request, answer(request), roundSize, onTokens);
+
+        public void Step(IReadOnlyList<IRequestSession> sessions)
         {
-            if (rounds > 0) cancellationToken.ThrowIfCancellationRequested();
+            LargestBatch = Math.Max(LargestBatch, sessions.Count);
+            foreach (var s in sessions) ((Session)s).Round();
+        }
+    }
+
+    private sealed class Session(EngineRequest request, IReadOnlyList<int> ids, int roundSize, Func<IReadOnlyList<int>, bool> onTokens) : IRequestSession
+    {
+        private readonly HashSet<int> stop = new(request.Options.StopTokenIds ?? StopIds);
+        private readonly List<int> output = [];
+        private int rounds;
+        private bool stopped;
+
+        public bool Done { get; private set; }
+
+        public void Round()
+        {
             var round = new List<int>();
-            foreach (int id in ids.Skip(at).Take(roundSize))
+            foreach (int id in ids.Skip(output.Count).Take(roundSize))
             {
                 round.Add(id);
-                if (stop.Contains(id) || output.Count + round.Count >= request.Options.MaxNewTokens)
-                {
-                    done = true;
-                    break;
-                }
+                if (stop.Contains(id) || output.Count + round.Count >= request.Options.MaxNewTokens) { Done = true; break; }
             }
             output.AddRange(round);
             rounds++;
-            onTokens(round);
+            if (output.Count >= ids.Count) Done = true;
+            if (!onTokens(round)) { Done = true; stopped = true; }
         }
-        var reason = output.Count > 0 && stop.Contains(output[^1]) ? FinishReason.Stop : FinishReason.Length;
-        return new GenerationResult(output, reason, new GenerationStats
+
+        public GenerationResult Result
         {
-            PromptTokens = request.PromptIds.Count,
-            GeneratedTokens = output.Count,
-            TargetForwards = rounds,
-            Rounds = Math.Max(0, rounds - 1),
-            AcceptedDraftTokens = Math.Max(0, output.Count - rounds),
-        });
-    };
+            get
+            {
+                var reason = stopped || (output.Count > 0 && stop.Contains(output[^1])) ? FinishReason.Stop : FinishReason.Length;
+                return new GenerationResult(output.ToArray(), reason, new GenerationStats
+                {
+                    PromptTokens = request.PromptIds.Count,
+                    GeneratedTokens = output.Count,
+                    TargetForwards = rounds,
+                    Rounds = Math.Max(0, rounds - 1),
+                    AcceptedDraftTokens = Math.Max(0, output.Count - rounds),
+                });
+            }
+        }
+
+        public void Dispose() { }
+    }
 
     /// <summary>The ids of <paramref name="text"/> followed by an end id.</summary>
     public static int[] Answer(string text, int end = Llama3SpecialTokens.EndOfTurn) => [.. TestModel.Tokenizer.Encode(text), end];

@@ -96,6 +96,23 @@ public sealed class BadRequestTests(ScriptedServer server) : IClassFixture<Scrip
     }
 
     [Fact]
+    public async Task A_full_engine_is_429_with_Retry_After_for_streams_and_plain_requests()
+    {
+        using var http = server.CreateClient();
+        foreach (bool stream in new[] { false, true })
+        {
+            var response = await http.PostJsonAsync(
+                $$"""{"messages":[{"role":"user","content":"{{ScriptedChatClient.Busy}}"}],"stream":{{(stream ? "true" : "false")}}}""");
+            Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(3), response.Headers.RetryAfter?.Delta);
+            var error = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+            Assert.Equal("rate_limit_error", error.GetProperty("type").GetString());
+            Assert.Equal("rate_limit_exceeded", error.GetProperty("code").GetString());
+            Assert.Contains("MaxQueuedRequests", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task FailureWhileStreaming_EndsTheStreamWithAnErrorEvent()
     {
         using var http = server.CreateClient();

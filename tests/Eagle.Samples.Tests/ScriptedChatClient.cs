@@ -19,6 +19,7 @@ internal sealed class ScriptedChatClient : IChatClient
     public const int PromptTokens = 10;
     public const string FailAtOnce = "fail at once";
     public const string FailMidway = "fail midway";
+    public const string Busy = "be busy";
 
     public IReadOnlyList<ChatMessage>? LastMessages { get; private set; }
 
@@ -61,6 +62,7 @@ internal sealed class ScriptedChatClient : IChatClient
 
         string question = messages.Last(m => m.Role == ChatRole.User).Text;
         if (question == FailAtOnce) throw new InvalidOperationException("The scripted model failed at once.");
+        if (question == Busy) throw new Eagle.AI.EngineBusyException(8, 64, TimeSpan.FromSeconds(2.4));
         if (question == FailMidway)
         {
             yield return Update(new TextContent("Half an answer"));

@@ -10,6 +10,8 @@ internal static class ErrorWriter
     public static Task WriteAsync(HttpResponse response, RequestError error)
     {
         response.StatusCode = error.StatusCode;
+        if (error.RetryAfter is { } retry)
+            response.Headers.RetryAfter = ((int)Math.Ceiling(retry.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         return response.WriteAsJsonAsync(error.ToResponse(), OpenAIJsonContext.Default.ErrorResponse, contentType: null, response.HttpContext.RequestAborted);
     }
 

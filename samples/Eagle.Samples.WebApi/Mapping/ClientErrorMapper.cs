@@ -4,18 +4,20 @@ using Microsoft.Extensions.AI;
 namespace Eagle.Samples.WebApi.Mapping;
 
 /// <summary>
-/// What the chat client refuses → a 400 naming the request field. <see cref="IChatClient"/> implementations signal bad
+/// What the chat client refuses → a 400 naming the request field (or a 429 when the engine is full). <see cref="IChatClient"/> implementations signal bad
 /// input with <see cref="ArgumentException"/>s whose <c>ParamName</c> is a <see cref="ChatOptions"/> property (or an
 /// option key such as <c>eagle.tree_depth</c>), and <see cref="NotSupportedException"/> for input the model cannot read.
 /// </summary>
 internal static class ClientErrorMapper
 {
-    /// <summary>The 400 for <paramref name="exception"/>, or null when it is not about the request.</summary>
+    /// <summary>The 400 (or 429) for <paramref name="exception"/>, or null when it is not about the request.</summary>
     public static RequestError? ToRequestError(Exception exception, ChatCompletionRequest request) => exception switch
     {
         ArgumentException e => new RequestError(StatusCodes.Status400BadRequest, e.Message, ToRequestParam(e.ParamName, request),
             e is ArgumentOutOfRangeException ? "invalid_value" : null),
         NotSupportedException e => new RequestError(StatusCodes.Status400BadRequest, e.Message, "messages", "unsupported_value"),
+        // Every batch slot runs and the queue is full: the client should come back later, not wait without bound.
+        Eagle.AI.EngineBusyException e => new RequestError(StatusCodes.Status429TooManyRequests, e.Message, null, "rate_limit_exceeded") { RetryAfter = e.RetryAfter },
         _ => null,
     };
 

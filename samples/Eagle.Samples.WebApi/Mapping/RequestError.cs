@@ -35,6 +35,9 @@ internal sealed class RequestError : Exception
 
     public string? Code { get; }
 
+    /// <summary>Sent as the <c>Retry-After</c> header (whole seconds) when set.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     /// <summary>A 400 naming <paramref name="param"/>.</summary>
     public static RequestError Invalid(string param, string message, string code = "invalid_value") =>
         new(StatusCodes.Status400BadRequest, message, param, code);
@@ -51,7 +54,7 @@ internal sealed class RequestError : Exception
     public ErrorResponse ToResponse() => new(new ErrorDetail
     {
         Message = Message,
-        Type = StatusCode >= 500 ? "server_error" : "invalid_request_error",
+        Type = StatusCode >= 500 ? "server_error" : StatusCode == StatusCodes.Status429TooManyRequests ? "rate_limit_error" : "invalid_request_error",
         Param = Param,
         Code = Code,
     });

@@ -61,6 +61,8 @@ public sealed class SpeculativeSession : DecodingSession
         var config = target.Config;
         Bytes = KVCache.BytesFor(config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim, Capacity, target.DType)
                 + TreeBuffers.BytesFor(drafter.MaxTreeTokens, Capacity);
+        // Held for the whole request, whatever dispose scope the caller has open: Dispose frees them.
+        using var scope = NewDisposeScope();
         try
         {
             Allocating(DeviceMemory.KVCache);
@@ -69,6 +71,7 @@ public sealed class SpeculativeSession : DecodingSession
             buffers = new TreeBuffers(drafter.MaxTreeTokens, Capacity, target.Device);
             Allocation = DeviceMemory.DraftCache;                                   // the drafter announces its own cache
             draftState = drafter.Begin(Capacity);
+            scope.Detach(scope.DisposablesView.ToList());
         }
         catch (Exception e)
         {
@@ -192,7 +195,7 @@ public sealed class SpeculativeSession : DecodingSession
 
     private void Pending(Tensor? features, int[] next)
     {
-        if (features is not null) pendingFeatures.Add(features.MoveToOuterDisposeScope());
+        if (features is not null) pendingFeatures.Add(features.DetachFromDisposeScope());   // the session owns them until the next draft
         pendingNext.AddRange(next);
     }
 

@@ -22,10 +22,13 @@ public sealed class VanillaSession : DecodingSession
         Capacity = ContextBudget.Capacity(prompt.Count, options.MaxNewTokens, 0, contextLimit, int.MaxValue);
         var config = target.Config;
         Bytes = KVCache.BytesFor(config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim, Capacity, target.DType);
+        // Held for the whole request, whatever dispose scope the caller has open: Dispose frees it.
+        using var scope = NewDisposeScope();
         try
         {
             DeviceMemory.Allocating(DeviceMemory.KVCache);
             cache = target.NewCache(Capacity);
+            scope.Detach(scope.DisposablesView.ToList());
         }
         catch (Exception e) when (DeviceMemory.IsOutOfMemory(e))
         {
