@@ -19,6 +19,7 @@ public abstract class DecodingSession : IDisposable
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double prefillMs;
     private FinishReason reason = FinishReason.Length;
+    private bool disposed;
 
     /// <summary>Starts a session for <paramref name="prompt"/>; <paramref name="onTokens"/> sees each step's tokens and may return false to end the request there.</summary>
     private protected DecodingSession(LlamaForCausalLM target, IReadOnlyList<int> prompt, GenerationOptions options,
@@ -60,13 +61,20 @@ public abstract class DecodingSession : IDisposable
     /// <summary>What the session is allocating or running on the device (see <see cref="DeviceMemory"/>), for out-of-memory reports.</summary>
     public string Allocation { get; private protected set; } = DeviceMemory.KVCache;
 
-    /// <summary>The next forward: this session's new tokens, positions, cache, mask and the outputs it needs. Its tensors belong to the caller's dispose scope.</summary>
+    /// <summary>
+    /// The next forward: this session's new tokens, positions, cache, mask and the outputs it needs. Its tensors belong
+    /// to the caller's dispose scope. <paramref name="load"/> is what the rest of the batch puts in the same forward
+    /// (null = alone); a speculative session sizes its tree by it.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The session is done.</exception>
-    public ForwardItem Plan()
+    public ForwardItem Plan(BatchLoad? load = null)
     {
         if (Done) throw new InvalidOperationException("the session is done");
-        return PlanStep();
+        return PlanStep(load ?? BatchLoad.Alone);
     }
+
+    /// <summary>Tokens this session's next forward carries at least: the prompt before prefill, then one.</summary>
+    public abstract int MinimumTokens { get; }
 
     /// <summary>Consumes the output of the forward <see cref="Plan"/> described.</summary>
     public void Complete(TargetOutput output)
@@ -120,7 +128,14 @@ public abstract class DecodingSession : IDisposable
         var items = new ForwardItem[sessions.Count];
         try
         {
-            for (int j = 0; j < sessions.Count; j++) items[j] = sessions[j].Plan();
+            // Each session plans knowing the tokens the others put in this forward: exactly for those planned before
+            // it, at least one each (or their prompt) for those after.
+            int tokens = sessions.Sum(s => s.MinimumTokens);
+            for (int j = 0; j < sessions.Count; j++)
+            {
+                items[j] = sessions[j].Plan(new BatchLoad(tokens - sessions[j].MinimumTokens, sessions.Count));
+                tokens += (int)items[j].Ids.shape[0] - sessions[j].MinimumTokens;
+            }
             foreach (var s in sessions) s.Allocation = DeviceMemory.Forward;
             DeviceMemory.Allocating(DeviceMemory.Forward);
             var outputs = target.Forward(items);
@@ -134,7 +149,7 @@ public abstract class DecodingSession : IDisposable
     }
 
     /// <summary>What <see cref="Plan"/> returns when the session is not done.</summary>
-    private protected abstract ForwardItem PlanStep();
+    private protected abstract ForwardItem PlanStep(BatchLoad load);
 
     /// <summary>What <see cref="Complete"/> does.</summary>
     private protected abstract void CompleteStep(TargetOutput output);
@@ -171,6 +186,8 @@ public abstract class DecodingSession : IDisposable
     /// <summary>Frees the session's device memory.</summary>
     public void Dispose()
     {
+        if (disposed) return;
+        disposed = true;
         Dispose(true);
         GC.SuppressFinalize(this);
     }

@@ -19,6 +19,13 @@ namespace Eagle.AI.Engine.Decoding;
 /// size's own counts are shrunk towards that pooled rate. A wider tree holds a narrower one's nodes, so a size takes
 /// the best own estimate among the sizes up to it, else the pooled rate. A depth no round has reached thus takes the
 /// rate one depth up: optimistic where drafts land, so bigger trees get tried, and pessimistic where they do not.</para>
+/// <para>Under load. In a batch, a round's tree rides in a forward that already carries the other sessions' B tokens
+/// (<see cref="BatchLoad"/>), and its draft time delays every session of the step. The policy then maximizes the
+/// step's tokens per millisecond: (n − 1 + E) ÷ (C(B + T) + draft and bookkeeping time) for a tree of T tokens against
+/// n ÷ C(B + 1) for a plain step, n being the sessions of the step (each other one counted as one token) and C the
+/// measured forward time (<see cref="SpeculationCosts.Verify"/>, extended linearly past 64 tokens). Alone (B = 0,
+/// n = 1) this is exactly the rule above; with a full batch on a device whose forward time grows with its tokens, the
+/// trees shrink and then stop.</para>
 /// <para>Never losing. While plain steps win, the policy still probes: the smallest size every
 /// <see cref="ProbeInterval"/> plain steps, the interval doubling after each failed probe up to
 /// <see cref="MaxProbeInterval"/>. A head that accepts nothing therefore costs one small round in 32 steps (a few per
@@ -100,10 +107,10 @@ public sealed class SpeculationPolicy
         return menu;
     }
 
-    /// <summary>This round's tree, or null for a plain one-token step.</summary>
-    public TreeBudget? Next()
+    /// <summary>This round's tree, or null for a plain one-token step; <paramref name="load"/> is the rest of the batch (null = alone).</summary>
+    public TreeBudget? Next(BatchLoad? load = null)
     {
-        int choice = Best();
+        int choice = Best(load ?? BatchLoad.Alone);
         if (choice < 0 && ++plainSteps >= probeInterval)
         {
             choice = 0;                                                         // probe with the smallest tree
@@ -154,15 +161,19 @@ public sealed class SpeculationPolicy
         return expected;
     }
 
-    // The menu index with the most expected tokens per millisecond, or −1 when a plain step is better.
-    private int Best()
+    // The menu index whose step yields the most tokens per millisecond, or −1 when a plain step does (see "Under load";
+    // alone, the most expected tokens per millisecond of a round).
+    private int Best(BatchLoad load)
     {
         if (costs is null) return 0;
         int best = -1;
-        double bestRate = 1 / costs.StepMs;
+        int others = load.Sessions - 1;
+        double bestRate = load.Sessions / costs.Verify.Milliseconds(load.OtherTokens + 1);
         for (int s = 0; s < Menu.Count; s++)
         {
-            double rate = ExpectedTokens(s) / costs.RoundMs(Menu[s]);
+            var b = Menu[s];
+            double stepMs = costs.Verify.Milliseconds(load.OtherTokens + b.TotalTokens) + costs.RoundMs(b) - costs.Verify.Milliseconds(b.TotalTokens);
+            double rate = (others + ExpectedTokens(s)) / stepMs;
             if (rate > bestRate)
             {
                 best = s;
@@ -202,4 +213,13 @@ public sealed class SpeculationPolicy
             if (Menu[i] == budget) return i;
         return -1;
     }
+}
+
+/// <summary>What the rest of a batched step carries besides one session's tokens.</summary>
+/// <param name="OtherTokens">Tokens the other sessions put in the step's forward.</param>
+/// <param name="Sessions">Sessions in the step, this one included.</param>
+public readonly record struct BatchLoad(int OtherTokens, int Sessions)
+{
+    /// <summary>A session alone in its step.</summary>
+    public static readonly BatchLoad Alone = new(0, 1);
 }

@@ -89,7 +89,10 @@ public sealed class SpeculativeSession : DecodingSession
     /// <inheritdoc/>
     public override long Bytes { get; }
 
-    private protected override ForwardItem PlanStep()
+    /// <inheritdoc/>
+    public override int MinimumTokens => prefilled ? 1 : Prompt.Count;
+
+    private protected override ForwardItem PlanStep(BatchLoad load)
     {
         var device = Target.Device;
         past = cache.Length;
@@ -103,7 +106,7 @@ public sealed class SpeculativeSession : DecodingSession
             return new ForwardItem(ids, HeldScalars.Range(0, Prompt.Count, device), cache, null, forward with { LogitRows = last });
         }
 
-        budget = policy.Next();
+        budget = policy.Next(load);
         if (budget is null)
         {
             // A plain step (no tree pays this round): the root alone, exactly as vanilla decoding.

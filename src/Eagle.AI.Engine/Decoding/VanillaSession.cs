@@ -43,7 +43,10 @@ public sealed class VanillaSession : DecodingSession
     /// <inheritdoc/>
     public override long Bytes { get; }
 
-    private protected override ForwardItem PlanStep()
+    /// <inheritdoc/>
+    public override int MinimumTokens => next.Length;
+
+    private protected override ForwardItem PlanStep(BatchLoad load)
     {
         var device = Target.Device;
         int n = next.Length, past = cache.Length;

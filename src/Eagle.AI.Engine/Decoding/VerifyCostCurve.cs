@@ -51,7 +51,10 @@ public sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseco
         return new VerifyCostCurve(points);
     }
 
-    /// <summary>The forward time for <paramref name="tokens"/>, interpolated linearly between measured points.</summary>
+    /// <summary>
+    /// The forward time for <paramref name="tokens"/>, interpolated linearly between measured points and extended past
+    /// the last one along the last segment's slope (a batch's forward may carry more tokens than any measured size).
+    /// </summary>
     public double Milliseconds(int tokens)
     {
         var p = Points.OrderBy(x => x.Tokens).ToList();
@@ -62,7 +65,9 @@ public sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseco
                 double f = (double)(tokens - p[i - 1].Tokens) / (p[i].Tokens - p[i - 1].Tokens);
                 return p[i - 1].Milliseconds + f * (p[i].Milliseconds - p[i - 1].Milliseconds);
             }
-        return p[^1].Milliseconds;
+        if (p.Count == 1) return p[0].Milliseconds;
+        double slope = (p[^1].Milliseconds - p[^2].Milliseconds) / (p[^1].Tokens - p[^2].Tokens);
+        return p[^1].Milliseconds + Math.Max(0, slope) * (tokens - p[^1].Tokens);
     }
 
     /// <summary>Each point's time as a ratio to the one-token forward.</summary>

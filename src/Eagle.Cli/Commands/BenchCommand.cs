@@ -30,12 +30,13 @@ internal static class BenchCommand
         var acceptance = new Option<double?>("--acceptance") { Description = "speculative vs vanilla with an EAGLE-3-shaped random head whose drafts are steered to this acceptance rate (0..1) along the target's own path" };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "prompt length (with --acceptance)", DefaultValueFactory = _ => 16 };
         var topP = new Option<float>("--top-p") { Description = "nucleus sampling (with --draft or --acceptance; with --temperature > 0)", DefaultValueFactory = _ => 1f };
+        var concurrency = new Option<string?>("--concurrency") { Description = "comma-separated numbers of requests started together and decoded as one batch (e.g. 1,4,8,16): aggregate and per-request tokens/s, TTFT, vanilla and speculative (--draft, else a random EAGLE-3-shaped head) side by side" };
         var totalTokens = new Option<string>("--total-tokens") { Description = "with --draft: comma-separated tree sizes to compare, each a number or auto; with --acceptance: one size or auto", DefaultValueFactory = _ => "auto" };
         var json = Cli.JsonOutput();
         var shared = new ModelOptions();
         var cmd = new Command("bench", "Measure decode tokens/s against the memory-bandwidth floor; with --draft, speculative vs vanilla side by side")
         {
-            model, shape, maxNew, runs, threads, questions, limit, temperature, topP, totalTokens, projection, acceptance, promptTokens, json,
+            model, shape, maxNew, runs, threads, questions, limit, temperature, topP, totalTokens, projection, acceptance, promptTokens, concurrency, json,
         };
         shared.AddTo(cmd, withTreeSizes: false);
         cmd.SetAction(r => Cli.Run(() =>
@@ -46,6 +47,30 @@ internal static class BenchCommand
                 : r.GetValue(shape) is { } s ? LlamaFactory.CreateRandom(LlamaPresets.Get(s), 1, dt, dev)
                 : throw new ArgumentException("give --model <dir> or --shape <name>");
             Dictionary<string, object> report;
+            if (r.GetValue(concurrency) is { } levelList)
+            {
+                int[] levels = [.. levelList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(l =>
+                    int.TryParse(l, System.Globalization.CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 256 ? n
+                        : throw new ArgumentException($"--concurrency: '{l}' is not a number of requests in [1, 256]"))];
+                if (levels.Length == 0) throw new ArgumentException("--concurrency needs at least one level, e.g. 1,4,8");
+                var prompts = r.GetValue(questions) is null
+                    ? RandomPrompts(target.Config.VocabSize, r.GetValue(promptTokens), Math.Max(levels.Max(), 1))
+                    : SpeculativeBench.Prompts(r.GetValue(model), r.GetValue(questions), Math.Max(levels.Max(), r.GetValue(limit)), target.Config.VocabSize);
+                var options = new GenerationOptions
+                {
+                    MaxNewTokens = r.GetValue(maxNew), StopTokenIds = [],
+                    Sampling = new SamplingOptions { Temperature = r.GetValue(temperature), TopP = r.GetValue(topP), Seed = 1 },
+                };
+                options.Validate();
+                var tree = shared.TreeSettings(r, r.GetValue(totalTokens)!);
+                using var drafter = r.GetValue(shared.Draft) is { } dir ? EagleDrafter.Load(dir, target, tree)
+                    : new EagleDrafter(Eagle3Head.CreateRandom(target, seed: 1, draftVocabSize: Math.Min(32000, target.Config.VocabSize)), tree);
+                var costs = tree.Adaptive ? SpeculationCosts.Measure(target, drafter) : null;
+                report = ConcurrencyBench.Run(target, levels, prompts, options, drafter, costs, r.GetValue(shared.ContextLimit));
+                if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
+                else ConcurrencyBench.Print(report);
+                return 0;
+            }
             if (r.GetValue(shared.Draft) is { } draft)
             {
                 var prompts = SpeculativeBench.Prompts(r.GetValue(model), r.GetValue(questions), r.GetValue(limit), target.Config.VocabSize);
@@ -87,6 +112,13 @@ internal static class BenchCommand
             return 0;
         }));
         return cmd;
+    }
+
+    private static List<int[]> RandomPrompts(int vocab, int length, int count)
+    {
+        if (length < 1) throw new ArgumentException($"--prompt-tokens must be at least 1, got {length}");
+        var random = new Random(7);
+        return [.. Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, length).Select(_ => random.Next(vocab)).ToArray())];
     }
 
     private static Dictionary<string, object> Run(LlamaForCausalLM target, int maxNew, int runs)

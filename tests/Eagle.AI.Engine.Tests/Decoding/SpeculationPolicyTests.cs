@@ -19,12 +19,12 @@ public class SpeculationPolicyTests
         new(new VerifyCostCurve([(1, 10.0), (2, 13), (4, 18), (8, 31), (16, 55), (32, 105), (60, 190), (64, 200)]), 1.2, 0.5);
 
     // Runs the policy for a number of rounds, each accepting what depthAccepted says for the chosen budget.
-    private static List<TreeBudget?> Run(SpeculationPolicy policy, int rounds, Func<TreeBudget, int> accepted)
+    private static List<TreeBudget?> Run(SpeculationPolicy policy, int rounds, Func<TreeBudget, int> accepted, BatchLoad? load = null)
     {
         var chosen = new List<TreeBudget?>();
         for (int i = 0; i < rounds; i++)
         {
-            var b = policy.Next();
+            var b = policy.Next(load);
             chosen.Add(b);
             if (b is { } budget) policy.Observe(budget, accepted(budget));
         }
@@ -60,6 +60,28 @@ public class SpeculationPolicyTests
         Assert.All(chosen.Skip(50).Where(b => b is not null), b => Assert.Equal(new TreeBudget(2, 0), b));
         Assert.Equal(400 - drafted, policy.PlainRounds);
         Assert.Equal(drafted, policy.TreeSizes.Values.Sum());
+    }
+
+    [Fact]
+    public void Under_a_full_batch_on_a_compute_bound_device_speculation_shrinks_and_then_stops()
+    {
+        // Alone, a good head gets a mid-size tree on the CPU-like curve; beside 7 and then 63 other sessions the same
+        // tree would slow all of them, so the trees get smaller and then give way to plain steps and the smallest probe
+        // (probes stay frequent because their drafts land: it is the cost, not the head, that rules the trees out).
+        var alone = Run(SpeculationPolicy.Adaptive(Largest, CpuLike()), 60, b => b.MaxAccepted).Skip(20).ToList();
+        var busy = Run(SpeculationPolicy.Adaptive(Largest, CpuLike()), 60, b => b.MaxAccepted, new BatchLoad(7, 8)).Skip(20).ToList();
+        var full = Run(SpeculationPolicy.Adaptive(Largest, CpuLike()), 200, b => b.MaxAccepted, new BatchLoad(63, 64)).Skip(50).ToList();
+        Assert.All(alone, b => Assert.True(b is { TotalTokens: >= 16 }, $"{b} alone"));
+        Assert.True(busy.Average(b => b?.TotalTokens ?? 1) < alone.Average(b => b!.Value.TotalTokens), "smaller trees beside 7 others");
+        Assert.All(full.Where(b => b is not null), b => Assert.Equal(new TreeBudget(2, 0), b));
+        Assert.True(full.Count(b => b is not null) <= 150 / SpeculationPolicy.ProbeInterval + 2, $"{full.Count(b => b is not null)} drafted rounds beside 63 others");
+    }
+
+    [Fact]
+    public void Where_verification_is_free_a_full_batch_keeps_its_trees()
+    {
+        var chosen = Run(SpeculationPolicy.Adaptive(Largest, GpuLike()), 40, b => b.MaxAccepted, new BatchLoad(7, 8));
+        Assert.All(chosen.Skip(10), b => Assert.Equal(Largest, b));
     }
 
     [Fact]

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Globalization;
+using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Drafting;
+using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
+
+namespace Eagle.Cli.Commands;
+
+/// <summary>
+/// <c>bench --concurrency 1,4,8,16</c>: N requests started together and decoded as one batch (the engine's continuous
+/// batching: every step one forward for all active sessions; a session leaves when it ends), vanilla and speculative
+/// side by side at each level. Reports aggregate and per-request tokens/s, time to first token (p50/p95) and the ratio
+/// of aggregate throughput to concurrency 1.
+/// </summary>
+internal static class ConcurrencyBench
+{
+    public static Dictionary<string, object> Run(LlamaForCausalLM target, int[] levels, List<int[]> prompts, GenerationOptions options,
+        IDrafter? drafter, SpeculationCosts? costs, int contextLimit)
+    {
+        var vanilla = new VanillaGenerator(target, contextLimit);
+        var speculative = drafter is null ? null : new SpeculativeGenerator(target, drafter, contextLimit) { Costs = costs };
+        var modes = new List<(string Name, Func<int[], Func<IReadOnlyList<int>, bool>, DecodingSession> Start)>
+        {
+            ("vanilla", (p, on) => vanilla.Start(p, options, on)),
+        };
+        if (speculative is not null) modes.Add(("speculative", (p, on) => speculative.Start(p, options, on)));
+
+        foreach (var (_, start) in modes) Measure(start, [prompts[0]], options with { MaxNewTokens = 4 });   // warm-up
+        var rows = new List<Dictionary<string, object>>();
+        var baseline = new Dictionary<string, double>();
+        foreach (int n in levels)
+        {
+            foreach (var (name, start) in modes)
+            {
+                var inputs = Enumerable.Range(0, n).Select(i => prompts[i % prompts.Count]).ToList();
+                var m = Measure(start, inputs, options);
+                if (n == levels[0]) baseline[name] = m.Aggregate;
+                rows.Add(new Dictionary<string, object>
+                {
+                    ["concurrency"] = n,
+                    ["mode"] = name,
+                    ["aggregate_tokens_per_s"] = Math.Round(m.Aggregate, 3),
+                    ["per_request_tokens_per_s"] = Math.Round(m.PerRequest, 3),
+                    ["ttft_ms_p50"] = Math.Round(Percentile(m.Ttft, 0.5), 1),
+                    ["ttft_ms_p95"] = Math.Round(Percentile(m.Ttft, 0.95), 1),
+                    ["ratio_to_first_level"] = Math.Round(m.Aggregate / baseline[name], 3),
+                    ["mean_acceptance_length"] = Math.Round(m.Tau, 3),
+                });
+            }
+        }
+        return new Dictionary<string, object>
+        {
+            ["device"] = target.Device.ToString(),
+            ["dtype"] = TorchRuntime.Name(target.DType),
+            ["threads"] = TorchSharp.torch.get_num_threads(),
+            ["prompt_tokens"] = prompts.Select(p => p.Length).Max(),
+            ["max_new_tokens"] = options.MaxNewTokens,
+            ["temperature"] = options.Sampling.Temperature,
+            ["levels"] = rows,
+        };
+    }
+
+    private sealed record Measurement(double Aggregate, double PerRequest, double[] Ttft, double Tau);
+
+    // Starts one session per input at once and steps the unfinished ones together until all are done.
+    private static Measurement Measure(Func<int[], Func<IReadOnlyList<int>, bool>, DecodingSession> start, List<int[]> inputs, GenerationOptions options)
+    {
+        var clock = Stopwatch.StartNew();
+        var ttft = new double[inputs.Count];
+        var finished = new double[inputs.Count];
+        var sessions = inputs.Select((p, i) => start(p, _ =>
+        {
+            if (ttft[i] == 0) ttft[i] = clock.Elapsed.TotalMilliseconds;
+            return true;
+        })).ToList();
+        var results = new GenerationResult[inputs.Count];
+        try
+        {
+            var active = Enumerable.Range(0, sessions.Count).ToList();
+            while (active.Count > 0)
+            {
+                DecodingSession.Step(active.Select(i => sessions[i]).ToArray());
+                foreach (int i in active.Where(i => sessions[i].Done).ToList())
+                {
+                    results[i] = sessions[i].Result;
+                    finished[i] = clock.Elapsed.TotalMilliseconds;
+                    sessions[i].Dispose();
+                    active.Remove(i);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var s in sessions) s.Dispose();
+        }
+        double seconds = finished.Max() / 1000;
+        int tokens = results.Sum(r => r.OutputIds.Count);
+        double perRequest = results.Select((r, i) => r.OutputIds.Count / (finished[i] / 1000)).Average();
+        int rounds = results.Sum(r => r.Stats.Rounds);
+        double tau = results.Sum(r => r.Stats.GeneratedTokens - 1) / (double)Math.Max(1, rounds);
+        return new Measurement(tokens / seconds, perRequest, ttft, tau);
+    }
+
+    private static double Percentile(double[] values, double p)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[(int)Math.Min(sorted.Length - 1, Math.Ceiling(p * sorted.Length) - 1)];
+    }
+
+    public static void Print(Dictionary<string, object> r)
+    {
+        Console.WriteLine($"device {r["device"]} {r["dtype"]}, {r["threads"]} threads; prompts of {r["prompt_tokens"]} tokens × {r["max_new_tokens"]} new, " +
+                          $"temperature {r["temperature"]}; N requests started together, decoded as one batch");
+        Console.WriteLine($"{"N",4} {"mode",-12}{"aggregate tok/s",17}{"per request",13}{"TTFT p50 ms",13}{"TTFT p95 ms",13}{"× N=first",11}{"τ",7}");
+        foreach (var row in (List<Dictionary<string, object>>)r["levels"])
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{row["concurrency"],4} {row["mode"],-12}{row["aggregate_tokens_per_s"],17}{row["per_request_tokens_per_s"],13}{row["ttft_ms_p50"],13}{row["ttft_ms_p95"],13}{row["ratio_to_first_level"],11}{row["mean_acceptance_length"],7}"));
+    }
+}
