@@ -57,6 +57,13 @@ public sealed class EagleOptions
     /// </summary>
     public int MaxQueuedRequests { get; set; } = 64;
 
+    /// <summary>
+    /// Prompt tokens one prefill forward takes at most: a longer prompt is prefilled over several steps, interleaved
+    /// with the other requests' decoding, so it does not stall their streams for its whole length. Default 512; range
+    /// [16, 65536].
+    /// </summary>
+    public int PrefillChunkTokens { get; set; } = Engine.Decoding.DecodingSession.DefaultPrefillChunkTokens;
+
     /// <summary>Draft tree shape when <see cref="DraftModelPath"/> is set; null = <see cref="TreeSettings.Default"/>.</summary>
     public TreeSettings? Tree { get; set; }
 

@@ -30,6 +30,9 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
 
     public Llama3Tokenizer Tokenizer { get; }
 
+    /// <summary>Prompt tokens one prefill forward takes at most (<see cref="EagleOptions.PrefillChunkTokens"/>).</summary>
+    public int PrefillChunkTokens { get; init; } = DecodingSession.DefaultPrefillChunkTokens;
+
     public EngineInfo Info { get; }
 
     /// <summary>Loads what <paramref name="options"/> (already validated) names, reporting progress to <paramref name="logger"/>.</summary>
@@ -75,7 +78,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
                 Math.Min(options.MaxContextTokens, target.Config.MaxPositionEmbeddings),
                 drafter is not null, drafter is not null && options.Speculative, drafter?.Tree, device, dtype);
             Log.Loaded(logger, modelId, clock.Elapsed.TotalSeconds, drafter?.Head.Kind.ToString() ?? "none");
-            return new LoadedModel(target, drafter, costs, tokenizer, info);
+            return new LoadedModel(target, drafter, costs, tokenizer, info) { PrefillChunkTokens = options.PrefillChunkTokens };
         }
         catch
         {
@@ -90,14 +93,14 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
     {
         int limit = Info.MaxContextTokens;
         if (!request.Speculative || drafter is null)
-            return new Session(new VanillaSession(target, request.PromptIds, request.Options, onTokens, limit), null);
+            return new Session(new VanillaSession(target, request.PromptIds, request.Options, onTokens, limit, PrefillChunkTokens), null);
         // Another tree shape needs its own drafter (the shape fixes its draft cache layout); the head is shared.
         var d = request.Tree is null || request.Tree == drafter.Tree ? drafter : new EagleDrafter(drafter.Head, request.Tree, ownsHead: false);
         try
         {
             // A per-request adaptive tree on an engine loaded with a fixed one measures the costs on first use.
             var c = d.Tree.Adaptive ? costs ??= SpeculationCosts.Measure(target, d) : null;
-            var session = new SpeculativeSession(target, d, request.PromptIds, request.Options, onTokens, limit, costs: c);
+            var session = new SpeculativeSession(target, d, request.PromptIds, request.Options, onTokens, limit, costs: c, prefillChunkTokens: PrefillChunkTokens);
             return new Session(session, d == drafter ? null : d);
         }
         catch

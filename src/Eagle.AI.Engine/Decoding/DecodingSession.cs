@@ -21,15 +21,20 @@ public abstract class DecodingSession : IDisposable
     private FinishReason reason = FinishReason.Length;
     private bool disposed;
 
+    /// <summary>Prompt tokens one prefill forward takes at most, by default.</summary>
+    public const int DefaultPrefillChunkTokens = 512;
+
     /// <summary>Starts a session for <paramref name="prompt"/>; <paramref name="onTokens"/> sees each step's tokens and may return false to end the request there.</summary>
     private protected DecodingSession(LlamaForCausalLM target, IReadOnlyList<int> prompt, GenerationOptions options,
-        Func<IReadOnlyList<int>, bool>? onTokens)
+        Func<IReadOnlyList<int>, bool>? onTokens, int prefillChunkTokens)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(options);
         if (prompt.Count == 0) throw new ArgumentException("The prompt is empty.", nameof(prompt));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(prefillChunkTokens);
         options.Validate();
+        PrefillChunkTokens = prefillChunkTokens;
         Target = target;
         Prompt = prompt;
         Options = options;
@@ -45,6 +50,37 @@ public abstract class DecodingSession : IDisposable
 
     /// <summary>Budget, sampling and stop ids.</summary>
     public GenerationOptions Options { get; }
+
+    /// <summary>
+    /// Prompt tokens one prefill forward takes at most: a long prompt is prefilled over several steps, so in a batch it
+    /// does not stall the other sessions' streams for its whole length.
+    /// </summary>
+    public int PrefillChunkTokens { get; }
+
+    /// <summary>Prompt tokens already through the target.</summary>
+    public int Prefilled { get; private set; }
+
+    /// <summary>Whether the whole prompt is through the target (the first token has been chosen).</summary>
+    public bool PrefillComplete => Prefilled == Prompt.Count;
+
+    /// <summary>The prompt tokens of the next prefill chunk: [<see cref="Prefilled"/>, + this).</summary>
+    private protected int NextChunk => Math.Min(PrefillChunkTokens, Prompt.Count - Prefilled);
+
+    /// <summary>Whether the next prefill chunk is the prompt's last (its forward yields the first token).</summary>
+    private protected bool LastChunk => Prefilled + NextChunk == Prompt.Count;
+
+    /// <summary>Records that the next chunk went through the target.</summary>
+    private protected void ChunkDone() => Prefilled += NextChunk;
+
+    /// <summary>The next prefill chunk's forward: its ids and positions, logits of its last row only when it is the prompt's last.</summary>
+    private protected ForwardItem PrefillItem(KVCache cache, ForwardRequest request)
+    {
+        var device = Target.Device;
+        int start = Prefilled, n = NextChunk;
+        var ids = tensor(Prompt.Skip(start).Take(n).Select(t => (long)t).ToArray(), device: device);
+        var rows = LastChunk ? tensor(new long[] { n - 1 }, device: device) : empty(0, ScalarType.Int64, device);
+        return new ForwardItem(ids, Runtime.HeldScalars.Range(start, start + n, device), cache, null, request with { LogitRows = rows });
+    }
 
     /// <summary>Whether generation is over (a stop id, the budget, the context limit, or the consumer asked to stop).</summary>
     public bool Done { get; private set; }

@@ -20,10 +20,13 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
     /// </summary>
     public SpeculationCosts? Costs { get; init; }
 
+    /// <summary>Prompt tokens one prefill forward takes at most (<see cref="DecodingSession.PrefillChunkTokens"/>).</summary>
+    public int PrefillChunkTokens { get; init; } = DecodingSession.DefaultPrefillChunkTokens;
+
     /// <summary>A session for <paramref name="prompt"/>, to be stepped alone or batched with others.</summary>
     /// <exception cref="DeviceOutOfMemoryException">Its caches and buffers do not fit in device memory.</exception>
     public SpeculativeSession Start(IReadOnlyList<int> prompt, GenerationOptions options, Func<IReadOnlyList<int>, bool>? onTokens = null) =>
-        new(target, drafter, prompt, options, onTokens, contextLimit, TreeRoom, Costs);
+        new(target, drafter, prompt, options, onTokens, contextLimit, TreeRoom, Costs, PrefillChunkTokens);
 
     /// <summary>Same contract as <see cref="VanillaGenerator.Generate"/>; <paramref name="onTokens"/> sees each round's accepted tokens at once.</summary>
     /// <remarks>

@@ -29,14 +29,13 @@ public sealed class SpeculativeSession : DecodingSession
     private readonly List<int> pendingNext = [];
 
     // The round in flight between Plan and Complete.
-    private bool prefilled;
     private TreeBudget? budget;
     private DraftTree? tree;
     private Tensor? uniforms;
     private int past;
     private double roundStart, drafted;
 
-    private int rounds, acceptedDrafts, verifiedTokens;
+    private int rounds, acceptedDrafts, verifiedTokens, prefillForwards;
     private double draftMs, verifyMs;
 
     /// <summary>
@@ -46,8 +45,8 @@ public sealed class SpeculativeSession : DecodingSession
     /// <exception cref="DeviceOutOfMemoryException">They do not fit in device memory; nothing stays allocated.</exception>
     public SpeculativeSession(LlamaForCausalLM target, IDrafter drafter, IReadOnlyList<int> prompt, GenerationOptions options,
         Func<IReadOnlyList<int>, bool>? onTokens = null, int contextLimit = ContextBudget.DefaultContextLimit,
-        int? treeRoom = null, SpeculationCosts? costs = null)
-        : base(target, prompt, options, onTokens)
+        int? treeRoom = null, SpeculationCosts? costs = null, int prefillChunkTokens = DefaultPrefillChunkTokens)
+        : base(target, prompt, options, onTokens, prefillChunkTokens)
     {
         ArgumentNullException.ThrowIfNull(drafter);
         this.drafter = drafter;
@@ -90,21 +89,16 @@ public sealed class SpeculativeSession : DecodingSession
     public override long Bytes { get; }
 
     /// <inheritdoc/>
-    public override int MinimumTokens => prefilled ? 1 : Prompt.Count;
+    public override int MinimumTokens => PrefillComplete ? 1 : NextChunk;
 
     private protected override ForwardItem PlanStep(BatchLoad load)
     {
         var device = Target.Device;
         past = cache.Length;
         roundStart = Now;
-        if (!prefilled)
-        {
-            // Prefill: logits of the last position only; the prompt's features wait for the drafter paired with the
-            // next token (prompt[1..], then the root).
-            var ids = tensor(Prompt.Select(t => (long)t).ToArray(), device: device);
-            var last = tensor(new long[] { Prompt.Count - 1 }, device: device);
-            return new ForwardItem(ids, HeldScalars.Range(0, Prompt.Count, device), cache, null, forward with { LogitRows = last });
-        }
+        // Prefill, a chunk at a time: logits of the prompt's last position only; the prompt's features wait for the
+        // drafter, each paired with the token after it (prompt[1..], then the root).
+        if (!PrefillComplete) return PrefillItem(cache, forward);
 
         budget = policy.Next(load);
         if (budget is null)
@@ -133,11 +127,19 @@ public sealed class SpeculativeSession : DecodingSession
 
     private protected override void CompleteStep(TargetOutput o)
     {
-        if (!prefilled)
+        if (!PrefillComplete)
         {
-            prefilled = true;
+            prefillForwards++;
+            int start = Prefilled, n = NextChunk;
+            bool last = LastChunk;
+            ChunkDone();
+            if (!last)
+            {
+                Pending(Features(o)?.clone(), [.. Prompt.Skip(start + 1).Take(n)]);
+                return;
+            }
             int root = sampler.Next(o.Logits[0]);                                   // the prefill's one read
-            Pending(Features(o)?.clone(), [.. Prompt.Skip(1), root]);
+            Pending(Features(o)?.clone(), [.. Prompt.Skip(start + 1), root]);
             PrefillDone();
             Emit([root]);
             return;
@@ -177,7 +179,7 @@ public sealed class SpeculativeSession : DecodingSession
 
     private protected override GenerationStats Statistics() => new()
     {
-        TargetForwards = rounds + (prefilled ? 1 : 0),
+        TargetForwards = rounds + prefillForwards,
         Rounds = rounds,
         AcceptedDraftTokens = acceptedDrafts,
         DraftMs = draftMs,

@@ -5,9 +5,12 @@ namespace Eagle.AI.Engine.Decoding;
 /// <summary>Plain decoding, one target forward per token: the baseline speculative decoding must equal and beat.</summary>
 public sealed class VanillaGenerator(LlamaForCausalLM target, int contextLimit = ContextBudget.DefaultContextLimit)
 {
+    /// <summary>Prompt tokens one prefill forward takes at most (<see cref="DecodingSession.PrefillChunkTokens"/>).</summary>
+    public int PrefillChunkTokens { get; init; } = DecodingSession.DefaultPrefillChunkTokens;
+
     /// <summary>A session for <paramref name="prompt"/>, to be stepped alone or batched with others.</summary>
     public VanillaSession Start(IReadOnlyList<int> prompt, GenerationOptions options, Func<IReadOnlyList<int>, bool>? onTokens = null) =>
-        new(target, prompt, options, onTokens, contextLimit);
+        new(target, prompt, options, onTokens, contextLimit, PrefillChunkTokens);
 
     /// <summary>
     /// Prefills <paramref name="prompt"/> (ids used as given: no BOS added) and generates until a stop id, the token

@@ -9,14 +9,15 @@ public sealed class VanillaSession : DecodingSession
 {
     private readonly Sampler sampler;
     private readonly KVCache cache;
-    private int[] next;
+    private int next = -1;                                                      // the last token, fed by the next step
     private int forwards;
 
     /// <summary>Allocates the request's KV cache (prompt + budget, within <paramref name="contextLimit"/>).</summary>
     /// <exception cref="DeviceOutOfMemoryException">The KV cache does not fit in device memory.</exception>
     public VanillaSession(LlamaForCausalLM target, IReadOnlyList<int> prompt, GenerationOptions options,
-        Func<IReadOnlyList<int>, bool>? onTokens = null, int contextLimit = ContextBudget.DefaultContextLimit)
-        : base(target, prompt, options, onTokens)
+        Func<IReadOnlyList<int>, bool>? onTokens = null, int contextLimit = ContextBudget.DefaultContextLimit,
+        int prefillChunkTokens = DefaultPrefillChunkTokens)
+        : base(target, prompt, options, onTokens, prefillChunkTokens)
     {
         sampler = new Sampler(options.Sampling);
         Capacity = ContextBudget.Capacity(prompt.Count, options.MaxNewTokens, 0, contextLimit, int.MaxValue);
@@ -34,7 +35,6 @@ public sealed class VanillaSession : DecodingSession
         {
             throw new DeviceOutOfMemoryException(Capacity, Bytes, target.Device.ToString(), DeviceMemory.KVCache, e);
         }
-        next = [.. prompt];
     }
 
     /// <inheritdoc/>
@@ -44,27 +44,36 @@ public sealed class VanillaSession : DecodingSession
     public override long Bytes { get; }
 
     /// <inheritdoc/>
-    public override int MinimumTokens => next.Length;
+    public override int MinimumTokens => PrefillComplete ? 1 : NextChunk;
 
     private protected override ForwardItem PlanStep(BatchLoad load)
     {
+        if (!PrefillComplete) return PrefillItem(cache, ForwardRequest.AllLogits);
         var device = Target.Device;
-        int n = next.Length, past = cache.Length;
-        var ids = tensor(next.Select(t => (long)t).ToArray(), device: device);
-        var last = tensor(new long[] { n - 1 }, device: device);
-        return new ForwardItem(ids, HeldScalars.Range(past, past + n, device), cache, null, new ForwardRequest(LogitRows: last));
+        int past = cache.Length;
+        var ids = tensor(new long[] { next }, device: device);
+        return new ForwardItem(ids, HeldScalars.Range(past, past + 1, device), cache, null, ForwardRequest.AllLogits);
     }
 
     private protected override void CompleteStep(TargetOutput output)
     {
-        int token = sampler.Next(output.Logits[0]);
-        if (++forwards == 1) PrefillDone();
-        Emit([token]);
+        forwards++;
+        if (!PrefillComplete)
+        {
+            bool last = LastChunk;
+            ChunkDone();
+            if (!last) return;                                                  // a middle chunk only fills the cache
+            PrefillDone();
+        }
+        else rounds++;
+        next = sampler.Next(output.Logits[0]);
+        Emit([next]);
         if (!Done && cache.Length >= Capacity) ContextFull();
-        next = [token];
     }
 
-    private protected override GenerationStats Statistics() => new() { TargetForwards = forwards, Rounds = Math.Max(0, forwards - 1) };
+    private int rounds;
+
+    private protected override GenerationStats Statistics() => new() { TargetForwards = forwards, Rounds = rounds };
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

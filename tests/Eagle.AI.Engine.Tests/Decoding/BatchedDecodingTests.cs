@@ -145,6 +145,76 @@ public sealed class BatchedDecodingTests
         Assert.InRange(results[5]!.OutputIds.Count, 6, 6 + 16);
     }
 
+    // A prompt prefilled in chunks (the last one partial) gives what one whole prefill gives: the same tokens, and for a
+    // speculative session the same drafts, so every chunk's features reached the drafter paired with the right tokens.
+    [Theory]
+    [InlineData(EagleHeadKind.Eagle3, 5)]
+    [InlineData(EagleHeadKind.Eagle3, 16)]
+    [InlineData(EagleHeadKind.Eagle1, 7)]
+    public void A_prompt_prefilled_in_chunks_decodes_as_if_prefilled_at_once(EagleHeadKind kind, int chunk)
+    {
+        using var target = TestModels.Create("B", seed: 3);
+        using var inner = new EagleDrafter(DraftingFixtures.Head(kind, target), new TreeSettings { TotalTokens = 12, Depth = 3, TopK = 3 });
+        using var drafter = new TreeRecorder(inner);
+        int[] prompt = TestModels.RandomPrompt(new Random(8), 23, target.Config.VocabSize);
+        var options = new GenerationOptions { MaxNewTokens = 12, StopTokenIds = [] };
+        var whole = new SpeculativeGenerator(target, drafter).Generate(prompt, options);
+        var wholeTrees = drafter.Trees.ToList();
+        drafter.Trees.Clear();
+        var chunked = new SpeculativeGenerator(target, drafter) { PrefillChunkTokens = chunk }.Generate(prompt, options);
+        Assert.Equal(whole.OutputIds, chunked.OutputIds);
+        Assert.Equal(wholeTrees.Count, drafter.Trees.Count);
+        for (int i = 0; i < wholeTrees.Count; i++) Assert.Equal(wholeTrees[i], drafter.Trees[i]);   // the draft head saw the same pairs
+        Assert.Equal(whole.Stats.AcceptedDraftTokens, chunked.Stats.AcceptedDraftTokens);
+        Assert.Equal(whole.Stats.Rounds, chunked.Stats.Rounds);
+        Assert.Equal(whole.Stats.TargetForwards + (23 + chunk - 1) / chunk - 1, chunked.Stats.TargetForwards);
+        Assert.Equal(new VanillaGenerator(target).Generate(prompt, options).OutputIds,
+            new VanillaGenerator(target) { PrefillChunkTokens = chunk }.Generate(prompt, options).OutputIds);
+    }
+
+    [Fact]
+    public void A_long_prompt_prefills_a_chunk_per_step_while_the_others_stream()
+    {
+        using var target = TestModels.Create("A", seed: 2);
+        var generator = new VanillaGenerator(target) { PrefillChunkTokens = 8 };
+        var options = new GenerationOptions { MaxNewTokens = 10, StopTokenIds = [] };
+        int shortTokens = 0;
+        using var shortOne = generator.Start(TestModels.RandomPrompt(new Random(1), 3, 90), options, ids => { shortTokens += ids.Count; return true; });
+        using var longOne = generator.Start(TestModels.RandomPrompt(new Random(2), 40, 90), options);
+        var shortAlone = generator.Generate(shortOne.Prompt, options).OutputIds;
+        var longAlone = generator.Generate(longOne.Prompt, options).OutputIds;
+        for (int step = 1; step <= 5; step++)
+        {
+            DecodingSession.Step([shortOne, longOne]);
+            Assert.Equal(Math.Min(40, 8 * step), longOne.Prefilled);                 // one chunk per step
+            Assert.Equal(step, shortTokens);                                        // while the short one streams a token per step
+        }
+        Assert.Single(longOne.Output);                                              // its first token came with its last chunk
+        while (!shortOne.Done || !longOne.Done)
+            DecodingSession.Step(new DecodingSession[] { shortOne, longOne }.Where(s => !s.Done).ToArray());
+        Assert.Equal(shortAlone, shortOne.Result.OutputIds);
+        Assert.Equal(longAlone, longOne.Result.OutputIds);
+    }
+
+    // Keeps every drafted tree's tokens.
+    private sealed class TreeRecorder(EagleDrafter inner) : IDrafter
+    {
+        public List<int[]> Trees { get; } = [];
+        public FeatureRequest Features => inner.Features;
+        public int MaxTreeTokens => inner.MaxTreeTokens;
+        public TreeSettings Tree => inner.Tree;
+        public IDraftState Begin(int capacity) => inner.Begin(capacity);
+
+        public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context)
+        {
+            var tree = inner.Draft(state, features, nextTokens, context);
+            Trees.Add(tree.Tokens);
+            return tree;
+        }
+
+        public void Dispose() { }
+    }
+
     private static KVCache Prefilled(LlamaForCausalLM target, int[] prefix)
     {
         var cache = target.NewCache(32);
