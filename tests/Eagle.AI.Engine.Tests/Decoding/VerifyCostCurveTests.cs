@@ -6,12 +6,13 @@ namespace Eagle.AI.Engine.Tests.Decoding;
 public class VerifyCostCurveTests
 {
     [Fact]
-    public void Between_points_the_cost_is_interpolated_and_beyond_them_clamped()
+    public void Between_points_the_cost_is_interpolated_below_them_clamped_and_above_them_extended()
     {
         var curve = new VerifyCostCurve([(8, 10.0), (16, 15.0)]);
         Assert.Equal(12.5, curve.Milliseconds(12), 6);
         Assert.Equal(10.0, curve.Milliseconds(1), 6);
-        Assert.Equal(15.0, curve.Milliseconds(64), 6);
+        Assert.Equal(45.0, curve.Milliseconds(64), 6);                  // a batch's forward past the last point: the last slope
+        Assert.Equal(15.0, new VerifyCostCurve([(8, 15.0), (16, 15.0)]).Milliseconds(64), 6);
     }
 
     [Fact]
