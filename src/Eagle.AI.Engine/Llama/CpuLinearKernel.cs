@@ -12,8 +12,9 @@ namespace Eagle.AI.Engine.Llama;
 /// AVX-512 EPYC this targets, libtorch did not: in bf16 oneDNN's brgemm re-laid out the whole weight on every call (47%
 /// of samples in its copy_b routine, 35% in OpenMP barriers; ~20 GB/s), and fp32 went to MKL's generic GEMV (~24 GB/s),
 /// while a plain two-thread AVX-512 read runs at ~70 GB/s. So this reads W in place, four rows per pass and all n inputs
-/// per pass (the n − 1 later reads hit the cache), bf16 widened to fp32 by a shift, accumulating in fp32, and rounds the
-/// output to the activation dtype once, as libtorch does.
+/// per pass (the later reads hit the cache), two inputs at a time so each weight load and bf16 widening serves both,
+/// bf16 widened to fp32 by a shift, accumulating in fp32, and rounds the output to the activation dtype once, as
+/// libtorch does. Beyond a few rows it is bound by fp32 FMAs (.NET has no AVX512-BF16 dot-product intrinsic).
 /// </summary>
 internal static unsafe class CpuLinearKernel
 {
@@ -114,7 +115,20 @@ internal static unsafe class CpuLinearKernel
             // A short last pass repeats its last row rather than needing a second code path; only real rows are stored.
             int rows = Math.Min(RowsPerPass, last - r);
             long r1 = r + Math.Min(1, rows - 1), r2 = r + Math.Min(2, rows - 1), r3 = r + rows - 1;
-            for (int i = 0; i < job.N; i++)
+            int i = 0;
+            // Two inputs at a time: each weight load (and bf16 widening) then serves both.
+            for (; i + 1 < job.N; i += 2)
+            {
+                float* x0 = job.X + (long)i * job.In, x1 = x0 + job.In;
+                var (s0, s1) = job.Bf16
+                    ? Dot4x2Bf16((ushort*)job.W + (long)r * job.In, (ushort*)job.W + r1 * job.In,
+                        (ushort*)job.W + r2 * job.In, (ushort*)job.W + r3 * job.In, x0, x1, job.In)
+                    : Dot4x2F32((float*)job.W + (long)r * job.In, (float*)job.W + r1 * job.In,
+                        (float*)job.W + r2 * job.In, (float*)job.W + r3 * job.In, x0, x1, job.In);
+                Store(ref job, s0, i, r, rows);
+                Store(ref job, s1, i + 1, r, rows);
+            }
+            if (i < job.N)
             {
                 float* x = job.X + (long)i * job.In;
                 Vector128<float> s = job.Bf16
@@ -122,14 +136,82 @@ internal static unsafe class CpuLinearKernel
                         (ushort*)job.W + r2 * job.In, (ushort*)job.W + r3 * job.In, x, job.In)
                     : Dot4F32((float*)job.W + (long)r * job.In, (float*)job.W + r1 * job.In,
                         (float*)job.W + r2 * job.In, (float*)job.W + r3 * job.In, x, job.In);
-                long at = (long)i * job.Out + r;
-                for (int k = 0; k < rows; k++)
-                {
-                    if (job.Bf16) ((ushort*)job.Y)[at + k] = ToBf16(s.GetElement(k));
-                    else ((float*)job.Y)[at + k] = s.GetElement(k);
-                }
+                Store(ref job, s, i, r, rows);
             }
         }
+    }
+
+    // Input i's outputs r .. r + rows − 1, rounded to the activation dtype.
+    private static void Store(ref Job job, Vector128<float> s, int i, int r, int rows)
+    {
+        long at = (long)i * job.Out + r;
+        for (int k = 0; k < rows; k++)
+        {
+            if (job.Bf16) ((ushort*)job.Y)[at + k] = ToBf16(s.GetElement(k));
+            else ((float*)job.Y)[at + k] = s.GetElement(k);
+        }
+    }
+
+    // Dot4Bf16 for two inputs at once: the four rows are loaded and widened once per step for both (16 accumulators,
+    // even and odd halves per row and input; 16 + 8 widened weights + 4 inputs fit the 32 registers).
+    private static (Vector128<float>, Vector128<float>) Dot4x2Bf16(ushort* w0, ushort* w1, ushort* w2, ushort* w3, float* x, float* y, int inF)
+    {
+        var high = Vector512.Create(0xFFFF0000u);
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
+        for (int k = 0; k < inF; k += Block)
+        {
+            var xe = Vector512.Load(x + k);
+            var xo = Vector512.Load(x + k + 16);
+            var ye = Vector512.Load(y + k);
+            var yo = Vector512.Load(y + k + 16);
+            var v0 = Vector512.Load((uint*)(w0 + k));
+            var v1 = Vector512.Load((uint*)(w1 + k));
+            var v2 = Vector512.Load((uint*)(w2 + k));
+            var v3 = Vector512.Load((uint*)(w3 + k));
+            var e0 = (v0 << 16).AsSingle(); var o0 = (v0 & high).AsSingle();
+            var e1 = (v1 << 16).AsSingle(); var o1 = (v1 & high).AsSingle();
+            var e2 = (v2 << 16).AsSingle(); var o2 = (v2 & high).AsSingle();
+            var e3 = (v3 << 16).AsSingle(); var o3 = (v3 & high).AsSingle();
+            a0 = Avx512F.FusedMultiplyAdd(e0, xe, a0); b0 = Avx512F.FusedMultiplyAdd(o0, xo, b0);
+            a1 = Avx512F.FusedMultiplyAdd(e1, xe, a1); b1 = Avx512F.FusedMultiplyAdd(o1, xo, b1);
+            a2 = Avx512F.FusedMultiplyAdd(e2, xe, a2); b2 = Avx512F.FusedMultiplyAdd(o2, xo, b2);
+            a3 = Avx512F.FusedMultiplyAdd(e3, xe, a3); b3 = Avx512F.FusedMultiplyAdd(o3, xo, b3);
+            c0 = Avx512F.FusedMultiplyAdd(e0, ye, c0); d0 = Avx512F.FusedMultiplyAdd(o0, yo, d0);
+            c1 = Avx512F.FusedMultiplyAdd(e1, ye, c1); d1 = Avx512F.FusedMultiplyAdd(o1, yo, d1);
+            c2 = Avx512F.FusedMultiplyAdd(e2, ye, c2); d2 = Avx512F.FusedMultiplyAdd(o2, yo, d2);
+            c3 = Avx512F.FusedMultiplyAdd(e3, ye, c3); d3 = Avx512F.FusedMultiplyAdd(o3, yo, d3);
+        }
+        return (Vector128.Create(Vector512.Sum(a0 + b0), Vector512.Sum(a1 + b1), Vector512.Sum(a2 + b2), Vector512.Sum(a3 + b3)),
+                Vector128.Create(Vector512.Sum(c0 + d0), Vector512.Sum(c1 + d1), Vector512.Sum(c2 + d2), Vector512.Sum(c3 + d3)));
+    }
+
+    // Dot4F32 for two inputs at once: each weight load serves both.
+    private static (Vector128<float>, Vector128<float>) Dot4x2F32(float* w0, float* w1, float* w2, float* w3, float* x, float* y, int inF)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
+        for (int k = 0; k < inF; k += Block)
+        {
+            var xa = Vector512.Load(x + k);
+            var xb = Vector512.Load(x + k + 16);
+            var ya = Vector512.Load(y + k);
+            var yb = Vector512.Load(y + k + 16);
+            var p0 = Vector512.Load(w0 + k); var q0 = Vector512.Load(w0 + k + 16);
+            var p1 = Vector512.Load(w1 + k); var q1 = Vector512.Load(w1 + k + 16);
+            var p2 = Vector512.Load(w2 + k); var q2 = Vector512.Load(w2 + k + 16);
+            var p3 = Vector512.Load(w3 + k); var q3 = Vector512.Load(w3 + k + 16);
+            a0 = Avx512F.FusedMultiplyAdd(p0, xa, a0); b0 = Avx512F.FusedMultiplyAdd(q0, xb, b0);
+            a1 = Avx512F.FusedMultiplyAdd(p1, xa, a1); b1 = Avx512F.FusedMultiplyAdd(q1, xb, b1);
+            a2 = Avx512F.FusedMultiplyAdd(p2, xa, a2); b2 = Avx512F.FusedMultiplyAdd(q2, xb, b2);
+            a3 = Avx512F.FusedMultiplyAdd(p3, xa, a3); b3 = Avx512F.FusedMultiplyAdd(q3, xb, b3);
+            c0 = Avx512F.FusedMultiplyAdd(p0, ya, c0); d0 = Avx512F.FusedMultiplyAdd(q0, yb, d0);
+            c1 = Avx512F.FusedMultiplyAdd(p1, ya, c1); d1 = Avx512F.FusedMultiplyAdd(q1, yb, d1);
+            c2 = Avx512F.FusedMultiplyAdd(p2, ya, c2); d2 = Avx512F.FusedMultiplyAdd(q2, yb, d2);
+            c3 = Avx512F.FusedMultiplyAdd(p3, ya, c3); d3 = Avx512F.FusedMultiplyAdd(q3, yb, d3);
+        }
+        return (Vector128.Create(Vector512.Sum(a0 + b0), Vector512.Sum(a1 + b1), Vector512.Sum(a2 + b2), Vector512.Sum(a3 + b3)),
+                Vector128.Create(Vector512.Sum(c0 + d0), Vector512.Sum(c1 + d1), Vector512.Sum(c2 + d2), Vector512.Sum(c3 + d3)));
     }
 
     // Four dot products of bf16 rows with the widened x. Each 32-bit lane of a weight load holds inputs 2j (low half)

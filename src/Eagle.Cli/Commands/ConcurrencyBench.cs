@@ -18,6 +18,7 @@ internal static class ConcurrencyBench
     public static Dictionary<string, object> Run(LlamaForCausalLM target, int[] levels, List<int[]> prompts, GenerationOptions options,
         IDrafter? drafter, SpeculationCosts? costs, int contextLimit)
     {
+        int threads = TorchSharp.torch.get_num_threads();                      // before decoding: the CPU kernel lowers libtorch's count while it runs
         var vanilla = new VanillaGenerator(target, contextLimit);
         var speculative = drafter is null ? null : new SpeculativeGenerator(target, drafter, contextLimit) { Costs = costs };
         var modes = new List<(string Name, Func<int[], Func<IReadOnlyList<int>, bool>, DecodingSession> Start)>
@@ -53,7 +54,7 @@ internal static class ConcurrencyBench
         {
             ["device"] = target.Device.ToString(),
             ["dtype"] = TorchRuntime.Name(target.DType),
-            ["threads"] = TorchSharp.torch.get_num_threads(),
+            ["threads"] = threads,
             ["prompt_tokens"] = prompts.Select(p => p.Length).Max(),
             ["max_new_tokens"] = options.MaxNewTokens,
             ["temperature"] = options.Sampling.Temperature,

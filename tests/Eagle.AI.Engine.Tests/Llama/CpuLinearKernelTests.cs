@@ -35,7 +35,7 @@ public class CpuLinearKernelTests
     ];
 
     /// <summary>
-    /// The kernel against libtorch for n = 1…7 on every layer shape. Both accumulate in fp32 in different orders, so
+    /// The kernel against libtorch for n from 1 to 11 on every layer shape. Both accumulate in fp32 in different orders, so
     /// they may differ by the order's rounding, which is at most a few units of 2⁻²⁴ times Σ|w·x| for these lengths
     /// (1e-5·Σ|w·x| leaves a wide margin yet is ~3e-4 of a typical |y|, so a dropped or doubled term fails). In bf16
     /// both then round to 8 significant bits, so two nearly equal sums can also land one bf16 step apart: 2⁻⁷·|y|.
@@ -52,7 +52,8 @@ public class CpuLinearKernelTests
             using var scope = NewDisposeScope();
             var w = randn([outF, inF], generator: gen).to(dtype);
             var wAbs = w.abs();
-            for (int n = 1; n <= LinearDispatch.MaxKernelRows; n++)
+            // odd and even counts: the two-input passes and the one-input pass after them
+            foreach (int n in new[] { 1, 2, 3, 7, 8, LinearDispatch.MaxKernelRows })
             {
                 var x = randn([n, inF], generator: gen).to(dtype);
                 Assert.True(LinearDispatch.Fits(x, w), $"{preset} {name} n={n} should take the kernel");
@@ -77,8 +78,9 @@ public class CpuLinearKernelTests
         var w = randn(96, 64);
         Assert.True(LinearDispatch.Fits(randn(1, 64), w));
         Assert.True(LinearDispatch.Fits(randn(1, 7, 64), w));
+        Assert.True(LinearDispatch.Fits(randn(11, 64), w));
         Assert.True(LinearDispatch.Fits(randn(3, 64).to(ScalarType.BFloat16), w.to(ScalarType.BFloat16)));
-        Assert.False(LinearDispatch.Fits(randn(8, 64), w));                                   // n ≥ 8: oneDNN's GEMM
+        Assert.False(LinearDispatch.Fits(randn(12, 64), w));                                  // n > 11: oneDNN's GEMM
         Assert.False(LinearDispatch.Fits(randn(64, 3).t(), w));                               // non-contiguous x
         Assert.False(LinearDispatch.Fits(randn(1, 64), randn(64, 96).t()));                   // non-contiguous W
         Assert.False(LinearDispatch.Fits(randn(1, 64).requires_grad_(), w));                 // autograd
