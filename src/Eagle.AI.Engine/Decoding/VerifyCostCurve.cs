@@ -15,7 +15,12 @@ public sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseco
     /// <summary>Token counts measured by default: the sizes <see cref="SpeculationPolicy.MenuUpTo"/> offers, and 64.</summary>
     public static readonly int[] DefaultSizes = [1, 2, 4, 8, 16, 32, 60, 64];
 
-    /// <summary>Times a forward of each size after a 64-token prefix (best of <paramref name="repeats"/>, after a warm-up).</summary>
+    /// <summary>
+    /// Times a forward of each size after a 64-token prefix: the sizes in turn, <paramref name="repeats"/> rounds after a
+    /// warm-up round, the best of each, so a slow moment of a shared machine (or threads still settling after load) does
+    /// not land on one size only; then made non-decreasing, since a forward of more tokens never costs less (a dip is
+    /// noise, and a 2-token verify measured cheaper than a 1-token step would make every tree look free).
+    /// </summary>
     public static VerifyCostCurve Measure(LlamaForCausalLM target, IReadOnlyList<int>? sizes = null, int repeats = 5)
     {
         sizes ??= DefaultSizes;
@@ -29,12 +34,12 @@ public sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseco
             var ids = HeldScalars.Range(0, prefix, device).remainder(vocab);
             target.Forward(ids, HeldScalars.Range(0, prefix, device), cache, null, ForwardRequest.AllLogits).Dispose();
         }
-        var points = new List<(int, double)>();
-        foreach (int n in sizes)
-        {
-            double best = double.MaxValue;
-            for (int r = 0; r <= repeats; r++)
+        var ordered = sizes.Distinct().Order().ToArray();
+        var best = ordered.Select(_ => double.MaxValue).ToArray();
+        for (int r = 0; r <= repeats; r++)
+            for (int i = 0; i < ordered.Length; i++)
             {
+                int n = ordered[i];
                 using var scope = NewDisposeScope();
                 using var vocab = ((long)target.Config.VocabSize).ToScalar();
                 var ids = HeldScalars.Range(0, n, device).remainder(vocab);
@@ -44,11 +49,10 @@ public sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseco
                 target.Forward(ids, positions, cache, null, ForwardRequest.AllLogits).Dispose();
                 Synchronize(device);
                 cache.Truncate(prefix);
-                if (r > 0) best = Math.Min(best, clock.Elapsed.TotalMilliseconds); // r = 0 warms up
+                if (r > 0) best[i] = Math.Min(best[i], clock.Elapsed.TotalMilliseconds); // round 0 warms up
             }
-            points.Add((n, best));
-        }
-        return new VerifyCostCurve(points);
+        for (int i = 1; i < best.Length; i++) best[i] = Math.Max(best[i], best[i - 1]);
+        return new VerifyCostCurve([.. ordered.Zip(best)]);
     }
 
     /// <summary>
