@@ -81,6 +81,31 @@ public class LayerPlacementTests
         Assert.Equal(vanilla, speculative);
     }
 
+    [Fact]
+    public void Batched_sessions_on_a_split_target_give_their_solo_outputs()
+    {
+        using var dir = new TempDir();
+        using (var source = TestModels.Create("A", seed: 4)) LlamaCheckpoint.Save(source, dir.Path);
+        using var split = LlamaCheckpoint.Load(dir.Path, ScalarType.Float32, CPU, placement: "cpu=0;cpu=1-3");
+        using var drafter = new EagleDrafter(Eagle3Head.CreateRandom(split, seed: 2), new TreeSettings { TotalTokens = 8, Depth = 3, TopK = 3 });
+        var options = new GenerationOptions { MaxNewTokens = 12, StopTokenIds = [] };
+        var vanilla = new VanillaGenerator(split);
+        var speculative = new SpeculativeGenerator(split, drafter);
+        int[][] prompts = [[5, 17, 33], [8, 61, 2 + 40, 19, 7, 70], [44]];
+        var solo = prompts.Select((p, i) => (i == 1 ? vanilla.Generate(p, options) : speculative.Generate(p, options)).OutputIds).ToList();
+
+        var sessions = prompts.Select((p, i) => i == 1 ? (DecodingSession)vanilla.Start(p, options) : speculative.Start(p, options)).ToList();
+        try
+        {
+            while (sessions.Any(s => !s.Done)) DecodingSession.Step(sessions.Where(s => !s.Done).ToArray());
+            for (int i = 0; i < prompts.Length; i++) Assert.Equal(solo[i], sessions[i].Result.OutputIds);
+        }
+        finally
+        {
+            foreach (var s in sessions) s.Dispose();
+        }
+    }
+
     // Prefill with captured features and the final hidden state, then two single-token steps, then a 3-token tree
     // verify with a custom mask: every kind of forward the engine runs.
     private static List<Tensor> Run(LlamaForCausalLM m, int[] capture)
