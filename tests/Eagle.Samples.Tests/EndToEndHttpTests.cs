@@ -55,6 +55,23 @@ public sealed class EndToEndHttpTests(TinyChatServer server)
     }
 
     [Fact]
+    public async Task Concurrent_requests_are_answered_together_each_as_alone()
+    {
+        using var http = server.CreateClient();
+        string[] questions = [TinyChatScript.CapitalQuestion, TinyChatScript.GreetingQuestion, TinyChatScript.CapitalQuestion, TinyChatScript.GreetingQuestion];
+        var responses = await Task.WhenAll(questions.Select((q, i) => Task.Run(async () =>
+        {
+            var response = await http.PostJsonAsync(Request(q, i % 2 == 0 ? null : """ "stream":true """));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            string text = await response.Content.ReadAsStringAsync();
+            return i % 2 == 0
+                ? JsonDocument.Parse(text).RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString() ?? ""
+                : Sse.Content(Sse.Chunks(text));
+        })));
+        Assert.Equal([TinyChatScript.CapitalAnswer, TinyChatScript.GreetingAnswer, TinyChatScript.CapitalAnswer, TinyChatScript.GreetingAnswer], responses);
+    }
+
+    [Fact]
     public async Task ToolCall_ThenResult_GivesTheAnswer()
     {
         using var http = server.CreateClient();
