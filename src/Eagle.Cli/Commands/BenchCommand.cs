@@ -49,6 +49,7 @@ internal static class BenchCommand
             Dictionary<string, object> report;
             if (r.GetValue(concurrency) is { } levelList)
             {
+                int threadCount = get_num_threads();
                 int[] levels = [.. levelList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(l =>
                     int.TryParse(l, System.Globalization.CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 256 ? n
                         : throw new ArgumentException($"--concurrency: '{l}' is not a number of requests in [1, 256]"))];
@@ -66,7 +67,7 @@ internal static class BenchCommand
                 using var drafter = r.GetValue(shared.Draft) is { } dir ? EagleDrafter.Load(dir, target, tree)
                     : new EagleDrafter(Eagle3Head.CreateRandom(target, seed: 1, draftVocabSize: Math.Min(32000, target.Config.VocabSize)), tree);
                 var costs = tree.Adaptive ? SpeculationCosts.Measure(target, drafter) : null;
-                report = ConcurrencyBench.Run(target, levels, prompts, options, drafter, costs, r.GetValue(shared.ContextLimit));
+                report = ConcurrencyBench.Run(target, levels, prompts, options, drafter, costs, r.GetValue(shared.ContextLimit), threadCount);
                 if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
                 else ConcurrencyBench.Print(report);
                 return 0;

@@ -15,10 +15,10 @@ namespace Eagle.Cli.Commands;
 /// </summary>
 internal static class ConcurrencyBench
 {
+    /// <param name="threads">libtorch's intra-op thread count before anything ran (the CPU kernel lowers it while it runs).</param>
     public static Dictionary<string, object> Run(LlamaForCausalLM target, int[] levels, List<int[]> prompts, GenerationOptions options,
-        IDrafter? drafter, SpeculationCosts? costs, int contextLimit)
+        IDrafter? drafter, SpeculationCosts? costs, int contextLimit, int threads)
     {
-        int threads = TorchSharp.torch.get_num_threads();                      // before decoding: the CPU kernel lowers libtorch's count while it runs
         var vanilla = new VanillaGenerator(target, contextLimit);
         var speculative = drafter is null ? null : new SpeculativeGenerator(target, drafter, contextLimit) { Costs = costs };
         var modes = new List<(string Name, Func<int[], Func<IReadOnlyList<int>, bool>, DecodingSession> Start)>
