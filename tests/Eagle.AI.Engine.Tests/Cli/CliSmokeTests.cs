@@ -120,6 +120,29 @@ public class CliSmokeTests
     }
 
     [Fact]
+    public void Bench_at_several_concurrency_levels_reports_each_mode_per_level()
+    {
+        var r = EagleProcess.Run("bench", "--shape", "tiny", "--dtype", "float32", "--concurrency", "1,3", "--total-tokens", "8", "--depth", "3",
+            "--max-new-tokens", "6", "--prompt-tokens", "5", "--json");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        using var doc = JsonDocument.Parse(r.StdOut);
+        var levels = doc.RootElement.GetProperty("levels").EnumerateArray().ToList();
+        Assert.Equal([(1, "vanilla"), (1, "speculative"), (3, "vanilla"), (3, "speculative")],
+            levels.Select(l => (l.GetProperty("concurrency").GetInt32(), l.GetProperty("mode").GetString())));
+        foreach (var l in levels)
+        {
+            foreach (var key in new[] { "aggregate_tokens_per_s", "per_request_tokens_per_s", "ttft_ms_p50", "ttft_ms_p95" })
+                Assert.True(l.GetProperty(key).GetDouble() > 0, key);
+            Assert.True(l.GetProperty("ttft_ms_p95").GetDouble() >= l.GetProperty("ttft_ms_p50").GetDouble());
+        }
+        Assert.Equal(1.0, levels[0].GetProperty("ratio_to_first_level").GetDouble());
+
+        var bad = EagleProcess.Run("bench", "--shape", "tiny", "--concurrency", "1,x");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("--concurrency: 'x'", bad.StdErr);
+    }
+
+    [Fact]
     public void A_bad_EAGLE_LIBTORCH_DIR_is_one_clear_error_not_a_crash()
     {
         using var dir = new TempDir();
