@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Decoding;
 using Microsoft.Extensions.AI;
 
 namespace Eagle.AI.Tests;
@@ -74,26 +75,29 @@ public class ConcurrencyTests
     }
 
     [Fact]
-    public async Task Concurrent_streams_all_get_their_first_tokens_before_the_first_one_finishes()
+    public async Task Concurrent_requests_all_get_their_first_tokens_before_the_first_one_finishes()
     {
-        using var client = new EagleChatClient(TestModel.Engine);
-        var options = new ChatOptions { MaxOutputTokens = 24, Temperature = 0f, AdditionalProperties = new() { [EagleChatOptionKeys.Speculative] = false } };
-        var firstToken = new DateTime[4];
-        var finished = new DateTime[4];
-        var texts = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
+        var engine = TestModel.Engine;
+        var options = new GenerationOptions { MaxNewTokens = 24, StopTokenIds = [] };
+        EngineRequest Request(int i) => new([engine.Tokenizer.BosId, .. engine.Tokenizer.Encode($"Tell me about number {i}.")], options, false, null);
+        // The order of token deliveries across requests, not wall time: every first delivery comes before any last one.
+        int deliveries = 0;
+        var first = new int[4];
+        var last = new int[4];
+        var tasks = Enumerable.Range(0, 4).Select(i => engine.GenerateAsync(Request(i), ids =>
         {
-            var text = new System.Text.StringBuilder();
-            await foreach (var update in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, $"Tell me about number {i}.")], options))
-            {
-                if (firstToken[i] == default && update.Text.Length > 0) firstToken[i] = DateTime.UtcNow;
-                text.Append(update.Text);
-            }
-            finished[i] = DateTime.UtcNow;
-            return text.ToString();
-        })));
-        Assert.True(firstToken.Max() < finished.Min(), "every stream started before any ended: they were decoded together, not one after another");
+            int at = ++deliveries;                                             // the generation thread calls these one at a time
+            if (first[i] == 0) first[i] = at;
+            last[i] = at;
+            return true;
+        }, CancellationToken.None)).ToList();
+        var results = await Task.WhenAll(tasks);
+        Assert.True(first.Max() < last.Min(), $"first deliveries {string.Join(",", first)}, last {string.Join(",", last)}: decoded together, not one after another");
         for (int i = 0; i < 4; i++)
-            Assert.Equal((await client.GetResponseAsync([new ChatMessage(ChatRole.User, $"Tell me about number {i}.")], options)).Text, texts[i]);
+        {
+            Assert.Equal(24, results[i].OutputIds.Count);
+            Assert.Equal((await engine.GenerateAsync(Request(i), null, CancellationToken.None)).OutputIds, results[i].OutputIds);
+        }
     }
 
     /// <summary>Streams a long answer and cancels once text arrives; the stream must end with a cancellation.</summary>
