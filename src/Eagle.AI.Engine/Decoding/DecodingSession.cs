@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Drafting;
 using System.Diagnostics;
 using Eagle.AI.Engine.Llama;
 using static TorchSharp.torch;
@@ -19,7 +20,7 @@ public abstract class DecodingSession : IDisposable
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double prefillMs;
     private FinishReason reason = FinishReason.Length;
-    private bool disposed;
+    private bool disposed, inStep, retained;
 
     /// <summary>Prompt tokens one prefill forward takes at most, by default.</summary>
     public const int DefaultPrefillChunkTokens = 512;
@@ -72,6 +73,40 @@ public abstract class DecodingSession : IDisposable
     /// <summary>Records that the next chunk went through the target.</summary>
     private protected void ChunkDone() => Prefilled += NextChunk;
 
+    /// <summary>Prompt tokens whose K/V was copied from a retained sequence instead of prefilled.</summary>
+    public int CachedPromptTokens { get; private set; }
+
+    /// <summary>Marks the first <paramref name="tokens"/> prompt tokens as already in the caches (copied from a retained sequence).</summary>
+    private protected void StartAfter(int tokens)
+    {
+        Prefilled = tokens;
+        CachedPromptTokens = tokens;
+    }
+
+    /// <summary>
+    /// Hands this session's caches over, for later requests that share its prefix (see <see cref="PrefixCache"/>): the
+    /// target K/V of every token fed so far and, for a speculative session, its drafting state. Null when the session is
+    /// mid-step (a failed forward leaves its caches untrustworthy) or holds nothing yet. Disposing the session afterwards
+    /// no longer frees them; the returned sequence owns them.
+    /// </summary>
+    public RetainedSequence? Retain()
+    {
+        if (disposed || retained || inStep) return null;
+        var (cache, draft) = Relinquish();
+        if (cache.Length == 0)
+        {
+            cache.Dispose();
+            draft?.Dispose();
+            retained = true;
+            return null;
+        }
+        retained = true;
+        return new RetainedSequence([.. Prompt.Concat(output).Take(cache.Length)], cache, draft);
+    }
+
+    /// <summary>Gives up ownership of the target cache and the drafting state (<see cref="Retain"/>).</summary>
+    private protected abstract (KVCache Cache, IDraftState? DraftState) Relinquish();
+
     /// <summary>The next prefill chunk's forward: its ids and positions, logits of its last row only when it is the prompt's last.</summary>
     private protected ForwardItem PrefillItem(KVCache cache, ForwardRequest request)
     {
@@ -106,6 +141,7 @@ public abstract class DecodingSession : IDisposable
     public ForwardItem Plan(BatchLoad? load = null)
     {
         if (Done) throw new InvalidOperationException("the session is done");
+        inStep = true;
         return PlanStep(load ?? BatchLoad.Alone);
     }
 
@@ -117,6 +153,7 @@ public abstract class DecodingSession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(output);
         CompleteStep(output);
+        inStep = false;
     }
 
     /// <summary>Ends the request now, as if a stop id had come: <see cref="FinishReason.Stop"/> with the tokens so far.</summary>
@@ -136,6 +173,7 @@ public abstract class DecodingSession : IDisposable
             var stats = Statistics() with
             {
                 PromptTokens = Prompt.Count,
+                CachedPromptTokens = CachedPromptTokens,
                 GeneratedTokens = output.Count,
                 PrefillMs = prefillMs,
                 DecodeMs = total - prefillMs,

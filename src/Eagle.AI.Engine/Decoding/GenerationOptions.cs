@@ -38,6 +38,8 @@ public sealed record GenerationStats
 {
     /// <summary>Tokens in the prompt.</summary>
     public int PromptTokens { get; init; }
+    /// <summary>Prompt tokens whose KV came from a finished request sharing the prefix (not prefilled again).</summary>
+    public int CachedPromptTokens { get; init; }
     /// <summary>Tokens generated (stop token included).</summary>
     public int GeneratedTokens { get; init; }
     /// <summary>Prefill wall time.</summary>

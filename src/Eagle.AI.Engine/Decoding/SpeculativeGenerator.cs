@@ -23,10 +23,14 @@ public sealed class SpeculativeGenerator(LlamaForCausalLM target, IDrafter draft
     /// <summary>Prompt tokens one prefill forward takes at most (<see cref="DecodingSession.PrefillChunkTokens"/>).</summary>
     public int PrefillChunkTokens { get; init; } = DecodingSession.DefaultPrefillChunkTokens;
 
-    /// <summary>A session for <paramref name="prompt"/>, to be stepped alone or batched with others.</summary>
+    /// <summary>
+    /// A session for <paramref name="prompt"/>, to be stepped alone or batched with others; it starts after the prefix
+    /// it shares with <paramref name="reuse"/> (target K/V and draft state), when given.
+    /// </summary>
     /// <exception cref="DeviceOutOfMemoryException">Its caches and buffers do not fit in device memory.</exception>
-    public SpeculativeSession Start(IReadOnlyList<int> prompt, GenerationOptions options, Func<IReadOnlyList<int>, bool>? onTokens = null) =>
-        new(target, drafter, prompt, options, onTokens, contextLimit, TreeRoom, Costs, PrefillChunkTokens);
+    public SpeculativeSession Start(IReadOnlyList<int> prompt, GenerationOptions options, Func<IReadOnlyList<int>, bool>? onTokens = null,
+        RetainedSequence? reuse = null) =>
+        new(target, drafter, prompt, options, onTokens, contextLimit, TreeRoom, Costs, PrefillChunkTokens, reuse);
 
     /// <summary>Same contract as <see cref="VanillaGenerator.Generate"/>; <paramref name="onTokens"/> sees each round's accepted tokens at once.</summary>
     /// <remarks>

@@ -45,7 +45,8 @@ public sealed class SpeculativeSession : DecodingSession
     /// <exception cref="DeviceOutOfMemoryException">They do not fit in device memory; nothing stays allocated.</exception>
     public SpeculativeSession(LlamaForCausalLM target, IDrafter drafter, IReadOnlyList<int> prompt, GenerationOptions options,
         Func<IReadOnlyList<int>, bool>? onTokens = null, int contextLimit = ContextBudget.DefaultContextLimit,
-        int? treeRoom = null, SpeculationCosts? costs = null, int prefillChunkTokens = DefaultPrefillChunkTokens)
+        int? treeRoom = null, SpeculationCosts? costs = null, int prefillChunkTokens = DefaultPrefillChunkTokens,
+        RetainedSequence? reuse = null)
         : base(target, prompt, options, onTokens, prefillChunkTokens)
     {
         ArgumentNullException.ThrowIfNull(drafter);
@@ -69,7 +70,18 @@ public sealed class SpeculativeSession : DecodingSession
             Allocating(DeviceMemory.TreeBuffers);
             buffers = new TreeBuffers(drafter.MaxTreeTokens, Capacity, target.Device);
             Allocation = DeviceMemory.DraftCache;                                   // the drafter announces its own cache
-            draftState = drafter.Begin(Capacity);
+            // A retained sequence's prefix is reused up to what both caches hold: draft pair p (feature of token p,
+            // token p + 1) is valid while token p + 1 is still shared, and at least one prompt token is fed.
+            int reused = 0;
+            if (reuse?.DraftState is { } source)
+                reused = Math.Min(Math.Min(Math.Min(source.CommittedLength, reuse.CommonPrefix(prompt) - 1), prompt.Count - 1), reuse.Cache.Length);
+            var continued = reused > 0 ? drafter.BeginFrom(Capacity, reuse!.DraftState!, reused) : null;
+            draftState = continued ?? drafter.Begin(Capacity);
+            if (continued is not null)
+            {
+                cache.CopyPrefixFrom(reuse!.Cache, reused);
+                StartAfter(reused);
+            }
             scope.Detach(scope.DisposablesView.ToList());
         }
         catch (Exception e)
@@ -220,13 +232,22 @@ public sealed class SpeculativeSession : DecodingSession
         return (features, next);
     }
 
+    private bool relinquished;
+
+    private protected override (KVCache Cache, IDraftState? DraftState) Relinquish()
+    {
+        relinquished = true;
+        return (cache, draftState);
+    }
+
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (!disposing) return;
         foreach (var f in pendingFeatures) f.Dispose();
-        draftState.Dispose();
         buffers.Dispose();
+        if (relinquished) return;
+        draftState.Dispose();
         cache.Dispose();
     }
 }

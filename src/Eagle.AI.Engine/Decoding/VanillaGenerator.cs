@@ -8,9 +8,13 @@ public sealed class VanillaGenerator(LlamaForCausalLM target, int contextLimit =
     /// <summary>Prompt tokens one prefill forward takes at most (<see cref="DecodingSession.PrefillChunkTokens"/>).</summary>
     public int PrefillChunkTokens { get; init; } = DecodingSession.DefaultPrefillChunkTokens;
 
-    /// <summary>A session for <paramref name="prompt"/>, to be stepped alone or batched with others.</summary>
-    public VanillaSession Start(IReadOnlyList<int> prompt, GenerationOptions options, Func<IReadOnlyList<int>, bool>? onTokens = null) =>
-        new(target, prompt, options, onTokens, contextLimit, PrefillChunkTokens);
+    /// <summary>
+    /// A session for <paramref name="prompt"/>, to be stepped alone or batched with others; it starts after the prefix
+    /// it shares with <paramref name="reuse"/>, when given.
+    /// </summary>
+    public VanillaSession Start(IReadOnlyList<int> prompt, GenerationOptions options, Func<IReadOnlyList<int>, bool>? onTokens = null,
+        RetainedSequence? reuse = null) =>
+        new(target, prompt, options, onTokens, contextLimit, PrefillChunkTokens, reuse);
 
     /// <summary>
     /// Prefills <paramref name="prompt"/> (ids used as given: no BOS added) and generates until a stop id, the token

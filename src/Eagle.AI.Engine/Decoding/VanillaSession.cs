@@ -14,9 +14,16 @@ public sealed class VanillaSession : DecodingSession
 
     /// <summary>Allocates the request's KV cache (prompt + budget, within <paramref name="contextLimit"/>).</summary>
     /// <exception cref="DeviceOutOfMemoryException">The KV cache does not fit in device memory.</exception>
+    /// <param name="target">The model.</param>
+    /// <param name="prompt">The prompt's ids.</param>
+    /// <param name="options">Budget, sampling and stop ids.</param>
+    /// <param name="onTokens">Sees each step's tokens; false ends the request.</param>
+    /// <param name="contextLimit">Most positions the request may use.</param>
+    /// <param name="prefillChunkTokens">Prompt tokens per prefill forward at most.</param>
+    /// <param name="reuse">A finished sequence whose common prefix with <paramref name="prompt"/> is copied instead of prefilled.</param>
     public VanillaSession(LlamaForCausalLM target, IReadOnlyList<int> prompt, GenerationOptions options,
         Func<IReadOnlyList<int>, bool>? onTokens = null, int contextLimit = ContextBudget.DefaultContextLimit,
-        int prefillChunkTokens = DefaultPrefillChunkTokens)
+        int prefillChunkTokens = DefaultPrefillChunkTokens, RetainedSequence? reuse = null)
         : base(target, prompt, options, onTokens, prefillChunkTokens)
     {
         sampler = new Sampler(options.Sampling);
@@ -30,6 +37,13 @@ public sealed class VanillaSession : DecodingSession
             DeviceMemory.Allocating(DeviceMemory.KVCache);
             cache = target.NewCache(Capacity);
             scope.Detach(scope.DisposablesView.ToList());
+            // At least one prompt token is always fed: its logits give the first token.
+            int reused = reuse is null ? 0 : Math.Min(Math.Min(reuse.CommonPrefix(prompt), prompt.Count - 1), reuse.Cache.Length);
+            if (reused > 0)
+            {
+                cache.CopyPrefixFrom(reuse!.Cache, reused);
+                StartAfter(reused);
+            }
         }
         catch (Exception e) when (DeviceMemory.IsOutOfMemory(e))
         {
@@ -75,9 +89,17 @@ public sealed class VanillaSession : DecodingSession
 
     private protected override GenerationStats Statistics() => new() { TargetForwards = forwards, Rounds = rounds };
 
+    private bool relinquished;
+
+    private protected override (KVCache Cache, Drafting.IDraftState? DraftState) Relinquish()
+    {
+        relinquished = true;
+        return (cache, null);
+    }
+
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        if (disposing) cache.Dispose();
+        if (disposing && !relinquished) cache.Dispose();
     }
 }

@@ -84,13 +84,26 @@ public sealed class EagleDrafter : IDrafter
         using var scope = NewDisposeScope();
         var cache = Head.NewCache(capacity + ExpansionRoom);
         scope.Detach(scope.DisposablesView.ToList());
-        return new State(cache);
+        return new State(cache, Head);
     }
 
-    // A request's committed draft K/V.
-    private sealed class State(KVCache cache) : IDraftState
+    /// <inheritdoc/>
+    /// <remarks>Any drafter over the same <see cref="Head"/> can continue the state, whatever its tree shape.</remarks>
+    public IDraftState? BeginFrom(int capacity, IDraftState source, int length)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source is not State s || s.Head != Head || length > s.Cache.Length) return null;
+        var state = (State)Begin(capacity);
+        state.Cache.CopyPrefixFrom(s.Cache, length);
+        return state;
+    }
+
+    // A request's committed draft K/V, and the head it belongs to.
+    private sealed class State(KVCache cache, EagleHead head) : IDraftState
     {
         public KVCache Cache { get; } = cache;
+
+        public EagleHead Head { get; } = head;
 
         public int CommittedLength => Cache.Length;
 

@@ -32,6 +32,13 @@ public interface IDrafter : IDisposable
     IDraftState Begin(int capacity);
 
     /// <summary>
+    /// Like <see cref="Begin"/>, but the new state starts with the first <paramref name="length"/> committed pairs of
+    /// <paramref name="source"/> (a finished request's state from a drafter of the same head), so a request that shares
+    /// a prefix with it need not redo them; null when this drafter cannot continue that state.
+    /// </summary>
+    IDraftState? BeginFrom(int capacity, IDraftState source, int length) => null;
+
+    /// <summary>
     /// Consumes, into <paramref name="state"/>, <paramref name="features"/> [k, F] (from <see cref="Features"/>; may be null when the drafter asked for
     /// none) of k newly committed tokens, paired with <paramref name="nextTokens"/> [k] (each the token that followed;
     /// the last is the root of the new tree), and returns the tree to verify. A drafter running on the device returns the

@@ -116,6 +116,31 @@ public sealed class KVCache : IDisposable
         return copy;
     }
 
+    /// <summary>
+    /// Makes this cache hold the first <paramref name="length"/> entries of <paramref name="source"/> (a cache of the same
+    /// model), copied device to device; <see cref="Length"/> becomes <paramref name="length"/>. How a new request starts
+    /// from a finished one's prefix.
+    /// </summary>
+    /// <exception cref="ArgumentException">The caches have different layouts, or <paramref name="length"/> is out of range.</exception>
+    public void CopyPrefixFrom(KVCache source, int length)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.keys.Length != keys.Length || source.keys[0].shape[1] != keys[0].shape[1] || source.keys[0].shape[3] != keys[0].shape[3])
+            throw new ArgumentException("the source cache has another layout", nameof(source));
+        if (length < 0 || length > source.Length || length > Capacity)
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"must be in [0, min({source.Length}, {Capacity})]");
+        for (int i = 0; i < keys.Length; i++)
+        {
+            using var k = source.keys[i].narrow(2, 0, length);
+            using var v = source.values[i].narrow(2, 0, length);
+            using var kTo = keys[i].narrow(2, 0, length);
+            using var vTo = values[i].narrow(2, 0, length);
+            kTo.copy_(k);
+            vTo.copy_(v);
+        }
+        Length = length;
+    }
+
     /// <summary>Forgets everything from <paramref name="length"/> on.</summary>
     public void Truncate(int length)
     {

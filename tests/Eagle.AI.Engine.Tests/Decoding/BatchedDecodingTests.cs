@@ -196,25 +196,6 @@ public sealed class BatchedDecodingTests
         Assert.Equal(longAlone, longOne.Result.OutputIds);
     }
 
-    // Keeps every drafted tree's tokens.
-    private sealed class TreeRecorder(EagleDrafter inner) : IDrafter
-    {
-        public List<int[]> Trees { get; } = [];
-        public FeatureRequest Features => inner.Features;
-        public int MaxTreeTokens => inner.MaxTreeTokens;
-        public TreeSettings Tree => inner.Tree;
-        public IDraftState Begin(int capacity) => inner.Begin(capacity);
-
-        public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context)
-        {
-            var tree = inner.Draft(state, features, nextTokens, context);
-            Trees.Add(tree.Tokens);
-            return tree;
-        }
-
-        public void Dispose() { }
-    }
-
     private static KVCache Prefilled(LlamaForCausalLM target, int[] prefix)
     {
         var cache = target.NewCache(32);

@@ -133,3 +133,24 @@ internal sealed class SampledStaticDrafter(float[] q, int children, int seed) : 
 
     public void Dispose() { }
 }
+
+/// <summary>An <see cref="EagleDrafter"/> that keeps every drafted tree's tokens (the head's view of the pairs it was given).</summary>
+internal sealed class TreeRecorder(EagleDrafter inner) : IDrafter
+{
+    public List<int[]> Trees { get; } = [];
+    public FeatureRequest Features => inner.Features;
+    public int MaxTreeTokens => inner.MaxTreeTokens;
+    public TreeSettings Tree => inner.Tree;
+    public IDraftState Begin(int capacity) => inner.Begin(capacity);
+    public IDraftState? BeginFrom(int capacity, IDraftState source, int length) => inner.BeginFrom(capacity, source, length);
+
+    public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context)
+    {
+        var tree = inner.Draft(state, features, nextTokens, context);
+        Trees.Add(tree.Tokens);
+        return tree;
+    }
+
+    public void Dispose() { }
+}
+

@@ -1,0 +1,136 @@
+using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Drafting;
+using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Tests.Drafting;
+
+namespace Eagle.AI.Engine.Tests.Decoding;
+
+// A request that shares a prefix with a finished one starts from its K/V (and draft state) and decodes exactly as if it
+// had prefilled everything.
+public sealed class PrefixReuseTests
+{
+    private static readonly GenerationOptions Greedy = new() { MaxNewTokens = 10, StopTokenIds = [] };
+
+    // Turn 1, then turn 2 = turn 1's prompt + its answer + more: the second turn reuses all it can.
+    [Theory]
+    [InlineData(null, TreeKind.Dynamic)]
+    [InlineData(EagleHeadKind.Eagle3, TreeKind.Dynamic)]
+    [InlineData(EagleHeadKind.Eagle1, TreeKind.Static)]
+    public void A_follow_up_turn_reuses_the_previous_turn_and_decodes_the_same(EagleHeadKind? kind, TreeKind tree)
+    {
+        using var target = TestModels.Create("B", seed: 6);
+        using var inner = kind is { } k
+            ? new EagleDrafter(DraftingFixtures.Head(k, target), tree == TreeKind.Static ? TreeSettings.Static() : new TreeSettings { TotalTokens = 12, Depth = 3, TopK = 3 })
+            : null;
+        using var drafter = inner is null ? null : new TreeRecorder(inner);
+        var random = new Random(3);
+        int[] turn1 = TestModels.RandomPrompt(random, 20, target.Config.VocabSize);
+        DecodingSession Start(int[] prompt, RetainedSequence? reuse) => drafter is null
+            ? new VanillaGenerator(target).Start(prompt, Greedy, reuse: reuse)
+            : new SpeculativeGenerator(target, drafter).Start(prompt, Greedy, reuse: reuse);
+
+        RetainedSequence retained;
+        int[] answer;
+        using (var first = Start(turn1, null))
+        {
+            while (!first.Done) first.Step();
+            answer = [.. first.Output];
+            retained = first.Retain()!;
+        }
+        using var _ = retained;
+        Assert.Equal(turn1.Length + answer.Length - 1, retained.Tokens.Count);    // the last token was never fed
+        Assert.Equal([.. turn1, .. answer[..^1]], retained.Tokens);
+
+        int[] turn2 = [.. turn1, .. answer, .. TestModels.RandomPrompt(random, 6, target.Config.VocabSize)];
+        drafter?.Trees.Clear();
+        using var fresh = Start(turn2, null);
+        while (!fresh.Done) fresh.Step();
+        var freshTrees = drafter?.Trees.ToList();
+        drafter?.Trees.Clear();
+        using var reusing = Start(turn2, retained);
+        while (!reusing.Done) reusing.Step();
+
+        Assert.Equal(fresh.Result.OutputIds, reusing.Result.OutputIds);
+        if (drafter is not null)                                                    // the head saw the same pairs: the same drafts
+            Assert.Equal(freshTrees!.Select(t => string.Join(",", t)), drafter.Trees.Select(t => string.Join(",", t)));
+        Assert.Equal(0, fresh.Result.Stats.CachedPromptTokens);
+        int cached = reusing.Result.Stats.CachedPromptTokens;
+        // vanilla reuses every fed token; a speculative session up to its draft head's committed pairs
+        if (drafter is null) Assert.Equal(retained.Tokens.Count, cached);
+        else Assert.InRange(cached, turn1.Length - 1, retained.Tokens.Count - 1);
+        Assert.True(reusing.Result.Stats.TargetForwards <= fresh.Result.Stats.TargetForwards);
+    }
+
+    [Fact]
+    public void Seeded_sampling_gives_the_same_tokens_with_and_without_reuse()
+    {
+        using var target = TestModels.Create("A", seed: 8);
+        using var drafter = new EagleDrafter(DraftingFixtures.Head(EagleHeadKind.Eagle3, target), new TreeSettings { TotalTokens = 10, Depth = 3, TopK = 3 });
+        var generator = new SpeculativeGenerator(target, drafter);
+        var sampled = Greedy with { Sampling = new SamplingOptions { Temperature = 0.8f, TopP = 0.9f, Seed = 5 } };
+        int[] shared = TestModels.RandomPrompt(new Random(1), 24, target.Config.VocabSize);
+        RetainedSequence retained;
+        using (var first = generator.Start([.. shared, 40], sampled))
+        {
+            while (!first.Done) first.Step();
+            retained = first.Retain()!;
+        }
+        using var _ = retained;
+        int[] second = [.. shared, 41, 42];                                        // another question after the same prefix
+        using var fresh = generator.Start(second, sampled);
+        while (!fresh.Done) fresh.Step();
+        using var reusing = generator.Start(second, sampled, reuse: retained);
+        while (!reusing.Done) reusing.Step();
+        Assert.Equal(fresh.Result.OutputIds, reusing.Result.OutputIds);
+        Assert.Equal(23, reusing.Result.Stats.CachedPromptTokens);                   // up to the last shared token's pair
+    }
+
+    [Fact]
+    public void The_cache_finds_the_longest_shared_prefix_and_evicts_the_least_recently_used()
+    {
+        using var target = TestModels.Create("A", seed: 2);
+        var vanilla = new VanillaGenerator(target);
+        RetainedSequence Finished(int[] prompt)
+        {
+            using var s = vanilla.Start(prompt, Greedy with { MaxNewTokens = 2 });
+            while (!s.Done) s.Step();
+            return s.Retain()!;
+        }
+        int[] a = [.. Enumerable.Range(10, 12)], b = [.. Enumerable.Range(40, 12)];
+        var first = Finished(a);
+        using var cache = new PrefixCache(budgetPositions: 2 * first.Positions + 3);         // two of these, or one and a slightly longer one
+        cache.Add(first);
+        cache.Add(Finished(b));
+        Assert.Equal(2, cache.Count);
+        Assert.Same(first, cache.Find([.. a, 1, 2], speculative: false));             // a's prefix; a is now the most recent
+        Assert.Null(cache.Find([.. a[..5], 1, 2, 3], speculative: false));           // 5 shared tokens: below the minimum
+        Assert.Null(cache.Find([.. a, 1, 2], speculative: true));                     // no drafting state to continue
+        cache.Add(Finished([.. Enumerable.Range(70, 12)]));                           // over budget: b (least recent) goes
+        Assert.Equal(2, cache.Count);
+        Assert.Null(cache.Find([.. b, 1], speculative: false));
+        Assert.NotNull(cache.Find([.. a, 1], speculative: false));
+        cache.Add(Finished([.. a, 5, 6, 7]));                                         // extends a: a is dropped as redundant
+        Assert.Equal(2, cache.Count);
+        Assert.True(cache.Positions <= cache.BudgetPositions);
+    }
+
+    [Fact]
+    public void A_session_mid_step_retains_nothing_and_an_unrelated_prompt_reuses_nothing()
+    {
+        using var target = TestModels.Create("A", seed: 2);
+        var vanilla = new VanillaGenerator(target);
+        using var s = vanilla.Start([.. Enumerable.Range(10, 12)], Greedy);
+        s.Step();
+        _ = s.Plan();                                                                  // a forward that never completed
+        Assert.Null(s.Retain());
+
+        using var done = vanilla.Start([.. Enumerable.Range(10, 12)], Greedy);
+        while (!done.Done) done.Step();
+        using var retained = done.Retain()!;
+        Assert.Null(done.Retain());                                                    // once only
+        using var other = vanilla.Start([.. Enumerable.Range(50, 12)], Greedy, reuse: retained);
+        while (!other.Done) other.Step();
+        Assert.Equal(0, other.Result.Stats.CachedPromptTokens);
+        Assert.Equal(vanilla.Generate([.. Enumerable.Range(50, 12)], Greedy).OutputIds, other.Result.OutputIds);
+    }
+}
