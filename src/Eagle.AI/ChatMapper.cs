@@ -156,6 +156,7 @@ internal static class ChatMapper
     internal static UsageContent ToUsage(GenerationStats stats) => new(new UsageDetails
     {
         InputTokenCount = stats.PromptTokens,
+        CachedInputTokenCount = stats.CachedPromptTokens,
         OutputTokenCount = stats.GeneratedTokens,
         TotalTokenCount = stats.PromptTokens + stats.GeneratedTokens,
         AdditionalCounts = new AdditionalPropertiesDictionary<long>

@@ -79,6 +79,8 @@ internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOpti
             yield return $"EagleOptions.MaxBatchSize {o.MaxBatchSize} must be in [1, 256].";
         if (o.MaxQueuedRequests is < 0 or > 100_000)
             yield return $"EagleOptions.MaxQueuedRequests {o.MaxQueuedRequests} must be in [0, 100000].";
+        if (o.PrefixCacheTokens is < 0 or > 10_000_000)
+            yield return $"EagleOptions.PrefixCacheTokens {o.PrefixCacheTokens} must be in [0, 10000000] (0 turns reuse off).";
         if (o.PrefillChunkTokens is < 16 or > 65536)
             yield return $"EagleOptions.PrefillChunkTokens {o.PrefillChunkTokens} must be in [16, 65536].";
         if (o.MaxOutputTokens is < 1)

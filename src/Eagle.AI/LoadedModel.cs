@@ -33,6 +33,9 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
     /// <summary>Prompt tokens one prefill forward takes at most (<see cref="EagleOptions.PrefillChunkTokens"/>).</summary>
     public int PrefillChunkTokens { get; init; } = DecodingSession.DefaultPrefillChunkTokens;
 
+    /// <summary>Finished sequences kept for requests that share their prefix (<see cref="EagleOptions.PrefixCacheTokens"/>).</summary>
+    public PrefixCache Prefixes { get; init; } = new(0);
+
     public EngineInfo Info { get; }
 
     /// <summary>Loads what <paramref name="options"/> (already validated) names, reporting progress to <paramref name="logger"/>.</summary>
@@ -78,7 +81,11 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
                 Math.Min(options.MaxContextTokens, target.Config.MaxPositionEmbeddings),
                 drafter is not null, drafter is not null && options.Speculative, drafter?.Tree, device, dtype);
             Log.Loaded(logger, modelId, clock.Elapsed.TotalSeconds, drafter?.Head.Kind.ToString() ?? "none");
-            return new LoadedModel(target, drafter, costs, tokenizer, info) { PrefillChunkTokens = options.PrefillChunkTokens };
+            return new LoadedModel(target, drafter, costs, tokenizer, info)
+            {
+                PrefillChunkTokens = options.PrefillChunkTokens,
+                Prefixes = new PrefixCache(options.PrefixCacheTokens),
+            };
         }
         catch
         {
@@ -92,16 +99,19 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
     public IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens)
     {
         int limit = Info.MaxContextTokens;
-        if (!request.Speculative || drafter is null)
-            return new Session(new VanillaSession(target, request.PromptIds, request.Options, onTokens, limit, PrefillChunkTokens), null);
+        bool speculative = request.Speculative && drafter is not null;
+        var reuse = Prefixes.Find(request.PromptIds, speculative);
+        if (!speculative)
+            return new Session(new VanillaSession(target, request.PromptIds, request.Options, onTokens, limit, PrefillChunkTokens, reuse), null, Prefixes);
         // Another tree shape needs its own drafter (the shape fixes its draft cache layout); the head is shared.
-        var d = request.Tree is null || request.Tree == drafter.Tree ? drafter : new EagleDrafter(drafter.Head, request.Tree, ownsHead: false);
+        var d = request.Tree is null || request.Tree == drafter!.Tree ? drafter! : new EagleDrafter(drafter.Head, request.Tree, ownsHead: false);
         try
         {
             // A per-request adaptive tree on an engine loaded with a fixed one measures the costs on first use.
             var c = d.Tree.Adaptive ? costs ??= SpeculationCosts.Measure(target, d) : null;
-            var session = new SpeculativeSession(target, d, request.PromptIds, request.Options, onTokens, limit, costs: c, prefillChunkTokens: PrefillChunkTokens);
-            return new Session(session, d == drafter ? null : d);
+            var session = new SpeculativeSession(target, d, request.PromptIds, request.Options, onTokens, limit, costs: c,
+                prefillChunkTokens: PrefillChunkTokens, reuse: reuse);
+            return new Session(session, d == drafter ? null : d, Prefixes);
         }
         catch
         {
@@ -114,8 +124,9 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
     public void Step(IReadOnlyList<IRequestSession> sessions) =>
         DecodingSession.Step(sessions.Select(s => ((Session)s).Decoding).ToArray());
 
-    // A decoding session and the per-request drafter it may need for a tree shape of its own.
-    private sealed class Session(DecodingSession decoding, EagleDrafter? ownDrafter) : IRequestSession
+    // A decoding session and the per-request drafter it may need for a tree shape of its own. When it ends, its caches go
+    // to the prefix cache (when reuse is on and the session is between steps) instead of being freed.
+    private sealed class Session(DecodingSession decoding, EagleDrafter? ownDrafter, PrefixCache prefixes) : IRequestSession
     {
         public DecodingSession Decoding { get; } = decoding;
 
@@ -125,6 +136,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
 
         public void Dispose()
         {
+            if (prefixes.BudgetPositions > 0 && Decoding.Retain() is { } retained) prefixes.Add(retained);
             Decoding.Dispose();
             ownDrafter?.Dispose();
         }
@@ -160,6 +172,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
 
     public void Dispose()
     {
+        Prefixes.Dispose();
         drafter?.Dispose();
         target.Dispose();
     }

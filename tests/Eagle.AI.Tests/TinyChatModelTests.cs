@@ -69,6 +69,37 @@ public class TinyChatModelTests(TinyChatEngineFixture fixture) : IClassFixture<T
         Assert.Equal(CapitalAnswer, second.Text);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_second_turn_reuses_the_first_turns_KV_and_says_the_same(bool speculative)
+    {
+        var options = new ChatOptions { AdditionalProperties = new() { [EagleChatOptionKeys.Speculative] = speculative } };
+        using var engine = new EagleEngine(TinyChatModel.Options());                 // its own: nothing retained by other tests
+        using var client = new EagleChatClient(engine);
+        List<ChatMessage> chat = [new(ChatRole.User, GreetingQuestion)];
+        var first = await client.GetResponseAsync(chat, options);
+        Assert.Equal(0, first.Usage!.CachedInputTokenCount);
+        chat.AddMessages(first);
+        chat.Add(new(ChatRole.User, CapitalQuestion));
+        var second = await client.GetResponseAsync(chat, options);
+
+        // The follow-up's prompt renders the first turn and its answer exactly as they were fed, so all that went through
+        // the target is reused: vanilla never feeds its last token; a speculative round fed it when it came as a draft,
+        // and then its draft pair (which needs the token after it) is the one position left to prefill.
+        long firstTokens = first.Usage.InputTokenCount!.Value + first.Usage.OutputTokenCount!.Value;
+        if (speculative) Assert.InRange(second.Usage!.CachedInputTokenCount!.Value, firstTokens - 2, firstTokens - 1);
+        else Assert.Equal(firstTokens - 1, second.Usage!.CachedInputTokenCount);
+        Assert.Equal(CapitalAnswer, second.Text);
+
+        var reuseOff = TinyChatModel.Options();
+        reuseOff.PrefixCacheTokens = 0;
+        using var plain = new EagleEngine(reuseOff);
+        var again = await new EagleChatClient(plain).GetResponseAsync(chat, options);
+        Assert.Equal(second.Text, again.Text);
+        Assert.Equal(0, again.Usage!.CachedInputTokenCount);
+    }
+
     [Fact]
     public async Task Calls_the_tool_and_answers_with_its_result_under_UseFunctionInvocation()
     {

@@ -72,6 +72,21 @@ public sealed class EndToEndHttpTests(TinyChatServer server)
     }
 
     [Fact]
+    public async Task A_follow_up_turn_reports_its_cached_prompt_tokens()
+    {
+        using var http = server.CreateClient();
+        string turn1 = $$"""{"role":"user","content":{{JsonSerializer.Serialize(TinyChatScript.GreetingQuestion)}}}""";
+        var first = await (await http.PostJsonAsync($$"""{"messages":[{{turn1}}]}""")).JsonAsync(HttpStatusCode.OK);
+        string answer = first.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+        string turn2 = $$"""{"messages":[{{turn1}},{"role":"assistant","content":{{JsonSerializer.Serialize(answer)}}},{"role":"user","content":{{JsonSerializer.Serialize(TinyChatScript.CapitalQuestion)}}}]}""";
+        var second = await (await http.PostJsonAsync(turn2)).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal(TinyChatScript.CapitalAnswer, second.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+        long cached = second.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt64();
+        long firstTokens = first.GetProperty("usage").GetProperty("total_tokens").GetInt64();
+        Assert.True(cached >= firstTokens - 2, $"{cached} cached of the {firstTokens} tokens of the first turn");
+    }
+
+    [Fact]
     public async Task ToolCall_ThenResult_GivesTheAnswer()
     {
         using var http = server.CreateClient();

@@ -45,4 +45,12 @@ internal sealed record CompletionUsage
     public long PromptTokens { get; init; }
     public long CompletionTokens { get; init; }
     public long TotalTokens { get; init; }
+    /// <summary>Breakdown of the prompt tokens: those served from the engine's prefix cache, as OpenAI reports cached tokens.</summary>
+    public PromptTokensDetails? PromptTokensDetails { get; init; }
+}
+
+/// <summary><c>usage.prompt_tokens_details</c>.</summary>
+internal sealed record PromptTokensDetails
+{
+    public long CachedTokens { get; init; }
 }

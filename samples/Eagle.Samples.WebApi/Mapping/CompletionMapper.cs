@@ -49,6 +49,7 @@ internal static class CompletionMapper
         PromptTokens = usage.InputTokenCount ?? 0,
         CompletionTokens = usage.OutputTokenCount ?? 0,
         TotalTokens = usage.TotalTokenCount ?? (usage.InputTokenCount ?? 0) + (usage.OutputTokenCount ?? 0),
+        PromptTokensDetails = new PromptTokensDetails { CachedTokens = usage.CachedInputTokenCount ?? 0 },
     };
 
     public static ToolCall ToToolCall(FunctionCallContent call) => new()

@@ -162,7 +162,7 @@ public sealed class SpeculativeSession : DecodingSession
         {
             int[] token = [sampler.Next(o.Logits[0])];
             Emit(token);
-            if (!Done) Pending(Features(o)?.clone(), token);
+            Pending(Features(o)?.clone(), token);
             verifyMs += Now - roundStart;
         }
         else
@@ -176,11 +176,13 @@ public sealed class SpeculativeSession : DecodingSession
             int emitted = Emit(newTokens);
             emittedDrafts = Math.Min(emitted, accepted.Nodes.Length - 1);
 
-            // Commit root + emitted drafts: gather their K/V into [past, past + 1 + emittedDrafts).
+            // Commit root + emitted drafts: gather their K/V into [past, past + 1 + emittedDrafts). Their features wait
+            // for the drafter, each paired with the emitted token after it (a kept stop token has none yet).
             var keep = accepted.DeviceNodes!.narrow(0, 0, 1 + emittedDrafts);
             using var offset = ((long)past).ToScalar();
             cache.Compact(past, keep.Plus(offset));
-            if (!Done) Pending(Features(o)?.index_select(0, keep), newTokens);
+            int pairs = Math.Min(1 + emittedDrafts, emitted);
+            Pending(Features(o)?.index_select(0, keep.narrow(0, 0, pairs)), newTokens[..pairs]);
             draftMs += drafted - roundStart;
             verifyMs += Now - drafted;
         }
@@ -236,6 +238,14 @@ public sealed class SpeculativeSession : DecodingSession
 
     private protected override (KVCache Cache, IDraftState? DraftState) Relinquish()
     {
+        // The last committed tokens reach the drafting state too, so a later request can reuse all of them.
+        if (pendingNext.Count > 0)
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var (features, next) = TakePending();
+            if (features is not null || drafter.Features == FeatureRequest.None) drafter.Consume(draftState, features, next);
+        }
         relinquished = true;
         return (cache, draftState);
     }

@@ -141,15 +141,7 @@ public sealed class EagleDrafter : IDrafter
         using var guard = no_grad();
         using var scope = NewDisposeScope();
         int stable = c.Length;
-        var device = Head.Device;
-        // draft position p pairs the feature of token p with the embedding of token p + 1
-        var x = TorchRuntime.SameDevice(features.device, device) ? features : features.to(device);
-        var ids = tensor(nextTokens.Select(t => (long)t).ToArray(), device: device);  // [k]
-        var positions = HeldScalars.Range(stable, stable + k, device);          // [k]
-        var mask = k == 1 ? null : LlamaForCausalLM.CausalMask(stable, k, device);       // [k, stable + k]
-        var output = Head.Forward(x, ids, positions, mask, c);                           // [k, H]
-        c.Advance(k);
-        var h = output.narrow(0, k - 1, 1);                                             // [1, H]: predicts the root's children
+        var h = Advance(c, features, nextTokens).narrow(0, k - 1, 1);                    // [1, H]: predicts the root's children
         int root = nextTokens[^1];
         try
         {
@@ -164,6 +156,37 @@ public sealed class EagleDrafter : IDrafter
         {
             c.Truncate(stable + k);                                                     // tree K/V never become committed
         }
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException"><paramref name="state"/> did not come from this drafter, or features and tokens do not fit.</exception>
+    public void Consume(IDraftState state, Tensor? features, int[] nextTokens)
+    {
+        ArgumentNullException.ThrowIfNull(nextTokens);
+        if (nextTokens.Length == 0) return;
+        var c = (state as State ?? throw new ArgumentException($"the state must come from {nameof(Begin)}", nameof(state))).Cache;
+        if (features is null || features.shape is not [var rows, var width] || rows != nextTokens.Length || width != Head.FeatureSize)
+            throw new ArgumentException($"features must be [{nextTokens.Length}, {Head.FeatureSize}] (one row per next token)", nameof(features));
+        if (c.Length + nextTokens.Length > c.Capacity)
+            throw new InvalidOperationException($"draft cache full: {c.Length} committed + {nextTokens.Length} new exceed {c.Capacity}");
+        using var guard = no_grad();
+        using var scope = NewDisposeScope();
+        Advance(c, features, nextTokens);
+    }
+
+    // Runs the head over newly committed pairs (draft position p = feature of token p + embedding of token p + 1), keeps
+    // their K/V in the request's cache, and returns the head's outputs [k, H].
+    private Tensor Advance(KVCache c, Tensor features, int[] nextTokens)
+    {
+        int k = nextTokens.Length, stable = c.Length;
+        var device = Head.Device;
+        var x = TorchRuntime.SameDevice(features.device, device) ? features : features.to(device);
+        var ids = tensor(nextTokens.Select(t => (long)t).ToArray(), device: device);  // [k]
+        var positions = HeldScalars.Range(stable, stable + k, device);          // [k]
+        var mask = k == 1 ? null : LlamaForCausalLM.CausalMask(stable, k, device);       // [k, stable + k]
+        var output = Head.Forward(x, ids, positions, mask, c);                           // [k, H]
+        c.Advance(k);
+        return output;
     }
 
     /// <inheritdoc/>

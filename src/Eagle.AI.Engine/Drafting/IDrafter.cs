@@ -39,6 +39,15 @@ public interface IDrafter : IDisposable
     IDraftState? BeginFrom(int capacity, IDraftState source, int length) => null;
 
     /// <summary>
+    /// Consumes (feature, next token) pairs into <paramref name="state"/> without drafting a tree: how a finished
+    /// request's last committed tokens reach its drafting state before it is kept for reuse. Drafters that keep no
+    /// state need not do anything.
+    /// </summary>
+    void Consume(IDraftState state, Tensor? features, int[] nextTokens)
+    {
+    }
+
+    /// <summary>
     /// Consumes, into <paramref name="state"/>, <paramref name="features"/> [k, F] (from <see cref="Features"/>; may be null when the drafter asked for
     /// none) of k newly committed tokens, paired with <paramref name="nextTokens"/> [k] (each the token that followed;
     /// the last is the root of the new tree), and returns the tree to verify. A drafter running on the device returns the
