@@ -133,4 +133,43 @@ public sealed class PrefixReuseTests
         Assert.Equal(0, other.Result.Stats.CachedPromptTokens);
         Assert.Equal(vanilla.Generate([.. Enumerable.Range(50, 12)], Greedy).OutputIds, other.Result.OutputIds);
     }
+
+    // A request that ended early (cancelled between steps, or cut by a stop id in the middle of a speculative round)
+    // leaves exactly its committed, emitted tokens; two later sessions may start from the same entry at once.
+    [Fact]
+    public void Early_ends_leave_only_committed_tokens_and_one_entry_serves_concurrent_sessions()
+    {
+        using var target = TestModels.Create("A", seed: 11);
+        int[] prompt = TestModels.RandomPrompt(new Random(4), 14, target.Config.VocabSize);
+        var options = new GenerationOptions { MaxNewTokens = 30, StopTokenIds = [] };
+        var expected = new VanillaGenerator(target).Generate(prompt, options).OutputIds;
+
+        // an oracle drafter: whole chains accepted, so the stop id below falls inside a round
+        using var oracle = new OracleDrafter([.. prompt, .. expected], 0, 4, target.Config.VocabSize, seed: 1);
+        var stopAt = expected[6];
+        var cut = options with { StopTokenIds = [stopAt] };
+        using var stopped = new SpeculativeGenerator(target, oracle).Start(prompt, cut);
+        while (!stopped.Done) stopped.Step();
+        Assert.Equal(stopAt, stopped.Output[^1]);
+        using var afterStop = stopped.Retain()!;
+        Assert.Equal(prompt.Concat(stopped.Output).Take(afterStop.Tokens.Count), afterStop.Tokens);
+        Assert.InRange(afterStop.Tokens.Count, prompt.Length + stopped.Output.Count - 1, prompt.Length + stopped.Output.Count);
+
+        // cancelled after three steps: whatever was fed so far, and nothing of a round in flight
+        var vanilla = new VanillaGenerator(target);
+        using var cancelled = vanilla.Start(prompt, options);
+        for (int i = 0; i < 3; i++) cancelled.Step();
+        using var afterCancel = cancelled.Retain()!;
+        Assert.Equal([.. prompt, .. expected.Take(2)], afterCancel.Tokens);
+
+        // two sessions of one batch start from the same entry and continue differently
+        int[] a = [.. prompt, .. expected.Take(3), 50], b = [.. prompt, .. expected.Take(3), 60];
+        using var sa = vanilla.Start(a, options, reuse: afterCancel);
+        using var sb = vanilla.Start(b, options, reuse: afterCancel);
+        Assert.Equal(afterCancel.Tokens.Count, sa.CachedPromptTokens);
+        Assert.Equal(afterCancel.Tokens.Count, sb.CachedPromptTokens);
+        while (!sa.Done || !sb.Done) DecodingSession.Step(new DecodingSession[] { sa, sb }.Where(s => !s.Done).ToArray());
+        Assert.Equal(vanilla.Generate(a, options).OutputIds, sa.Result.OutputIds);
+        Assert.Equal(vanilla.Generate(b, options).OutputIds, sb.Result.OutputIds);
+    }
 }
