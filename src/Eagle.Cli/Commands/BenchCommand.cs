@@ -31,12 +31,13 @@ internal static class BenchCommand
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "prompt length (with --acceptance)", DefaultValueFactory = _ => 16 };
         var topP = new Option<float>("--top-p") { Description = "nucleus sampling (with --draft or --acceptance; with --temperature > 0)", DefaultValueFactory = _ => 1f };
         var concurrency = new Option<string?>("--concurrency") { Description = "comma-separated numbers of requests started together and decoded as one batch (e.g. 1,4,8,16): aggregate and per-request tokens/s, TTFT, vanilla and speculative (--draft, else a random EAGLE-3-shaped head) side by side" };
+        var multiTurn = new Option<bool>("--multi-turn") { Description = "two-turn conversations (--questions' turns with --model, else random ids): time to first token of turn 2 with and without reusing turn 1's KV, and the cached share; vanilla and speculative (--draft, else a random EAGLE-3-shaped head)" };
         var totalTokens = new Option<string>("--total-tokens") { Description = "with --draft: comma-separated tree sizes to compare, each a number or auto; with --acceptance: one size or auto", DefaultValueFactory = _ => "auto" };
         var json = Cli.JsonOutput();
         var shared = new ModelOptions();
         var cmd = new Command("bench", "Measure decode tokens/s against the memory-bandwidth floor; with --draft, speculative vs vanilla side by side")
         {
-            model, shape, maxNew, runs, threads, questions, limit, temperature, topP, totalTokens, projection, acceptance, promptTokens, concurrency, json,
+            model, shape, maxNew, runs, threads, questions, limit, temperature, topP, totalTokens, projection, acceptance, promptTokens, concurrency, multiTurn, json,
         };
         shared.AddTo(cmd, withTreeSizes: false);
         cmd.SetAction(r => Cli.Run(() =>
@@ -47,6 +48,24 @@ internal static class BenchCommand
                 : r.GetValue(shape) is { } s ? LlamaFactory.CreateRandom(LlamaPresets.Get(s), 1, dt, dev)
                 : throw new ArgumentException("give --model <dir> or --shape <name>");
             Dictionary<string, object> report;
+            if (r.GetValue(multiTurn))
+            {
+                var conversations = MultiTurnBench.Conversations(r.GetValue(model), r.GetValue(questions), r.GetValue(limit), r.GetValue(promptTokens), target.Config.VocabSize);
+                if (conversations.Count == 0) throw new ArgumentException("--multi-turn: no conversations (check --questions and --limit)");
+                var options = new GenerationOptions
+                {
+                    MaxNewTokens = r.GetValue(maxNew), Sampling = new SamplingOptions { Temperature = r.GetValue(temperature), TopP = r.GetValue(topP), Seed = 1 },
+                };
+                options.Validate();
+                var tree = shared.TreeSettings(r, r.GetValue(totalTokens)!);
+                using var drafter = r.GetValue(shared.Draft) is { } dir ? EagleDrafter.Load(dir, target, tree)
+                    : new EagleDrafter(Eagle3Head.CreateRandom(target, seed: 1, draftVocabSize: Math.Min(32000, target.Config.VocabSize)), tree);
+                var costs = tree.Adaptive ? SpeculationCosts.Measure(target, drafter) : null;
+                report = MultiTurnBench.Run(target, drafter, costs, conversations, options, r.GetValue(shared.ContextLimit));
+                if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
+                else MultiTurnBench.Print(report);
+                return 0;
+            }
             if (r.GetValue(concurrency) is { } levelList)
             {
                 int threadCount = get_num_threads();

@@ -143,6 +143,25 @@ public class CliSmokeTests
     }
 
     [Fact]
+    public void Bench_multi_turn_reports_turn_two_ttft_with_and_without_reuse()
+    {
+        var r = EagleProcess.Run("bench", "--shape", "tiny", "--dtype", "float32", "--multi-turn", "--limit", "2", "--prompt-tokens", "40",
+            "--max-new-tokens", "6", "--total-tokens", "8", "--depth", "3", "--json");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        using var doc = JsonDocument.Parse(r.StdOut);
+        var modes = doc.RootElement.GetProperty("modes").EnumerateArray().ToList();
+        Assert.Equal(["vanilla", "speculative"], modes.Select(m => m.GetProperty("mode").GetString()));
+        foreach (var m in modes)
+        {
+            // turn 2 = 40 + 6 + 16 tokens; all but the new question (and a token or two) comes from turn 1's KV
+            Assert.Equal(62, m.GetProperty("turn2_prompt_tokens").GetDouble());
+            Assert.InRange(m.GetProperty("cached_fraction").GetDouble(), 43.0 / 62 - 0.001, 45.0 / 62 + 0.001);   // printed to 3 decimals
+            Assert.True(m.GetProperty("turn2_ttft_ms_with_reuse").GetDouble() > 0);
+            Assert.True(m.GetProperty("turn2_ttft_ms_without_reuse").GetDouble() > 0);
+        }
+    }
+
+    [Fact]
     public void A_bad_EAGLE_LIBTORCH_DIR_is_one_clear_error_not_a_crash()
     {
         using var dir = new TempDir();
