@@ -96,11 +96,27 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// The request starts from the retained sequence sharing its longest prefix. If its caches do not fit in device
+    /// memory while sequences are retained, those give way (all are freed) and it is tried once more from nothing.
+    /// </remarks>
     public IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens)
     {
-        int limit = Info.MaxContextTokens;
         bool speculative = request.Speculative && drafter is not null;
-        var reuse = Prefixes.Find(request.PromptIds, speculative);
+        try
+        {
+            return Create(request, onTokens, speculative, Prefixes.Find(request.PromptIds, speculative));
+        }
+        catch (DeviceOutOfMemoryException) when (Prefixes.Count > 0)
+        {
+            Prefixes.Clear();
+            return Create(request, onTokens, speculative, null);
+        }
+    }
+
+    private Session Create(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens, bool speculative, RetainedSequence? reuse)
+    {
+        int limit = Info.MaxContextTokens;
         if (!speculative)
             return new Session(new VanillaSession(target, request.PromptIds, request.Options, onTokens, limit, PrefillChunkTokens, reuse), null, Prefixes);
         // Another tree shape needs its own drafter (the shape fixes its draft cache layout); the head is shared.

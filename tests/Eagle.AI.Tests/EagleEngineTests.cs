@@ -245,6 +245,33 @@ public class EagleEngineTests
         Assert.All(liveAtStart.Skip(2), count => Assert.Equal(liveAtStart[1], count));
     }
 
+    [Fact]
+    public void Retained_prefixes_give_way_when_a_new_request_does_not_fit()
+    {
+        using var model = LoadedModel.Load(TestModel.Options(draft: false), NullLogger.Instance);
+        var options = new GenerationOptions { MaxNewTokens = 4, StopTokenIds = [] };
+        int[] prompt = [128000, .. model.Tokenizer.Encode("An opening long enough to be worth keeping for later.")];
+        using (var first = model.Start(new EngineRequest(prompt, options, false, null), _ => true))
+            while (!first.Done) model.Step([first]);
+        Assert.Equal(1, model.Prefixes.Count);
+
+        // The next request's KV cache fails once, as a full device would: the retained sequence is freed and it runs.
+        bool failed = false;
+        using (DeviceMemory.Hook(what =>
+        {
+            if (what != DeviceMemory.KVCache || failed) return;
+            failed = true;
+            throw DeviceMemory.SimulatedOutOfMemory(what);
+        }))
+        {
+            using var next = model.Start(new EngineRequest([.. prompt, 9906], options, false, null), _ => true);
+            while (!next.Done) model.Step([next]);
+            Assert.True(failed);
+            Assert.Equal(0, next.Result.Stats.CachedPromptTokens);                          // started from nothing
+        }
+        Assert.Equal(1, model.Prefixes.Count);                                       // the new request's sequence is kept
+    }
+
     private sealed class Counting(LoadedModel model, List<long> liveAtStart) : IRequestDecoder
     {
         public IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens)
