@@ -41,7 +41,7 @@ internal static class ChatMapper
             throw new ArgumentException(
                 $"The prompt has {prompt.Ids.Count} tokens; the context limit is {info.MaxContextTokens} (EagleOptions.MaxContextTokens, capped by the " +
                 "model's max_position_embeddings), and the prompt and at least one new token must fit.", nameof(messages));
-        var request = new EngineRequest(prompt.Ids, ToGenerationOptions(options, info, prompt.Ids.Count), speculative, tree);
+        var request = new EngineRequest(prompt.Ids, ToGenerationOptions(options, info, prompt.Ids.Count), speculative, tree, options?.ConversationId);
         return new PreparedChat(prompt, request, stops, tools is not null, toolInstruction is not null, options?.AllowMultipleToolCalls == false);
     }
 

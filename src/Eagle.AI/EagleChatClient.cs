@@ -25,8 +25,9 @@ namespace Eagle.AI;
 /// that is still text is returned as text and logged), <c>AllowMultipleToolCalls</c> (false keeps the first call), <c>ModelId</c> (must be this model's) and
 /// <c>AdditionalProperties</c> (<see cref="EagleChatOptionKeys"/>). Unset values come from <see cref="EagleOptions"/> and
 /// the model's <c>generation_config.json</c>. Ignored (logged at debug level): <c>FrequencyPenalty</c>,
-/// <c>PresencePenalty</c>, JSON <c>ResponseFormat</c>, <c>Reasoning</c>; <c>ConversationId</c> is not used (every request
-/// sends the whole history). Messages: system, user, assistant (text and function calls) and tool (function results);
+/// <c>PresencePenalty</c>, JSON <c>ResponseFormat</c>, <c>Reasoning</c>. <c>ConversationId</c> is a hint only (every request
+/// sends the whole history, and reuse of earlier turns' KV is automatic): it pins the conversation's retained prefix
+/// against eviction, and the response carries it back. Messages: system, user, assistant (text and function calls) and tool (function results);
 /// any other role is rendered as a user turn.</para>
 /// </remarks>
 public sealed class EagleChatClient : IChatClient
@@ -107,7 +108,7 @@ public sealed class EagleChatClient : IChatClient
             {
                 // Text already queued is not shown after cancellation: the reader alone would hand it out first.
                 cancellationToken.ThrowIfCancellationRequested();
-                yield return Update(id, created, [new TextContent(text)]);
+                yield return Update(id, created, [new TextContent(text)], chat.Request.ConversationId);
             }
             result = await generation.ConfigureAwait(false);
         }
@@ -128,7 +129,7 @@ public sealed class EagleChatClient : IChatClient
             if (chat.RequireToolCall) Log.RequiredToolCallMissing(logger, reason);
             else if (answer.StartedLikeToolCall) Log.NotAToolCall(logger, reason);
         }
-        var final = Update(id, created, contents);
+        var final = Update(id, created, contents, chat.Request.ConversationId);
         final.FinishReason = answer.ToolCalls.Count > 0 ? ChatFinishReason.ToolCalls
             : decoder.Stopped ? ChatFinishReason.Stop
             : ChatMapper.ToFinishReason(result.FinishReason);
@@ -136,12 +137,13 @@ public sealed class EagleChatClient : IChatClient
         yield return final;
     }
 
-    private ChatResponseUpdate Update(string id, DateTimeOffset created, IList<AIContent> contents) => new(ChatRole.Assistant, contents)
+    private ChatResponseUpdate Update(string id, DateTimeOffset created, IList<AIContent> contents, string? conversationId) => new(ChatRole.Assistant, contents)
     {
         ResponseId = id,
         MessageId = id,
         ModelId = engine.ModelId,
         CreatedAt = created,
+        ConversationId = conversationId,
     };
 
     /// <inheritdoc/>

@@ -8,4 +8,6 @@ namespace Eagle.AI;
 /// <param name="Options">Budget, sampling and stop ids.</param>
 /// <param name="Speculative">Whether to draft with the EAGLE head (ignored when the engine has none).</param>
 /// <param name="Tree">The draft tree for this request; null = the engine's.</param>
-internal sealed record EngineRequest(IReadOnlyList<int> PromptIds, GenerationOptions Options, bool Speculative, TreeSettings? Tree = null);
+/// <param name="ConversationId">The caller's conversation id (ChatOptions.ConversationId): pins the request's retained prefix.</param>
+internal sealed record EngineRequest(IReadOnlyList<int> PromptIds, GenerationOptions Options, bool Speculative, TreeSettings? Tree = null,
+    string? ConversationId = null);

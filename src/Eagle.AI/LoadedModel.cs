@@ -118,7 +118,8 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
     {
         int limit = Info.MaxContextTokens;
         if (!speculative)
-            return new Session(new VanillaSession(target, request.PromptIds, request.Options, onTokens, limit, PrefillChunkTokens, reuse), null, Prefixes);
+            return new Session(new VanillaSession(target, request.PromptIds, request.Options, onTokens, limit, PrefillChunkTokens, reuse), null, Prefixes,
+                request.ConversationId);
         // Another tree shape needs its own drafter (the shape fixes its draft cache layout); the head is shared.
         var d = request.Tree is null || request.Tree == drafter!.Tree ? drafter! : new EagleDrafter(drafter.Head, request.Tree, ownsHead: false);
         try
@@ -127,7 +128,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
             var c = d.Tree.Adaptive ? costs ??= SpeculationCosts.Measure(target, d) : null;
             var session = new SpeculativeSession(target, d, request.PromptIds, request.Options, onTokens, limit, costs: c,
                 prefillChunkTokens: PrefillChunkTokens, reuse: reuse);
-            return new Session(session, d == drafter ? null : d, Prefixes);
+            return new Session(session, d == drafter ? null : d, Prefixes, request.ConversationId);
         }
         catch
         {
@@ -142,7 +143,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
 
     // A decoding session and the per-request drafter it may need for a tree shape of its own. When it ends, its caches go
     // to the prefix cache (when reuse is on and the session is between steps) instead of being freed.
-    private sealed class Session(DecodingSession decoding, EagleDrafter? ownDrafter, PrefixCache prefixes) : IRequestSession
+    private sealed class Session(DecodingSession decoding, EagleDrafter? ownDrafter, PrefixCache prefixes, string? conversationId) : IRequestSession
     {
         public DecodingSession Decoding { get; } = decoding;
 
@@ -152,7 +153,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
 
         public void Dispose()
         {
-            if (prefixes.BudgetPositions > 0 && Decoding.Retain() is { } retained) prefixes.Add(retained);
+            if (prefixes.BudgetPositions > 0 && Decoding.Retain() is { } retained) prefixes.Add(retained, conversationId);
             Decoding.Dispose();
             ownDrafter?.Dispose();
         }

@@ -92,6 +92,10 @@ public class TinyChatModelTests(TinyChatEngineFixture fixture) : IClassFixture<T
         else Assert.Equal(firstTokens - 1, second.Usage!.CachedInputTokenCount);
         Assert.Equal(CapitalAnswer, second.Text);
 
+        var pinned = await client.GetResponseAsync(chat, new ChatOptions { ConversationId = "conversation-7", AdditionalProperties = options.AdditionalProperties });
+        Assert.Equal("conversation-7", pinned.ConversationId);                       // the hint comes back; the text does not change
+        Assert.Equal(second.Text, pinned.Text);
+
         var reuseOff = TinyChatModel.Options();
         reuseOff.PrefixCacheTokens = 0;
         using var plain = new EagleEngine(reuseOff);

@@ -4,8 +4,9 @@ namespace Eagle.AI.Engine.Decoding;
 /// Finished sequences kept for reuse across requests (multi-turn chat, agent loops: each call re-sends the system
 /// prompt, the tools and the earlier turns). A new request starts from the retained sequence with which it shares the
 /// longest prefix — matched by token ids — and prefills only the rest. Entries are evicted least recently used once the
-/// positions they hold exceed the budget; an entry is only read (copied from) when a session starts, so evicting never
-/// touches a running session. Not thread-safe: the engine uses it from its generation thread.
+/// positions they hold exceed the budget, entries pinned to a conversation id only after all unpinned ones (one entry per
+/// conversation: its newest); an entry is only read (copied from) when a session starts, so evicting never touches a
+/// running session. Not thread-safe: the engine uses it from its generation thread.
 /// </summary>
 public sealed class PrefixCache(int budgetPositions) : IDisposable
 {
@@ -13,6 +14,7 @@ public sealed class PrefixCache(int budgetPositions) : IDisposable
     public const int MinimumReuseTokens = 8;
 
     private readonly LinkedList<RetainedSequence> entries = new();          // most recently used first
+    private readonly Dictionary<RetainedSequence, string> pins = [];        // entry → the conversation it is pinned to
 
     /// <summary>Positions the entries may hold in all (their caches' capacity); 0 keeps nothing.</summary>
     public int BudgetPositions { get; } = budgetPositions >= 0 ? budgetPositions
@@ -50,10 +52,12 @@ public sealed class PrefixCache(int budgetPositions) : IDisposable
     }
 
     /// <summary>
-    /// Keeps <paramref name="sequence"/> (the cache now owns it): older entries it extends are dropped, then the least
-    /// recently used ones until the budget holds. A sequence bigger than the whole budget is disposed at once.
+    /// Keeps <paramref name="sequence"/> (the cache now owns it), pinned to <paramref name="conversationId"/> when given:
+    /// older entries it extends, and the conversation's previous entry, are dropped; then the least recently used
+    /// unpinned ones, and only then pinned ones, until the budget holds. A sequence bigger than the whole budget is
+    /// disposed at once.
     /// </summary>
-    public void Add(RetainedSequence sequence)
+    public void Add(RetainedSequence sequence, string? conversationId = null)
     {
         ArgumentNullException.ThrowIfNull(sequence);
         if (sequence.Positions > BudgetPositions)
@@ -64,22 +68,33 @@ public sealed class PrefixCache(int budgetPositions) : IDisposable
         for (var node = entries.First; node is not null;)
         {
             var next = node.Next;
-            // An entry whose every token this one also holds (with a drafting state if it had one) is redundant.
+            // An entry whose every token this one also holds (with a drafting state if it had one) is redundant, and a
+            // conversation keeps only its newest entry.
             var old = node.Value;
-            if (old.Tokens.Count <= sequence.Tokens.Count && sequence.CommonPrefix(old.Tokens) == old.Tokens.Count
-                && (old.DraftState is null || sequence.DraftState is not null))
-            {
-                entries.Remove(node);
-                old.Dispose();
-            }
+            bool extended = old.Tokens.Count <= sequence.Tokens.Count && sequence.CommonPrefix(old.Tokens) == old.Tokens.Count
+                && (old.DraftState is null || sequence.DraftState is not null);
+            bool superseded = conversationId is not null && pins.TryGetValue(old, out var pin) && pin == conversationId;
+            if (extended || superseded) Remove(node);
             node = next;
         }
         entries.AddFirst(sequence);
-        while (Positions > BudgetPositions && entries.Last is { } last)
+        if (conversationId is not null) pins[sequence] = conversationId;
+        while (Positions > BudgetPositions)
         {
-            entries.RemoveLast();
-            last.Value.Dispose();
+            var victim = entries.Last;
+            while (victim is not null && pins.ContainsKey(victim.Value)) victim = victim.Previous;
+            Remove(victim ?? entries.Last!);
         }
+    }
+
+    /// <summary>Whether <paramref name="sequence"/> is an entry pinned to a conversation.</summary>
+    public bool IsPinned(RetainedSequence sequence) => pins.ContainsKey(sequence);
+
+    private void Remove(LinkedListNode<RetainedSequence> node)
+    {
+        entries.Remove(node);
+        pins.Remove(node.Value);
+        node.Value.Dispose();
     }
 
     /// <summary>Frees every entry.</summary>
@@ -87,6 +102,7 @@ public sealed class PrefixCache(int budgetPositions) : IDisposable
     {
         foreach (var e in entries) e.Dispose();
         entries.Clear();
+        pins.Clear();
     }
 
     /// <inheritdoc/>

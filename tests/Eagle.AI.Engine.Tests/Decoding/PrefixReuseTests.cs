@@ -115,6 +115,32 @@ public sealed class PrefixReuseTests
     }
 
     [Fact]
+    public void A_conversation_pin_outlasts_unpinned_entries_and_keeps_only_its_newest()
+    {
+        using var target = TestModels.Create("A", seed: 2);
+        var vanilla = new VanillaGenerator(target);
+        RetainedSequence Finished(int[] prompt)
+        {
+            using var s = vanilla.Start(prompt, Greedy with { MaxNewTokens = 2 });
+            while (!s.Done) s.Step();
+            return s.Retain()!;
+        }
+        int[] pinned = [.. Enumerable.Range(10, 12)];
+        var first = Finished(pinned);
+        using var cache = new PrefixCache(budgetPositions: 2 * first.Positions + 3);
+        cache.Add(first, conversationId: "chat-1");
+        cache.Add(Finished([.. Enumerable.Range(40, 12)]));
+        cache.Add(Finished([.. Enumerable.Range(70, 12)]));                            // over budget: an unpinned one goes, not the pin
+        Assert.Same(first, cache.Find([.. pinned, 1], speculative: false));
+        Assert.True(cache.IsPinned(first));
+        var other = Finished([.. Enumerable.Range(20, 12)]);
+        cache.Add(other, conversationId: "chat-1");                                  // the conversation moved on: its old entry goes
+        Assert.Null(cache.Find([.. pinned, 1], speculative: false));
+        Assert.Same(other, cache.Find([.. Enumerable.Range(20, 12), 1], speculative: false));
+        Assert.True(cache.Positions <= cache.BudgetPositions);
+    }
+
+    [Fact]
     public void A_session_mid_step_retains_nothing_and_an_unrelated_prompt_reuses_nothing()
     {
         using var target = TestModels.Create("A", seed: 2);
