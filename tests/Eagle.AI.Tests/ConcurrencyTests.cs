@@ -78,7 +78,8 @@ public class ConcurrencyTests
     public async Task Concurrent_requests_all_get_their_first_tokens_before_the_first_one_finishes()
     {
         var engine = TestModel.Engine;
-        var options = new GenerationOptions { MaxNewTokens = 24, StopTokenIds = [] };
+        // 64 tokens each: a window of dozens of steps for the other three to be queued while the first decodes
+        var options = new GenerationOptions { MaxNewTokens = 64, StopTokenIds = [] };
         EngineRequest Request(int i) => new([engine.Tokenizer.BosId, .. engine.Tokenizer.Encode($"Tell me about number {i}.")], options, false, null);
         // The order of token deliveries across requests, not wall time: every first delivery comes before any last one.
         int deliveries = 0;
@@ -95,7 +96,7 @@ public class ConcurrencyTests
         Assert.True(first.Max() < last.Min(), $"first deliveries {string.Join(",", first)}, last {string.Join(",", last)}: decoded together, not one after another");
         for (int i = 0; i < 4; i++)
         {
-            Assert.Equal(24, results[i].OutputIds.Count);
+            Assert.Equal(64, results[i].OutputIds.Count);
             Assert.Equal((await engine.GenerateAsync(Request(i), null, CancellationToken.None)).OutputIds, results[i].OutputIds);
         }
     }

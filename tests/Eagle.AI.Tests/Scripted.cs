@@ -24,8 +24,11 @@ internal static class Scripted
         int maxBatchSize = 8, int maxQueuedRequests = 64) =>
         new(TestModel.Tokenizer, new Decoder(answer, roundSize), info ?? Info(), null, maxBatchSize, maxQueuedRequests);
 
-    /// <summary>Plays the script like the model: one round of ids per step, cut after a stop id or at the budget.</summary>
-    public sealed class Decoder(Func<EngineRequest, IReadOnlyList<int>> answer, int roundSize = 3) : IRequestDecoder
+    /// <summary>
+    /// Plays the script like the model: one round of ids per step, cut after a stop id or at the budget; each step first
+    /// waits for <paramref name="gate"/>, when given (so a test can queue requests before any step runs).
+    /// </summary>
+    public sealed class Decoder(Func<EngineRequest, IReadOnlyList<int>> answer, int roundSize = 3, ManualResetEventSlim? gate = null) : IRequestDecoder
     {
         /// <summary>Largest number of sessions stepped together so far.</summary>
         public int LargestBatch { get; private set; }
@@ -35,6 +38,7 @@ internal static class Scripted
 
         public void Step(IReadOnlyList<IRequestSession> sessions)
         {
+            gate?.Wait(TimeSpan.FromSeconds(20));
             LargestBatch = Math.Max(LargestBatch, sessions.Count);
             foreach (var s in sessions) ((Session)s).Round();
         }
