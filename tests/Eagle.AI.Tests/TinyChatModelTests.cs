@@ -105,6 +105,28 @@ public class TinyChatModelTests(TinyChatEngineFixture fixture) : IClassFixture<T
     }
 
     [Fact]
+    public async Task After_a_stop_sequence_the_next_turn_reuses_only_what_it_shares()
+    {
+        // The first answer is cut by a stop sequence inside a round: the engine fed more tokens than the caller saw.
+        // The next turn sends the cut text back, so its prompt differs after the cut, and reuse stops there.
+        using var engine = new EagleEngine(TinyChatModel.Options());
+        using var client = new EagleChatClient(engine);
+        List<ChatMessage> chat = [new(ChatRole.User, GreetingQuestion)];
+        var first = await client.GetResponseAsync(chat, new ChatOptions { StopSequences = ["tiny"] });
+        Assert.Equal("I am Eagle, a ", first.Text);
+        chat.AddMessages(first);
+        chat.Add(new(ChatRole.User, CapitalQuestion));
+        var second = await client.GetResponseAsync(chat);
+        long firstPrompt = first.Usage!.InputTokenCount!.Value;
+        Assert.InRange(second.Usage!.CachedInputTokenCount!.Value, firstPrompt, firstPrompt + first.Usage.OutputTokenCount!.Value - 1);
+
+        var reuseOff = TinyChatModel.Options();
+        reuseOff.PrefixCacheTokens = 0;
+        using var plain = new EagleEngine(reuseOff);
+        Assert.Equal((await new EagleChatClient(plain).GetResponseAsync(chat)).Text, second.Text);
+    }
+
+    [Fact]
     public async Task Calls_the_tool_and_answers_with_its_result_under_UseFunctionInvocation()
     {
         var cities = new List<string>();
