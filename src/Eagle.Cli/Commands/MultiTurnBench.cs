@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
@@ -30,21 +29,16 @@ internal static class MultiTurnBench
                 return (first, (Func<IReadOnlyList<int>, int[]>)(answer => [.. first, .. answer, .. more]));
             })];
         }
-        if (!File.Exists(questionsFile)) throw new FileNotFoundException($"--questions: {questionsFile} not found", questionsFile);
-        var tokenizer = (modelFolder is null ? null : ModelOptions.TryTokenizer(modelFolder))
-            ?? throw new ArgumentException($"--questions needs a tokenizer in the model folder {modelFolder}");
-        var format = new Llama3ChatFormat(tokenizer);
-        var options = ChatFormatOptions.Default with { Version = ChatFormatVersionDetector.Detect(modelFolder!) };
-        return [.. File.ReadLines(questionsFile).Where(l => l.Trim().Length > 0).Take(limit).Select(line =>
+        var questions = QuestionFile.Read(questionsFile, limit, modelFolder);
+        var tokenizer = questions.Tokenizer;
+        return [.. questions.Turns.Select(turns =>
         {
-            using var doc = JsonDocument.Parse(line);
-            var turns = doc.RootElement.GetProperty("turns");
-            string q1 = turns[0].GetString() ?? "", q2 = turns.GetArrayLength() > 1 ? turns[1].GetString() ?? "" : "Go on.";
-            int[] first = [.. format.Format([PromptMessage.User(q1)], null, options).Ids];
+            string q1 = turns[0], q2 = turns.Length > 1 ? turns[1] : "Go on.";
+            int[] first = questions.Render(PromptMessage.User(q1));
             return (first, (Func<IReadOnlyList<int>, int[]>)(answer =>
             {
                 string text = tokenizer.Decode([.. answer.Where(t => !tokenizer.StopIds.Contains(t))]);
-                return [.. format.Format([PromptMessage.User(q1), PromptMessage.Assistant(text), PromptMessage.User(q2)], null, options).Ids];
+                return questions.Render(PromptMessage.User(q1), PromptMessage.Assistant(text), PromptMessage.User(q2));
             }));
         })];
     }

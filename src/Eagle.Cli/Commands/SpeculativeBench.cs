@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
@@ -12,23 +11,13 @@ internal static class SpeculativeBench
     /// <summary>First turns of a question file (chat format when the model folder has a tokenizer), else seeded random ids.</summary>
     public static List<int[]> Prompts(string? modelFolder, string? questionsFile, int limit, int vocab)
     {
-        var tokenizer = modelFolder is null ? null : ModelOptions.TryTokenizer(modelFolder);
         if (questionsFile is null)
         {
             var random = new Random(7);
             return Enumerable.Range(0, limit).Select(_ => Enumerable.Range(0, 16).Select(_ => random.Next(vocab)).ToArray()).ToList();
         }
-        if (!File.Exists(questionsFile)) throw new FileNotFoundException($"--questions: {questionsFile} not found", questionsFile);
-        var turns = File.ReadLines(questionsFile).Where(l => l.Trim().Length > 0).Take(limit).Select(line =>
-        {
-            using var doc = JsonDocument.Parse(line);
-            return doc.RootElement.GetProperty("turns")[0].GetString() ?? "";
-        }).ToList();
-        if (tokenizer is null)
-            throw new ArgumentException($"--questions needs a tokenizer in the model folder {modelFolder}");
-        var version = ChatFormatVersionDetector.Detect(modelFolder!);
-        var format = new Llama3ChatFormat(tokenizer);
-        return turns.Select(t => format.Format([PromptMessage.User(t)], null, ChatFormatOptions.Default with { Version = version }).Ids.ToArray()).ToList();
+        var questions = QuestionFile.Read(questionsFile, limit, modelFolder);
+        return [.. questions.Turns.Select(t => questions.Render(PromptMessage.User(t[0])))];
     }
 
     public static Dictionary<string, object> Run(LlamaForCausalLM target, List<int[]> prompts, GenerationOptions options,
