@@ -89,13 +89,7 @@ public sealed class PrefixReuseTests
     public void The_cache_finds_the_longest_shared_prefix_and_evicts_the_least_recently_used()
     {
         using var target = TestModels.Create("A", seed: 2);
-        var vanilla = new VanillaGenerator(target);
-        RetainedSequence Finished(int[] prompt)
-        {
-            using var s = vanilla.Start(prompt, Greedy with { MaxNewTokens = 2 });
-            while (!s.Done) s.Step();
-            return s.Retain()!;
-        }
+        RetainedSequence Finished(int[] prompt) => Retained(new VanillaGenerator(target), prompt);
         int[] a = [.. Enumerable.Range(10, 12)], b = [.. Enumerable.Range(40, 12)];
         var first = Finished(a);
         using var cache = new PrefixCache(budgetPositions: 2 * first.Positions + 3);         // two of these, or one and a slightly longer one
@@ -118,13 +112,7 @@ public sealed class PrefixReuseTests
     public void A_conversation_pin_outlasts_unpinned_entries_and_keeps_only_its_newest()
     {
         using var target = TestModels.Create("A", seed: 2);
-        var vanilla = new VanillaGenerator(target);
-        RetainedSequence Finished(int[] prompt)
-        {
-            using var s = vanilla.Start(prompt, Greedy with { MaxNewTokens = 2 });
-            while (!s.Done) s.Step();
-            return s.Retain()!;
-        }
+        RetainedSequence Finished(int[] prompt) => Retained(new VanillaGenerator(target), prompt);
         int[] pinned = [.. Enumerable.Range(10, 12)];
         var first = Finished(pinned);
         using var cache = new PrefixCache(budgetPositions: 2 * first.Positions + 3);
@@ -197,5 +185,13 @@ public sealed class PrefixReuseTests
         while (!sa.Done || !sb.Done) DecodingSession.Step(new DecodingSession[] { sa, sb }.Where(s => !s.Done).ToArray());
         Assert.Equal(vanilla.Generate(a, options).OutputIds, sa.Result.OutputIds);
         Assert.Equal(vanilla.Generate(b, options).OutputIds, sb.Result.OutputIds);
+    }
+
+    // The sequence a two-token greedy answer to prompt leaves behind.
+    private static RetainedSequence Retained(VanillaGenerator vanilla, int[] prompt)
+    {
+        using var s = vanilla.Start(prompt, Greedy with { MaxNewTokens = 2 });
+        while (!s.Done) s.Step();
+        return s.Retain()!;
     }
 }
