@@ -10,7 +10,7 @@ public sealed class VanillaSession : DecodingSession
     private readonly Sampler sampler;
     private readonly KVCache cache;
     private int next = -1;                                                      // the last token, fed by the next step
-    private int forwards;
+    private int forwards, rounds;
 
     /// <summary>Allocates the request's KV cache (prompt + budget, within <paramref name="contextLimit"/>).</summary>
     /// <exception cref="DeviceOutOfMemoryException">The KV cache does not fit in device memory.</exception>
@@ -84,8 +84,6 @@ public sealed class VanillaSession : DecodingSession
         Emit([next]);
         if (!Done && cache.Length >= Capacity) ContextFull();
     }
-
-    private int rounds;
 
     private protected override GenerationStats Statistics() => new() { TargetForwards = forwards, Rounds = rounds };
 

@@ -146,11 +146,11 @@ public sealed class LlamaForCausalLM : nn.Module
         for (int j = 0; j < items.Count; j++)
         {
             var request = items[j].Request;
+            // Views of the shared outputs (the whole tensor when there is one sequence).
             outputs[j] = new TargetOutput(
-                (one ? logits : logits.narrow(0, first, rowCounts[j])).MoveToOuterDisposeScope(),
-                request.CaptureLayers is null || features is null ? null
-                    : (one ? features : features.narrow(0, batch.Offsets[j], lengths[j])).MoveToOuterDisposeScope(),
-                request.FinalHidden ? (one ? h : h.narrow(0, batch.Offsets[j], lengths[j])).MoveToOuterDisposeScope() : null);
+                logits.narrow(0, first, rowCounts[j]).MoveToOuterDisposeScope(),
+                request.CaptureLayers is null || features is null ? null : features.narrow(0, batch.Offsets[j], lengths[j]).MoveToOuterDisposeScope(),
+                request.FinalHidden ? h.narrow(0, batch.Offsets[j], lengths[j]).MoveToOuterDisposeScope() : null);
             first += rowCounts[j];
         }
         return outputs;
