@@ -189,7 +189,8 @@ public sealed class EagleEngine : IDisposable
                 }
                 catch (Exception e)
                 {
-                    // A step is shared: its failure (e.g. out of device memory in the batched forward) fails every request in it.
+                    // A step is shared: its failure fails every request in it (out of device memory in the batched
+                    // forward does not: those requests are run again alone, and only one that does not fit by itself fails).
                     foreach (var a in active) a.End(w => w.Completion.TrySetException(e));
                     active.Clear();
                     continue;
@@ -264,7 +265,7 @@ public sealed class EagleEngine : IDisposable
     {
         active.RemoveAll(a =>
         {
-            if (a.Work.Error is { } error)
+            if ((a.Work.Error ?? a.Session.Failure) is { } error)
             {
                 a.End(w => w.Completion.TrySetException(error));
                 return true;

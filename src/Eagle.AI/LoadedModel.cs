@@ -151,6 +151,8 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
 
         public GenerationResult Result => Decoding.Result;
 
+        public Exception? Failure => Decoding.Failure;
+
         public void Dispose()
         {
             if (prefixes.BudgetPositions > 0 && Decoding.Retain() is { } retained) prefixes.Add(retained, conversationId);

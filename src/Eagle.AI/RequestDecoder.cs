@@ -15,7 +15,10 @@ internal interface IRequestDecoder
     /// </summary>
     IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens);
 
-    /// <summary>One step of every session in <paramref name="sessions"/> (none done), together.</summary>
+    /// <summary>
+    /// One step of every session in <paramref name="sessions"/> (none done), together. A session that fails on its own
+    /// ends with <see cref="IRequestSession.Failure"/>; an exception fails the whole step.
+    /// </summary>
     void Step(IReadOnlyList<IRequestSession> sessions);
 }
 
@@ -27,4 +30,7 @@ internal interface IRequestSession : IDisposable
 
     /// <summary>The outcome so far; complete once <see cref="Done"/>.</summary>
     GenerationResult Result { get; }
+
+    /// <summary>Why the request failed alone in a shared step (then it is <see cref="Done"/> without a result); null otherwise.</summary>
+    Exception? Failure => null;
 }

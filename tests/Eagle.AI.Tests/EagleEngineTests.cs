@@ -118,6 +118,46 @@ public class EagleEngineTests
         Assert.Equal(FinishReason.Stop, ok.FinishReason);
     }
 
+    [Fact]
+    public async Task A_request_that_fails_alone_in_a_shared_step_ends_with_its_error_and_the_others_go_on()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        using var engine = new EagleEngine(TestModel.Tokenizer,
+            new FailingInStep(new Scripted.Decoder(_ => Scripted.Answer("fine, thanks"), roundSize: 1, gate: gate)), Scripted.Info());
+        var options = new GenerationOptions { MaxNewTokens = 100 };
+        var tasks = new[] { engine.GenerateAsync([1], options), engine.GenerateAsync([2], options), engine.GenerateAsync([3], options) };
+        gate.Set();
+        var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => tasks[1].WaitAsync(Patience));
+        Assert.Equal("forward", e.Allocation);
+        foreach (var t in new[] { tasks[0], tasks[2] })
+            Assert.Equal(Scripted.Answer("fine, thanks"), (await t.WaitAsync(Patience)).OutputIds);
+    }
+
+    // Ends the session of prompt [2] with a failure of its own after its first step, as a decoding session whose part of
+    // a batched forward does not fit even alone does.
+    private sealed class FailingInStep(IRequestDecoder inner) : IRequestDecoder
+    {
+        public IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens) =>
+            new Session(inner.Start(request, onTokens), request.PromptIds[0] == 2);
+
+        public void Step(IReadOnlyList<IRequestSession> sessions)
+        {
+            inner.Step([.. sessions.Select(s => ((Session)s).Inner)]);
+            foreach (var s in sessions.Cast<Session>().Where(s => s.Fails))
+                s.Failure = new DeviceOutOfMemoryException(16, 1024, "cpu", "forward", new InvalidOperationException("out of memory"));
+        }
+
+        private sealed class Session(IRequestSession inner, bool fails) : IRequestSession
+        {
+            public IRequestSession Inner => inner;
+            public bool Fails => fails;
+            public Exception? Failure { get; set; }
+            public bool Done => Failure is not null || inner.Done;
+            public GenerationResult Result => inner.Result;
+            public void Dispose() => inner.Dispose();
+        }
+    }
+
     // Fails the first request's start (as a request whose caches do not fit would), then serves.
     private sealed class FailingFirst(IRequestDecoder inner) : IRequestDecoder
     {

@@ -140,10 +140,30 @@ public abstract class DecodingSession : IDisposable
     /// <exception cref="InvalidOperationException">The session is done.</exception>
     public ForwardItem Plan(BatchLoad? load = null)
     {
+        var draft = PlanDraft(load ?? BatchLoad.Alone);
+        return PlanForward(draft is { } d ? d.Drafter.Draft([d.Call])[0] : null);
+    }
+
+    // The first half of planning: the session decides its step and says what it needs drafted (null = nothing).
+    private PlannedDraft? PlanDraft(BatchLoad load)
+    {
         if (Done) throw new InvalidOperationException("the session is done");
         inStep = true;
-        return PlanStep(load ?? BatchLoad.Alone);
+        return DecideStep(load);
     }
+
+    /// <summary>
+    /// Decides this step (e.g. whether to draft and how big a tree, given <paramref name="load"/>) and returns the draft it
+    /// needs, if any. The drafts of all sessions in a step are made together, then each session gets its tree in
+    /// <see cref="PlanStep"/>.
+    /// </summary>
+    private protected virtual PlannedDraft? DecideStep(BatchLoad load) => null;
+
+    // The second half: the forward item, given the tree drafted for this session (null when it asked for none).
+    private ForwardItem PlanForward(DraftTree? tree) => PlanStep(tree);
+
+    /// <summary>A draft a session needs this step: the call to make of <see cref="Drafter"/>, and the tokens its tree may put in the forward.</summary>
+    private protected readonly record struct PlannedDraft(IDrafter Drafter, DraftCall Call, int Tokens);
 
     /// <summary>Tokens this session's next forward carries at least: the prompt before prefill, then one.</summary>
     public abstract int MinimumTokens { get; }
@@ -188,9 +208,12 @@ public abstract class DecodingSession : IDisposable
 
     /// <summary>
     /// One step of every session in <paramref name="sessions"/> (none done, all on one target) through one forward:
-    /// each plans its tokens, the target runs them together, each completes with its own part of the output.
+    /// each decides its step, the drafts they need are made together (one call per drafter), the target runs every
+    /// session's tokens together, and each completes with its own part of the output. If that forward does not fit in
+    /// device memory, each session is run again alone; one whose own forward does not fit either fails alone
+    /// (<see cref="Failure"/>) and the others go on.
     /// </summary>
-    /// <exception cref="DeviceOutOfMemoryException">The forward did not fit in device memory (named after the first session).</exception>
+    /// <exception cref="DeviceOutOfMemoryException">A single session's forward did not fit in device memory, or a draft did not (named after the first session).</exception>
     public static void Step(IReadOnlyList<DecodingSession> sessions)
     {
         ArgumentNullException.ThrowIfNull(sessions);
@@ -202,28 +225,82 @@ public abstract class DecodingSession : IDisposable
         var items = new ForwardItem[sessions.Count];
         try
         {
-            // Each session plans knowing the tokens the others put in this forward: exactly for those planned before
-            // it, at least one each (or their prompt) for those after.
+            // Each session decides knowing the tokens the others put in this forward: as planned for those before it,
+            // at least one each (or their prompt chunk) for those after.
+            var drafts = new PlannedDraft?[sessions.Count];
             int tokens = sessions.Sum(s => s.MinimumTokens);
             for (int j = 0; j < sessions.Count; j++)
             {
-                items[j] = sessions[j].Plan(new BatchLoad(tokens - sessions[j].MinimumTokens, sessions.Count));
-                tokens += (int)items[j].Ids.shape[0] - sessions[j].MinimumTokens;
+                drafts[j] = sessions[j].PlanDraft(new BatchLoad(tokens - sessions[j].MinimumTokens, sessions.Count));
+                tokens += (drafts[j]?.Tokens ?? sessions[j].MinimumTokens) - sessions[j].MinimumTokens;
             }
-            foreach (var s in sessions) s.Allocation = DeviceMemory.Forward;
-            DeviceMemory.Allocating(DeviceMemory.Forward);
-            var outputs = target.Forward(items);
-            for (int j = 0; j < sessions.Count; j++) sessions[j].Complete(outputs[j]);
+            var trees = DraftTogether(drafts);
+            for (int j = 0; j < sessions.Count; j++) items[j] = sessions[j].PlanForward(trees[j]);
         }
         catch (Exception e) when (DeviceMemory.IsOutOfMemory(e))
         {
-            var first = sessions[0];
-            throw new DeviceOutOfMemoryException(first.Capacity, first.Bytes, target.Device.ToString(), first.Allocation, e);
+            throw sessions[0].OutOfMemory(e);
         }
+
+        IReadOnlyList<TargetOutput> outputs;
+        try
+        {
+            outputs = Forward(sessions, items);
+        }
+        catch (Exception e) when (DeviceMemory.IsOutOfMemory(e) && sessions.Count > 1)
+        {
+            // A failed forward commits nothing, so each session's part can run again on its own.
+            for (int j = 0; j < sessions.Count; j++)
+            {
+                try
+                {
+                    sessions[j].Complete(Forward([sessions[j]], [items[j]])[0]);
+                }
+                catch (Exception alone) when (DeviceMemory.IsOutOfMemory(alone))
+                {
+                    sessions[j].Failure = sessions[j].OutOfMemory(alone);
+                    sessions[j].Done = true;                                         // stays mid-step: its caches are not kept
+                }
+            }
+            return;
+        }
+        catch (Exception e) when (DeviceMemory.IsOutOfMemory(e))
+        {
+            throw sessions[0].OutOfMemory(e);
+        }
+        for (int j = 0; j < sessions.Count; j++) sessions[j].Complete(outputs[j]);
     }
 
-    /// <summary>What <see cref="Plan"/> returns when the session is not done.</summary>
-    private protected abstract ForwardItem PlanStep(BatchLoad load);
+    private static IReadOnlyList<TargetOutput> Forward(IReadOnlyList<DecodingSession> sessions, ForwardItem[] items)
+    {
+        foreach (var s in sessions) s.Allocation = DeviceMemory.Forward;
+        DeviceMemory.Allocating(DeviceMemory.Forward);
+        return sessions[0].Target.Forward(items);
+    }
+
+    // One drafter call for all the sessions that draft with it; each session gets its own tree back (null = no draft).
+    private static DraftTree?[] DraftTogether(PlannedDraft?[] drafts)
+    {
+        var trees = new DraftTree?[drafts.Length];
+        foreach (var group in Enumerable.Range(0, drafts.Length).Where(j => drafts[j] is not null).GroupBy(j => drafts[j]!.Value.Drafter))
+        {
+            var members = group.ToArray();
+            var made = group.Key.Draft([.. members.Select(j => drafts[j]!.Value.Call)]);
+            for (int i = 0; i < members.Length; i++) trees[members[i]] = made[i];
+        }
+        return trees;
+    }
+
+    private DeviceOutOfMemoryException OutOfMemory(Exception e) => new(Capacity, Bytes, Target.Device.ToString(), Allocation, e);
+
+    /// <summary>
+    /// Why this session ended without a result, when it failed alone in a shared step (its part of a batched forward did
+    /// not fit in device memory even by itself); null otherwise. Such a session is <see cref="Done"/>.
+    /// </summary>
+    public Exception? Failure { get; private set; }
+
+    /// <summary>The forward of the step <see cref="DecideStep"/> chose, given the tree drafted for it (null when it asked for none).</summary>
+    private protected abstract ForwardItem PlanStep(DraftTree? tree);
 
     /// <summary>What <see cref="Complete"/> does.</summary>
     private protected abstract void CompleteStep(TargetOutput output);

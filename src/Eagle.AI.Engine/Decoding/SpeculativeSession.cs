@@ -103,29 +103,35 @@ public sealed class SpeculativeSession : DecodingSession
     /// <inheritdoc/>
     public override int MinimumTokens => PrefillComplete ? 1 : NextChunk;
 
-    private protected override ForwardItem PlanStep(BatchLoad load)
+    private protected override PlannedDraft? DecideStep(BatchLoad load)
     {
-        var device = Target.Device;
         past = cache.Length;
         roundStart = Now;
+        if (!PrefillComplete) return null;
+        budget = policy.Next(load);
+        if (budget is null) return null;                                            // a plain step: no tree pays this round
+
+        // Sampling: this round's uniforms go up now, while the device is idle (acceptance runs there).
+        uniforms = sampler.IsGreedy ? null : sampler.Uniforms(buffers.MaxTreeTokens + 1, Target.Device);
+        Allocating(DeviceMemory.Draft);
+        var (features, nextTokens) = TakePending();
+        return new PlannedDraft(drafter, new DraftCall(draftState, features, nextTokens, context with { Budget = budget }),
+            Math.Min(budget.Value.TotalTokens, drafter.MaxTreeTokens));
+    }
+
+    private protected override ForwardItem PlanStep(DraftTree? drafts)
+    {
+        var device = Target.Device;
         // Prefill, a chunk at a time: logits of the prompt's last position only; the prompt's features wait for the
         // drafter, each paired with the token after it (prompt[1..], then the root).
         if (!PrefillComplete) return PrefillItem(cache, forward);
-
-        budget = policy.Next(load);
-        if (budget is null)
+        tree = null;
+        if (drafts is null)
         {
-            // A plain step (no tree pays this round): the root alone, exactly as vanilla decoding.
-            tree = null;
+            // A plain step: the root alone, exactly as vanilla decoding.
             var ids = tensor(new long[] { pendingNext[^1] }, device: device);
             return new ForwardItem(ids, HeldScalars.Range(past, past + 1, device), cache, null, forward);
         }
-
-        // Sampling: this round's uniforms go up now, while the device is idle (acceptance runs there).
-        uniforms = sampler.IsGreedy ? null : sampler.Uniforms(buffers.MaxTreeTokens + 1, device);
-        Allocating(DeviceMemory.Draft);
-        var (features, nextTokens) = TakePending();
-        var drafts = drafter.Draft(draftState, features, nextTokens, context with { Budget = budget });
         drafted = Now;
 
         // Verify root + drafts in one forward: every node sees the committed prefix and its own ancestors. Near the

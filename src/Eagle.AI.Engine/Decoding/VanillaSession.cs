@@ -60,7 +60,7 @@ public sealed class VanillaSession : DecodingSession
     /// <inheritdoc/>
     public override int MinimumTokens => PrefillComplete ? 1 : NextChunk;
 
-    private protected override ForwardItem PlanStep(BatchLoad load)
+    private protected override ForwardItem PlanStep(Drafting.DraftTree? tree)
     {
         if (!PrefillComplete) return PrefillItem(cache, ForwardRequest.AllLogits);
         var device = Target.Device;

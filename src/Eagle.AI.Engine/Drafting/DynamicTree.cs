@@ -9,75 +9,76 @@ namespace Eagle.AI.Engine.Drafting;
 /// The EAGLE-2/3 dynamic draft tree: a beam over cumulative draft log-probabilities, then the best M candidates of every
 /// level together. Candidates are numbered by a flat index: the k children of the root first, then for each expansion
 /// step i the k×k children of the k nodes fed at that step (row = fed node, column = its rank-ordered child).
+/// Each step feeds the k beam nodes at draft position committed + i, every node attending to the committed prefix and
+/// its own ancestors; nothing is read back: the tree is selected and laid out on the device.
 /// </summary>
-internal static class DynamicTree
+/// <param name="head">The draft head.</param>
+/// <param name="committed">Draft positions the cache holds before the first level is fed.</param>
+/// <param name="root">The root token.</param>
+/// <param name="topK">Children per expanded node (clamped to the draft vocabulary).</param>
+/// <param name="depth">Expansion passes after the root's children (0 = the root's children only).</param>
+/// <param name="totalTokens">Tokens to keep, root included.</param>
+internal sealed class DynamicTree(EagleHead head, int committed, int root, int topK, int depth, int totalTokens) : TreeExpansion
 {
     // Static: a temporary Scalar can be finalized while a native call still reads it.
     private static readonly Scalar NegativeInfinity = float.NegativeInfinity.ToScalar();
     private static readonly Scalar Zero = 0L.ToScalar();
 
-    /// <summary>
-    /// Expands the tree below <paramref name="root"/> from h [1, H], the draft output at the last committed position.
-    /// Each step feeds the k beam nodes at draft position committed + i, every node attending to the committed prefix
-    /// and its own ancestors; their K/V are appended to <paramref name="cache"/> and the caller truncates them away.
-    /// Nothing is read back: the tree is selected and laid out on the device, in the caller's dispose scope.
-    /// </summary>
-    /// <param name="head">The draft head.</param>
-    /// <param name="cache">The draft KV cache holding the committed prefix.</param>
-    /// <param name="h">[1, H] the head's output at the last committed position.</param>
-    /// <param name="root">The root token.</param>
-    /// <param name="topK">Children per expanded node (clamped to the draft vocabulary).</param>
-    /// <param name="depth">Expansion passes after the root's children (0 = the root's children only).</param>
-    /// <param name="totalTokens">Tokens to keep, root included.</param>
-    public static DraftTree Expand(EagleHead head, KVCache cache, Tensor h, int root, int topK, int depth, int totalTokens)
+    private readonly int k = Math.Min(topK, head.DraftVocabSize);
+    private readonly List<Tensor> scoreParts = [], tokenParts = [], fedParts = [];
+    private Tensor? scores, fed, inIds, inH, eye, treeMask, committedVisible;
+    private int step = -1;                                                          // levels fed so far, minus one
+
+    /// <inheritdoc/>
+    public override LevelFeed? Next(Tensor outputs, Tensor logProbs)
     {
-        using var scope = NewDisposeScope();
-        int k = Math.Min(topK, head.DraftVocabSize);
-        int committed = cache.Length;
         var device = head.Device;
-
-        var (v0, i0) = head.LogProbs(h).topk(k);                                   // [1, k]
-        var scores = v0.squeeze(0);                                                 // [k] cumulative log-probs of the root's children
-        var scoreParts = new List<Tensor> { scores };
-        var tokenParts = new List<Tensor> { head.ToTarget(i0.squeeze(0)) };        // target ids, [k]
-        var fedParts = new List<Tensor>();                                          // flat candidate index of each fed node
-        var fed = HeldScalars.Range(k, device);                              // step 0 feeds the root's children
-        var inIds = tokenParts[0];                                                  // [k]
-        var inH = h.expand(k, -1);                                                  // [k, H]: all children of the root share its output
-        var eye = torch.eye(k, dtype: ScalarType.Bool, device: device);
-        var treeMask = eye;                                                         // [k, k·(i+1)]: fed node → tree entries it sees
-        var committedVisible = ones(k, committed, ScalarType.Bool, device);         // [k, committed]
-
-        using var width = ((long)k).ToScalar();                                     // held: see HeldScalars
-        for (int i = 0; i < depth; i++)
+        if (step < 0)
         {
-            var mask = cat([committedVisible, treeMask], 1);                        // [k, cache.Length + k]
-            var positions = HeldScalars.Full([k], committed + i, ScalarType.Int64, device); // a level shares one position
-            var output = head.Forward(inH, inIds, positions, mask, cache);          // [k, H]
-            cache.Advance(k);
-            fedParts.Add(fed);
-
-            var (v, ix) = head.LogProbs(output).topk(k);                           // [k, k]
-            var cumulative = v.Plus(scores.unsqueeze(1)).reshape(-1);              // [k·k] children's cumulative log-probs
+            var (v0, i0) = logProbs.topk(k);                                        // [1, k]
+            scores = v0.squeeze(0);                                                 // [k] cumulative log-probs of the root's children
+            scoreParts.Add(scores);
+            tokenParts.Add(head.ToTarget(i0.squeeze(0)));                           // target ids, [k]
+            fed = HeldScalars.Range(k, device);                                     // step 0 feeds the root's children
+            inIds = tokenParts[0];                                                  // [k]
+            inH = outputs.expand(k, -1);                                            // [k, H]: all children of the root share its output
+            eye = torch.eye(k, dtype: ScalarType.Bool, device: device);
+            treeMask = eye;                                                         // [k, k·(i+1)]: fed node → tree entries it sees
+            committedVisible = ones(k, committed, ScalarType.Bool, device);         // [k, committed]
+        }
+        else
+        {
+            fedParts.Add(fed!);
+            var (v, ix) = logProbs.topk(k);                                        // [k, k]
+            var cumulative = v.Plus(scores!.unsqueeze(1)).reshape(-1);             // [k·k] children's cumulative log-probs
             var children = head.ToTarget(ix.reshape(-1));                           // [k·k]
             scoreParts.Add(cumulative);
             tokenParts.Add(children);
-            if (i == depth - 1) break;                                              // the last level is scored, never fed
+            if (step == depth - 1) return null;                                     // the last level is scored, never fed
 
             var (best, sel) = cumulative.topk(k);                                   // beam: the best k children overall
+            using var width = ((long)k).ToScalar();                                 // held: see HeldScalars
             var parentRow = sel.div(width, rounding_mode: RoundingMode.floor);      // which fed node each comes from
             scores = best;
-            inH = output.index_select(0, parentRow);                                // children continue from their parent's output
+            inH = outputs.index_select(0, parentRow);                               // children continue from their parent's output
             inIds = children.index_select(0, sel);
-            fed = sel.Plus((long)(k + i * k * k));
-            treeMask = cat([treeMask.index_select(0, parentRow), eye], 1);          // inherit the parent's row, add self
+            fed = sel.Plus((long)(k + step * k * k));
+            treeMask = cat([treeMask!.index_select(0, parentRow), eye!], 1);        // inherit the parent's row, add self
         }
+        if (++step == depth) return null;                                           // depth 0: the root's children only
+        var mask = cat([committedVisible!, treeMask], 1);                           // [k, cache.Length + k]
+        var positions = HeldScalars.Full([k], committed + step, ScalarType.Int64, device); // a level shares one position
+        return new LevelFeed(inH, inIds!, positions, mask);
+    }
 
+    /// <inheritdoc/>
+    public override DraftTree Finish()
+    {
+        var device = head.Device;
         var candidates = cat(scoreParts);                                           // [k + depth·k²], all on the device
         int count = Math.Min(totalTokens - 1, (int)candidates.shape[0]);
         var fedAll = depth == 0 ? empty(0, ScalarType.Int64, device) : cat(fedParts);
-        var tree = Select(candidates, CandidateParents(k, depth, fedAll), cat(tokenParts), root, count, depth + 1, k);
-        return tree.MoveToOuterDisposeScope();
+        return Select(candidates, CandidateParents(k, depth, fedAll), cat(tokenParts), root, count, depth + 1, k);
     }
 
     /// <summary>

@@ -27,11 +27,11 @@ public sealed class Eagle1DecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>x [1, n, H] → [1, n, H]; writes K/V into layer 0 of <paramref name="cache"/>.</summary>
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KVCache cache)
+    /// <summary>x [1, n, H] → [1, n, H]; writes K/V into layer 0 of each sequence's cache in <paramref name="batch"/>.</summary>
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, PackedSequences batch)
     {
         using var scope = NewDisposeScope();
-        var h = x.Plus(self_attn.forward(x, cos, sin, mask, cache, 0));                 // no input norm
+        var h = x.Plus(self_attn.forward(x, cos, sin, batch, 0));                 // no input norm
         var y = h.Plus(mlp.forward(post_attention_layernorm.forward(h))); // out of place: autograd needs h
         return y.MoveToOuterDisposeScope();
     }

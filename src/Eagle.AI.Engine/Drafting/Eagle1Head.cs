@@ -38,13 +38,13 @@ public sealed class Eagle1Head : EagleHead
     /// <inheritdoc/>
     public override int FeatureSize => HiddenSize;
 
-    private protected override Tensor Layer(Tensor x, Tensor emb, Tensor cos, Tensor sin, Tensor? mask, KVCache cache)
+    private protected override Tensor Layer(Tensor x, Tensor emb, Tensor cos, Tensor sin, PackedSequences batch)
     {
         using var scope = NewDisposeScope();
         if (x.shape[^1] != HiddenSize)
             throw new ArgumentException($"hidden inputs must be [n, {HiddenSize}], not width {x.shape[^1]}");
         var f = fc.forward(cat([emb, x], -1));                                     // [1, n, 2H] → [1, n, H]; embedding first
-        return layers[0].forward(f, cos, sin, mask, cache).MoveToOuterDisposeScope();
+        return layers[0].forward(f, cos, sin, batch).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

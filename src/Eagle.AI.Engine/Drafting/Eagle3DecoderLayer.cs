@@ -33,12 +33,12 @@ public sealed class Eagle3DecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>emb, x [1, n, H] → [1, n, H]; writes K/V into layer 0 of <paramref name="cache"/>.</summary>
-    public Tensor forward(Tensor emb, Tensor x, Tensor cos, Tensor sin, Tensor? mask, KVCache cache)
+    /// <summary>emb, x [1, n, H] → [1, n, H]; writes K/V into layer 0 of each sequence's cache in <paramref name="batch"/>.</summary>
+    public Tensor forward(Tensor emb, Tensor x, Tensor cos, Tensor sin, PackedSequences batch)
     {
         using var scope = NewDisposeScope();
         var a = cat([input_layernorm.forward(emb), hidden_norm.forward(x)], -1);   // [1, n, 2H]: embedding first
-        var h = x.Plus(self_attn.forward(a, cos, sin, mask, cache, 0));                // residual = the un-normed feature
+        var h = x.Plus(self_attn.forward(a, cos, sin, batch, 0));                // residual = the un-normed feature
         var y = h.Plus(mlp.forward(post_attention_layernorm.forward(h))); // out of place: autograd needs h
         return y.MoveToOuterDisposeScope();
     }

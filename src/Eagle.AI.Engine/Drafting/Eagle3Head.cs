@@ -62,14 +62,14 @@ public sealed class Eagle3Head : EagleHead
     /// <summary>The target layers whose residual-stream inputs this head fuses, ascending.</summary>
     public IReadOnlyList<int> CaptureLayers => captureLayers;
 
-    private protected override Tensor Layer(Tensor x, Tensor emb, Tensor cos, Tensor sin, Tensor? mask, KVCache cache)
+    private protected override Tensor Layer(Tensor x, Tensor emb, Tensor cos, Tensor sin, PackedSequences batch)
     {
         using var scope = NewDisposeScope();
         long width = x.shape[^1];
         if (width != HiddenSize && width != FeatureSize)
             throw new ArgumentException($"hidden inputs must be [n, {FeatureSize}] target features or [n, {HiddenSize}] draft outputs, not width {width}");
         var f = width == HiddenSize ? x : fc.forward(x);                             // fc only for 3H target features
-        return midlayer.forward(emb, f, cos, sin, mask, cache).MoveToOuterDisposeScope();
+        return midlayer.forward(emb, f, cos, sin, batch).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

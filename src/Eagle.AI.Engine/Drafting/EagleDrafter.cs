@@ -6,7 +6,7 @@ namespace Eagle.AI.Engine.Drafting;
 
 /// <summary>
 /// Drafts trees with an EAGLE head (EAGLE-1/2 or EAGLE-3). Each request's state is a one-layer draft KV cache that holds
-/// only the committed prefix: each <see cref="Draft"/> first runs the head over the newly committed (feature, next
+/// only the committed prefix: each <see cref="Draft(IDraftState, Tensor?, int[], DraftContext)"/> first runs the head over the newly committed (feature, next
 /// token) pairs and keeps their K/V, then expands the tree (dynamic or static, per <see cref="TreeSettings"/>) with
 /// scratch K/V written after the committed entries and truncated away before it returns.
 /// </summary>
@@ -119,8 +119,65 @@ public sealed class EagleDrafter : IDrafter
     /// <exception cref="ArgumentException"><paramref name="state"/> did not come from this drafter's <see cref="Begin"/>.</exception>
     /// <exception cref="ArgumentException">Features or tokens do not fit the head.</exception>
     /// <returns>The tree, on the head's device; its tensors belong to the caller's dispose scope (nothing is read back).</returns>
-    public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context)
+    public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context) =>
+        Draft([new DraftCall(state, features, nextTokens, context)])[0];
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Every request's newly committed pairs go through one head forward, then each tree level's nodes of all requests
+    /// through one more (<see cref="TreeExpansion.Grow"/>): a step of B sessions reads the head's weights and its
+    /// lm_head once per level, not B times.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">A draft cache is full.</exception>
+    /// <exception cref="ArgumentException">A state did not come from this drafter's <see cref="Begin"/>, two calls share one, or features or tokens do not fit the head.</exception>
+    public IReadOnlyList<DraftTree> Draft(IReadOnlyList<DraftCall> calls)
     {
+        ArgumentNullException.ThrowIfNull(calls);
+        if (calls.Count == 0) return [];
+        var caches = calls.Select(c => Validated(c)).ToArray();
+        if (caches.Distinct().Count() != caches.Length) throw new ArgumentException("each call needs a drafting state of its own", nameof(calls));
+
+        using var guard = no_grad();
+        using var scope = NewDisposeScope();
+        var stable = caches.Select(c => c.Length).ToArray();
+        var trees = new List<TreeExpansion>(calls.Count);
+        try
+        {
+            var outputs = Advance(caches, calls);                                        // [Σk, H]
+            int offset = 0;
+            var last = new long[calls.Count];                                            // each request's last pair predicts its root's children
+            for (int j = 0; j < calls.Count; j++)
+            {
+                offset += calls[j].NextTokens.Length;
+                last[j] = offset - 1;
+                trees.Add(Expansion(caches[j].Length, calls[j]));
+            }
+            var h = outputs.index_select(0, tensor(last, device: Head.Device));           // [B, H]
+            return [.. TreeExpansion.Grow(Head, caches, trees, h).Select(t => t.MoveToOuterDisposeScope())];
+        }
+        finally
+        {
+            foreach (var t in trees) t.Dispose();
+            for (int j = 0; j < caches.Length; j++)
+                caches[j].Truncate(Math.Min(caches[j].Length, stable[j] + calls[j].NextTokens.Length)); // tree K/V never become committed
+        }
+    }
+
+    // The request's tree expansion for this round: the drafter's static shape, or a dynamic tree within its budget.
+    private TreeExpansion Expansion(int committed, DraftCall call)
+    {
+        int root = call.NextTokens[^1];
+        if (staticTree is not null) return staticTree.Begin(Head, committed, root, call.Context);
+        var budget = call.Context.Budget;
+        return new DynamicTree(Head, committed, root, Tree.TopK,
+            Math.Min(budget?.Depth ?? Tree.Depth, Tree.Depth), Math.Min(budget?.TotalTokens ?? Tree.TotalTokens, Tree.TotalTokens));
+    }
+
+    // Checks one call's arguments and returns its draft cache.
+    private KVCache Validated(DraftCall call)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        var (state, features, nextTokens, context) = (call.State, call.Features, call.NextTokens, call.Context);
         ArgumentNullException.ThrowIfNull(nextTokens);
         ArgumentNullException.ThrowIfNull(context);
         var c = (state as State ?? throw new ArgumentException($"the state must come from {nameof(Begin)}", nameof(state))).Cache;
@@ -137,25 +194,7 @@ public sealed class EagleDrafter : IDrafter
         if (c.Length + k + ExpansionRoom > c.Capacity)
             throw new InvalidOperationException(
                 $"draft cache full: {c.Length} committed + {k} new + {ExpansionRoom} tree positions exceed {c.Capacity} (raise the capacity given to {nameof(Begin)})");
-
-        using var guard = no_grad();
-        using var scope = NewDisposeScope();
-        int stable = c.Length;
-        var h = Advance(c, features, nextTokens).narrow(0, k - 1, 1);                    // [1, H]: predicts the root's children
-        int root = nextTokens[^1];
-        try
-        {
-            var budget = context.Budget;
-            var tree = staticTree is not null
-                ? staticTree.Expand(Head, c, h, root, context)
-                : DynamicTree.Expand(Head, c, h, root, Tree.TopK,
-                    Math.Min(budget?.Depth ?? Tree.Depth, Tree.Depth), Math.Min(budget?.TotalTokens ?? Tree.TotalTokens, Tree.TotalTokens));
-            return tree.MoveToOuterDisposeScope();
-        }
-        finally
-        {
-            c.Truncate(stable + k);                                                     // tree K/V never become committed
-        }
+        return c;
     }
 
     /// <inheritdoc/>
@@ -171,21 +210,28 @@ public sealed class EagleDrafter : IDrafter
             throw new InvalidOperationException($"draft cache full: {c.Length} committed + {nextTokens.Length} new exceed {c.Capacity}");
         using var guard = no_grad();
         using var scope = NewDisposeScope();
-        Advance(c, features, nextTokens);
+        Advance([c], [new DraftCall(state, features, nextTokens, new DraftContext(false, Random.Shared))]);
     }
 
-    // Runs the head over newly committed pairs (draft position p = feature of token p + embedding of token p + 1), keeps
-    // their K/V in the request's cache, and returns the head's outputs [k, H].
-    private Tensor Advance(KVCache c, Tensor features, int[] nextTokens)
+    // Runs the head over every call's newly committed pairs in one forward (draft position p = feature of token p +
+    // embedding of token p + 1), keeps their K/V in each request's cache, and returns the head's outputs [Σk, H].
+    private Tensor Advance(IReadOnlyList<KVCache> caches, IReadOnlyList<DraftCall> calls)
     {
-        int k = nextTokens.Length, stable = c.Length;
         var device = Head.Device;
-        var x = TorchRuntime.SameDevice(features.device, device) ? features : features.to(device);
-        var ids = tensor(nextTokens.Select(t => (long)t).ToArray(), device: device);  // [k]
-        var positions = HeldScalars.Range(stable, stable + k, device);          // [k]
-        var mask = k == 1 ? null : LlamaForCausalLM.CausalMask(stable, k, device);       // [k, stable + k]
-        var output = Head.Forward(x, ids, positions, mask, c);                           // [k, H]
-        c.Advance(k);
+        var lengths = calls.Select(c => c.NextTokens.Length).ToArray();
+        var masks = new Tensor?[calls.Count];
+        var positions = new Tensor[calls.Count];
+        for (int j = 0; j < calls.Count; j++)
+        {
+            int stable = caches[j].Length, k = lengths[j];
+            positions[j] = HeldScalars.Range(stable, stable + k, device);                // [k]
+            masks[j] = k == 1 ? null : LlamaForCausalLM.CausalMask(stable, k, device);  // [k, stable + k]
+        }
+        var features = calls.Select(c => TorchRuntime.SameDevice(c.Features!.device, device) ? c.Features! : c.Features!.to(device)).ToArray();
+        var ids = tensor(calls.SelectMany(c => c.NextTokens).Select(t => (long)t).ToArray(), device: device);
+        var output = Head.Forward(features.Length == 1 ? features[0] : cat(features), ids,
+            positions.Length == 1 ? positions[0] : cat(positions), new PackedSequences(lengths, caches, masks));   // [Σk, H]
+        for (int j = 0; j < calls.Count; j++) caches[j].Advance(lengths[j]);
         return output;
     }
 

@@ -95,21 +95,31 @@ public abstract class EagleHead : nn.Module
     /// at cache.Length without advancing it. Returns the pre-norm outputs [n, H], which are also the hidden inputs of
     /// the positions that follow them.
     /// </summary>
-    public Tensor Forward(Tensor hidden, Tensor ids, Tensor positions, Tensor? mask, KVCache cache)
+    public Tensor Forward(Tensor hidden, Tensor ids, Tensor positions, Tensor? mask, KVCache cache) =>
+        Forward(hidden, ids, positions, PackedSequences.One((int)ids.shape[0], cache, mask));
+
+    /// <summary>
+    /// <see cref="Forward(Tensor, Tensor, Tensor, Tensor?, KVCache)"/> for several requests' draft positions at once,
+    /// packed along the first axis as <paramref name="batch"/> describes (each against its own draft cache and mask):
+    /// the head's weights are read once for all of them. The hidden inputs must be all target features or all draft
+    /// outputs. No cache is advanced.
+    /// </summary>
+    public Tensor Forward(Tensor hidden, Tensor ids, Tensor positions, PackedSequences batch)
     {
+        ArgumentNullException.ThrowIfNull(batch);
         using var scope = NewDisposeScope();
         var emb = (copies?.Embedding is { } table ? table.index_select(0, ids)
             : (embed_tokens ?? Target.model.embed_tokens).forward(ids)).unsqueeze(0);      // [1, n, H]
         var (cos, sin) = rotary.Tables(positions, DType);                                // [n, D]
         var h = hidden.dtype == DType ? hidden : hidden.to(DType);
-        var y = Layer(h.unsqueeze(0), emb, cos, sin, mask, cache);                        // [1, n, H]
+        var y = Layer(h.unsqueeze(0), emb, cos, sin, batch);                              // [1, n, H]
         return y.squeeze(0).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The decoder layer: x [1, n, F or H], emb [1, n, H] → [1, n, H] (writes K/V into the cache's layer 0).</summary>
-    private protected abstract Tensor Layer(Tensor x, Tensor emb, Tensor cos, Tensor sin, Tensor? mask, KVCache cache);
+    /// <summary>The decoder layer: x [1, n, F or H], emb [1, n, H] → [1, n, H] (writes K/V into each cache's layer 0).</summary>
+    private protected abstract Tensor Layer(Tensor x, Tensor emb, Tensor cos, Tensor sin, PackedSequences batch);
 
-    /// <summary>Draft log-probabilities fp32 [n, Vd] of the outputs x [n, H] of <see cref="Forward"/>.</summary>
+    /// <summary>Draft log-probabilities fp32 [n, Vd] of the outputs x [n, H] of <see cref="Forward(Tensor, Tensor, Tensor, PackedSequences)"/>.</summary>
     public abstract Tensor LogProbs(Tensor x);
 
     /// <summary>Maps draft-vocabulary ids [..] (int64) to target ids (EAGLE-3: id + d2t[id]; EAGLE-1: the same tensor).</summary>

@@ -4,7 +4,7 @@ namespace Eagle.AI.Engine.Drafting;
 
 /// <summary>
 /// Proposes draft trees from the target's own features. A decoding session drives it with one call per round:
-/// <see cref="Draft"/> gets the features of the tokens the target just committed, each paired with the token that
+/// <see cref="Draft(IDraftState, Tensor?, int[], DraftContext)"/> gets the features of the tokens the target just committed, each paired with the token that
 /// followed it (draft position p = feature of token p + embedding of token p + 1), the last of which is the new root.
 /// A drafter holds no per-request state: what a request accumulates (e.g. its draft KV cache) lives in the
 /// <see cref="IDraftState"/> that <see cref="Begin"/> returns, which the session owns; tree expansion must not leak into
@@ -54,7 +54,18 @@ public interface IDrafter : IDisposable
     /// tree there (its tensors in the caller's dispose scope); the speculative loop verifies it without reading it back.
     /// </summary>
     DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context);
+
+    /// <summary>
+    /// <see cref="Draft(IDraftState, Tensor?, int[], DraftContext)"/> for several requests at once (each call with a
+    /// state of its own), returning their trees in order. A drafter that can share work across requests (one head
+    /// forward per tree level for all of them) does so; each tree is the one that request would get alone.
+    /// </summary>
+    IReadOnlyList<DraftTree> Draft(IReadOnlyList<DraftCall> calls) =>
+        [.. calls.Select(c => Draft(c.State, c.Features, c.NextTokens, c.Context))];
 }
+
+/// <summary>One request's part of a batched <see cref="IDrafter.Draft(IReadOnlyList{DraftCall})"/>: the arguments of a single draft.</summary>
+public sealed record DraftCall(IDraftState State, Tensor? Features, int[] NextTokens, DraftContext Context);
 
 /// <summary>One request's drafting state (<see cref="IDrafter.Begin"/>), e.g. its draft KV cache.</summary>
 public interface IDraftState : IDisposable

@@ -62,66 +62,86 @@ internal sealed class StaticTree : IDisposable
         Enumerable.Range(0, Count).Where(i => Depths[i] == depth && Children[i].Length > 0).ToArray();
 
     /// <summary>
-    /// Fills the tree below <paramref name="root"/> from h [1, H], the draft output at the last committed position. The
-    /// inner nodes of depth d are fed at draft position committed + d − 1, each attending to the committed prefix and
-    /// its own ancestors; their K/V are appended to <paramref name="cache"/> and the caller truncates them away. Children
-    /// are the ranked top-k (greedy) or k draws without replacement from the draft distribution (sampling, with a torch
-    /// generator seeded from the request's random source); everything stays on the device, and the tree's shape tensors
-    /// are made once per device and shared by every round.
+    /// Starts filling the tree below <paramref name="root"/> (see <see cref="TreeExpansion.Grow"/>). The inner nodes of
+    /// depth d are fed at draft position committed + d − 1, each attending to the committed prefix and its own
+    /// ancestors. Children are the ranked top-k (greedy) or k draws without replacement from the draft distribution
+    /// (sampling, with a torch generator seeded from the request's random source); everything stays on the device, and
+    /// the tree's shape tensors are made once per device and shared by every round.
     /// </summary>
-    public DraftTree Expand(EagleHead head, KVCache cache, Tensor h, int root, DraftContext context)
-    {
-        using var scope = NewDisposeScope();
-        var device = head.Device;
-        var shape = ShapeOn(device);
-        int committed = cache.Length;
-        using var rootToken = ((long)root).ToScalar();
-        var tokens = full(Count, rootToken, ScalarType.Int64, device);
-        Tensor? distributions = null, toTarget = null;
-        Generator? generator = null;
-        if (context.Sampling)
-        {
-            distributions = zeros([Count, head.Config.VocabSize], ScalarType.Float32, device);
-            toTarget = head.ToTarget(HeldScalars.Range(head.DraftVocabSize, device));   // draft id → target id
-            generator = new Generator(unchecked((ulong)context.Random.NextInt64()), device);
-        }
-        try
-        {
-            var logProbs = head.LogProbs(h);                                        // [rows, Vd]: rows = this level's parents
-            var outputs = h;                                                        // [rows, H]
-            foreach (var level in shape.Levels)
-            {
-                Tensor picks;                                                       // draft ids [rows, width]
-                if (generator is null) picks = logProbs.topk(level.Width).indexes;
-                else
-                {
-                    var q = logProbs.exp().clamp_min(TinyProbability);              // every draft token stays drawable
-                    picks = q.multinomial(level.Width, replacement: false, generator: generator);
-                    var qTarget = zeros([q.shape[0], head.Config.VocabSize], ScalarType.Float32, device).index_copy_(1, toTarget!, q);
-                    distributions!.index_copy_(0, level.Parents, qTarget);        // q over the target vocabulary
-                }
-                tokens.index_copy_(0, level.Children, head.ToTarget(picks.reshape(-1).index_select(0, level.Picks)));
-                if (level.FedCount == 0) break;
+    /// <param name="head">The draft head.</param>
+    /// <param name="committed">Draft positions the cache holds before the first level is fed.</param>
+    /// <param name="root">The root token.</param>
+    /// <param name="context">Whether to sample, and the request's random source.</param>
+    public TreeExpansion Begin(EagleHead head, int committed, int root, DraftContext context) =>
+        new Expansion(this, ShapeOn(head.Device), head, committed, root, context);
 
-                int f = level.FedCount;
-                using var position = ((long)(committed + level.Depth - 1)).ToScalar();
-                var mask = cat([ones([f, committed], ScalarType.Bool, device), level.FedMask], 1); // [f, cache.Length + f]
-                var output = head.Forward(
-                    outputs.index_select(0, level.FedParentRows),                   // children continue from their parent's output
-                    tokens.index_select(0, level.Fed),
-                    full(f, position, ScalarType.Int64, device),
-                    mask, cache);                                                   // [f, H]
-                cache.Advance(f);
-                logProbs = head.LogProbs(output);
-                outputs = output;
+    // One round's walk down the fixed shape: each level picks the children of the rows fed last, then feeds its inner
+    // children.
+    private sealed class Expansion : TreeExpansion
+    {
+        private readonly StaticTree tree;
+        private readonly DeviceShape shape;
+        private readonly EagleHead head;
+        private readonly int committed;
+        private readonly Tensor tokens;
+        private readonly Tensor? distributions, toTarget;
+        private readonly Generator? generator;
+        private int level;
+
+        public Expansion(StaticTree tree, DeviceShape shape, EagleHead head, int committed, int root, DraftContext context)
+        {
+            this.tree = tree;
+            this.shape = shape;
+            this.head = head;
+            this.committed = committed;
+            var device = head.Device;
+            using var rootToken = ((long)root).ToScalar();
+            tokens = full(tree.Count, rootToken, ScalarType.Int64, device);
+            if (context.Sampling)
+            {
+                distributions = zeros([tree.Count, head.Config.VocabSize], ScalarType.Float32, device);
+                toTarget = head.ToTarget(HeldScalars.Range(head.DraftVocabSize, device));   // draft id → target id
+                generator = new Generator(unchecked((ulong)context.Random.NextInt64()), device);
             }
         }
-        finally
+
+        public override LevelFeed? Next(Tensor outputs, Tensor logProbs)
+        {
+            if (level == shape.Levels.Count) return null;
+            var l = shape.Levels[level++];
+            var device = head.Device;
+            Tensor picks;                                                           // draft ids [rows, width]
+            if (generator is null) picks = logProbs.topk(l.Width).indexes;
+            else
+            {
+                var q = logProbs.exp().clamp_min(TinyProbability);                  // every draft token stays drawable
+                picks = q.multinomial(l.Width, replacement: false, generator: generator);
+                var qTarget = zeros([q.shape[0], head.Config.VocabSize], ScalarType.Float32, device).index_copy_(1, toTarget!, q);
+                distributions!.index_copy_(0, l.Parents, qTarget);                // q over the target vocabulary
+            }
+            tokens.index_copy_(0, l.Children, head.ToTarget(picks.reshape(-1).index_select(0, l.Picks)));
+            if (l.FedCount == 0) return null;
+
+            int f = l.FedCount;
+            var mask = cat([ones([f, committed], ScalarType.Bool, device), l.FedMask], 1); // [f, cache.Length + f]
+            return new LevelFeed(
+                outputs.index_select(0, l.FedParentRows),                          // children continue from their parent's output
+                tokens.index_select(0, l.Fed),
+                HeldScalars.Full([f], committed + l.Depth - 1, ScalarType.Int64, device),
+                mask);
+        }
+
+        public override DraftTree Finish()
+        {
+            var t = new DeviceTree(tokens, shape.Parents, shape.Depths, shape.Mask, distributions);
+            return DraftTree.FromDevice(t, tree.MaxDepth, tree.Children.Max(c => c.Length));
+        }
+
+        public override void Dispose()
         {
             generator?.Dispose();
+            base.Dispose();
         }
-        var tree = new DeviceTree(tokens, shape.Parents, shape.Depths, shape.Mask, distributions);
-        return DraftTree.FromDevice(tree, MaxDepth, Children.Max(c => c.Length)).MoveToOuterDisposeScope();
     }
 
     private static readonly Scalar TinyProbability = 1e-30f.ToScalar();           // static: never finalized mid-call

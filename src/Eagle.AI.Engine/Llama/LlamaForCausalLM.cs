@@ -123,7 +123,6 @@ public sealed class LlamaForCausalLM : nn.Module
                 x = model.layers[i].forward(x, c, s, b);
             }
         }
-        for (int j = 0; j < items.Count; j++) items[j].Cache.Advance(lengths[j]);
         var h = model.norm.forward(x.to(Device)).squeeze(0);                   // [N, H]
         var features = captured.Count == 0 ? null : cat(captured, -1).squeeze(0);     // [N, k·H]
 
@@ -153,6 +152,9 @@ public sealed class LlamaForCausalLM : nn.Module
                 request.FinalHidden ? h.narrow(0, batch.Offsets[j], lengths[j]).MoveToOuterDisposeScope() : null);
             first += rowCounts[j];
         }
+        // Committed last: a forward that fails (e.g. out of memory in the lm_head) leaves every cache as it was, so
+        // its sequences can be run again.
+        for (int j = 0; j < items.Count; j++) items[j].Cache.Advance(lengths[j]);
         return outputs;
     }
 

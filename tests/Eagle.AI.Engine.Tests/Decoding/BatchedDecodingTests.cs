@@ -145,6 +145,42 @@ public sealed class BatchedDecodingTests
         Assert.InRange(results[5]!.OutputIds.Count, 6, 6 + 16);
     }
 
+    // The draft head runs batched too: each step drafts every speculative session of one drafter in one call (one head
+    // forward per tree level), and every session still gets its solo output.
+    [Fact]
+    public void A_step_drafts_all_speculative_sessions_of_a_drafter_in_one_call()
+    {
+        using var target = TestModels.Create("A", seed: 11);
+        using var inner = new EagleDrafter(DraftingFixtures.Head(EagleHeadKind.Eagle3, target), new TreeSettings { TotalTokens = 10, Depth = 3, TopK = 3 });
+        var drafter = new BatchRecorder(inner);
+        var options = new GenerationOptions { MaxNewTokens = 12, StopTokenIds = [] };
+        int[][] prompts = [[5, 9, 14], [7, 3, 2, 8, 1], [11, 4]];
+        var solo = prompts.Select(p => new SpeculativeGenerator(target, inner).Generate(p, options).OutputIds).ToArray();
+        DecodingSession[] sessions = [.. prompts.Select(p => new SpeculativeGenerator(target, drafter).Start(p, options)),
+            new VanillaGenerator(target).Start([6, 6, 2], options)];
+        try
+        {
+            int steps = 0;
+            while (sessions.Any(s => !s.Done))
+            {
+                var active = sessions.Where(s => !s.Done).ToArray();
+                int before = drafter.Calls.Count;
+                DecodingSession.Step(active);
+                steps++;
+                // after the prefill, one draft call per step, for every speculative session in it
+                int speculative = active.Count(s => s is SpeculativeSession);
+                if (steps > 1 && speculative > 0) Assert.Equal([speculative], drafter.Calls.Skip(before));
+                else Assert.Equal(before, drafter.Calls.Count);
+            }
+            for (int j = 0; j < prompts.Length; j++) Assert.Equal(solo[j], sessions[j].Result.OutputIds);
+            Assert.Contains(3, drafter.Calls);
+        }
+        finally
+        {
+            foreach (var s in sessions) s.Dispose();
+        }
+    }
+
     // A prompt prefilled in chunks (the last one partial) gives what one whole prefill gives: the same tokens, and for a
     // speculative session the same drafts, so every chunk's features reached the drafter paired with the right tokens.
     [Theory]

@@ -61,6 +61,77 @@ public class OutOfMemoryTests
         Assert.Equal(expected, generator.Generate(prompt, options).OutputIds);
     }
 
+    /// <summary>
+    /// When a batched forward does not fit, each session runs again alone: the one whose own forward does not fit either
+    /// fails alone with <see cref="DeviceOutOfMemoryException"/>, and the others finish with their solo outputs.
+    /// </summary>
+    [Fact]
+    public void Out_of_memory_in_a_batched_forward_fails_only_the_session_that_does_not_fit_alone()
+    {
+        using var target = TestModels.Create("A", seed: 11);
+        using var drafter = new EagleDrafter(DraftingFixtures.Head(EagleHeadKind.Eagle3, target), new TreeSettings { TotalTokens = 12, Depth = 3, TopK = 3 });
+        var options = new GenerationOptions { MaxNewTokens = 16, StopTokenIds = [] };
+        int[][] prompts = [[5, 9, 14], [7, 3, 2, 8], [11, 4]];
+        var expected = prompts.Select(p => new VanillaGenerator(target).Generate(p, options).OutputIds).ToArray();
+        var sessions = prompts.Select(p => new SpeculativeGenerator(target, drafter).Start(p, options)).ToArray();
+        try
+        {
+            DecodingSession.Step(sessions);                                         // the prefill, together
+            int forwards = 0;
+            using (DeviceMemory.Hook(what =>
+            {
+                // the batched forward fails, then the second session's forward alone fails too
+                if (what == DeviceMemory.Forward && ++forwards is 1 or 3) throw DeviceMemory.SimulatedOutOfMemory(what);
+            }))
+            {
+                DecodingSession.Step(sessions);
+            }
+            Assert.Equal(4, forwards);
+            var failed = Assert.IsType<DeviceOutOfMemoryException>(sessions[1].Failure);
+            Assert.Equal(DeviceMemory.Forward, failed.Allocation);
+            Assert.True(sessions[1].Done);
+            Assert.Null(sessions[1].Retain());                                     // a session that failed mid-step keeps nothing
+            Assert.Null(sessions[0].Failure);
+            var rest = new[] { sessions[0], sessions[2] };
+            while (rest.Any(s => !s.Done)) DecodingSession.Step([.. rest.Where(s => !s.Done)]);
+            Assert.Equal(expected[0], sessions[0].Result.OutputIds);
+            Assert.Equal(expected[2], sessions[2].Result.OutputIds);
+        }
+        finally
+        {
+            foreach (var s in sessions) s.Dispose();
+        }
+    }
+
+    /// <summary>A single session's forward that does not fit still throws (there is nothing to retry alone).</summary>
+    [Fact]
+    public void Out_of_memory_in_a_single_sessions_forward_throws()
+    {
+        using var target = TestModels.Create("A", seed: 11);
+        using var session = new VanillaGenerator(target).Start([5, 9], new GenerationOptions { MaxNewTokens = 4, StopTokenIds = [] });
+        using (DeviceMemory.Hook(what => { if (what == DeviceMemory.Forward) throw DeviceMemory.SimulatedOutOfMemory(what); }))
+            Assert.Throws<DeviceOutOfMemoryException>(() => DecodingSession.Step([session]));
+        Assert.Null(session.Failure);
+    }
+
+    /// <summary>A forward that fails after its layers ran (here: a bad logit row) leaves every cache as it was.</summary>
+    [Fact]
+    public void A_failed_forward_commits_nothing_to_any_cache()
+    {
+        using var target = TestModels.Create("A", seed: 11);
+        using var guard = no_grad();
+        using var first = target.NewCache(16);
+        using var second = target.NewCache(16);
+        using var ids = tensor(new long[] { 3, 4 });
+        using var positions = Eagle.AI.Engine.Runtime.HeldScalars.Range(0, 2);
+        using var badRow = tensor(new long[] { 7 });
+        Assert.ThrowsAny<Exception>(() => (object)target.Forward([
+            new ForwardItem(ids, positions, first, null, ForwardRequest.AllLogits),
+            new ForwardItem(ids, positions, second, null, ForwardRequest.AllLogits with { LogitRows = badRow })]));
+        Assert.Equal(0, first.Length);
+        Assert.Equal(0, second.Length);
+    }
+
     [Fact]
     public void Other_failures_pass_through_untranslated()
     {

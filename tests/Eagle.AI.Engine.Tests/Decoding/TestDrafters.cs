@@ -154,3 +154,24 @@ internal sealed class TreeRecorder(EagleDrafter inner) : IDrafter
     public void Dispose() { }
 }
 
+
+/// <summary>An <see cref="EagleDrafter"/> that records how many requests each batched draft call carried.</summary>
+internal sealed class BatchRecorder(EagleDrafter inner) : IDrafter
+{
+    public List<int> Calls { get; } = [];
+    public FeatureRequest Features => inner.Features;
+    public int MaxTreeTokens => inner.MaxTreeTokens;
+    public TreeSettings Tree => inner.Tree;
+    public IDraftState Begin(int capacity) => inner.Begin(capacity);
+
+    public DraftTree Draft(IDraftState state, Tensor? features, int[] nextTokens, DraftContext context) =>
+        Draft([new DraftCall(state, features, nextTokens, context)])[0];
+
+    public IReadOnlyList<DraftTree> Draft(IReadOnlyList<DraftCall> calls)
+    {
+        Calls.Add(calls.Count);
+        return inner.Draft(calls);
+    }
+
+    public void Dispose() { }
+}

@@ -222,6 +222,75 @@ public class EagleDrafterTests
         Assert.Equal(root, tree.Tokens[0]);
     }
 
+    /// <summary>
+    /// One batched draft for several requests (different histories, budgets and sampling) gives each request exactly the
+    /// tree and committed draft cache it gets when drafted alone, and its draft distributions to fp32 rounding.
+    /// </summary>
+    [Theory]
+    [InlineData(EagleHeadKind.Eagle3, TreeKind.Dynamic)]
+    [InlineData(EagleHeadKind.Eagle1, TreeKind.Static)]
+    public void Drafting_requests_together_gives_each_its_solo_tree(EagleHeadKind kind, TreeKind shape)
+    {
+        using var target = TestModels.Create("C");
+        using var head = DraftingFixtures.Head(kind, target, draftVocab: 50);
+        var settings = shape == TreeKind.Static ? TreeSettings.Static() : new TreeSettings { TopK = 4, Depth = 4, TotalTokens = 24 };
+        using var drafter = new EagleDrafter(head, settings, ownsHead: false);
+        int requests = 4;
+        var solo = Enumerable.Range(0, requests).Select(_ => drafter.Begin(128)).ToArray();
+        var batched = Enumerable.Range(0, requests).Select(_ => drafter.Begin(128)).ToArray();
+        try
+        {
+            for (int round = 0; round < 3; round++)
+            {
+                using var scope = NewDisposeScope();
+                var calls = new List<(DraftCall Solo, DraftCall Batched)>();
+                for (int j = 0; j < requests; j++)
+                {
+                    // request j commits its own pairs each round (a prompt first, then a few), some sampled, some with a smaller budget
+                    int k = round == 0 ? 3 + 2 * j : 1 + (j + round) % 3;
+                    int[] next = DraftingFixtures.Tokens(new Random(100 * round + j), k, target.Config.VocabSize);
+                    var features = DraftingFixtures.Features(head, k, 10 * round + j);
+                    bool sampling = shape == TreeKind.Static && j % 2 == 1;
+                    var budget = j == 2 ? new Engine.Decoding.TreeBudget(6, 2) : (Engine.Decoding.TreeBudget?)null;
+                    DraftContext Context() => new(sampling, new Random(7 * j + round)) { Budget = budget };
+                    calls.Add((new DraftCall(solo[j], features, next, Context()), new DraftCall(batched[j], features, next, Context())));
+                }
+                var alone = calls.Select(c => drafter.Draft([c.Solo])[0]).ToArray();
+                var together = drafter.Draft([.. calls.Select(c => c.Batched)]);
+                for (int j = 0; j < requests; j++)
+                {
+                    Assert.Equal(alone[j].Tokens, together[j].Tokens);
+                    Assert.Equal(alone[j].Parents, together[j].Parents);
+                    Assert.Equal(alone[j].HasDistributions, together[j].HasDistributions);
+                    // the head's GEMMs over more rows may round differently in the last bits (as the target's batched forward does)
+                    if (alone[j].ParentDistributions is { } expected)
+                        for (int node = 0; node < expected.Length; node++)
+                            if (expected[node] is { } q)
+                                Assert.All(q.Zip(together[j].ParentDistributions![node]!), p => Assert.Equal(p.First, p.Second, 1e-4 * p.First + 1e-12));
+                    Assert.Equal(solo[j].CommittedLength, batched[j].CommittedLength);
+                }
+                if (shape == TreeKind.Dynamic) Assert.True(together[2].Count <= 6 && together[0].Count == 24);
+            }
+        }
+        finally
+        {
+            foreach (var s in solo.Concat(batched)) s.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Drafting_requests_together_needs_a_state_per_request()
+    {
+        using var target = TestModels.Create("A");
+        using var drafter = new EagleDrafter(Eagle3Head.CreateRandom(target, 1, draftVocabSize: 64));
+        using var f = DraftingFixtures.Features(drafter.Head, 1, 1);
+        using var state = drafter.Begin(16);
+        var call = new DraftCall(state, f, [1], DraftingFixtures.Greedy);
+        Assert.Throws<ArgumentException>(() => drafter.Draft([call, call]));
+        Assert.Equal(0, state.CommittedLength);
+        Assert.Empty(drafter.Draft([]));
+    }
+
     [Fact]
     public void Misuse_gives_clear_errors()
     {
