@@ -67,10 +67,13 @@ public sealed class EagleOptions
     /// <summary>
     /// Positions of finished requests' KV the engine keeps so that a request sharing a prefix with one (the next turn of
     /// a chat, an agent loop re-sending its system prompt and tools) prefills only the rest; matched by token ids,
-    /// evicted least recently used; 0 turns reuse off. Default 16384 (for LLaMA-3.1-8B in bf16/fp16, 2 GiB of KV).
-    /// Range [0, 10000000]. The tokens served this way are reported as <c>UsageDetails.CachedInputTokenCount</c>.
+    /// evicted least recently used; 0 turns reuse off. Default null: sized for the device at load and logged — on a CPU a
+    /// quarter of the memory the weights leave (e.g. about 16,000 positions for LLaMA-3.1-8B in bf16 on 24 GB, about
+    /// 170,000 for a 1B model), capped at 1,048,576; on CUDA, whose free memory TorchSharp cannot query, 16384 (2 GiB of
+    /// LLaMA-3.1-8B KV in 16-bit). Range [0, 10000000]. The tokens served this way are reported as
+    /// <c>UsageDetails.CachedInputTokenCount</c>.
     /// </summary>
-    public int PrefixCacheTokens { get; set; } = 16384;
+    public int? PrefixCacheTokens { get; set; }
 
     /// <summary>Draft tree shape when <see cref="DraftModelPath"/> is set; null = <see cref="TreeSettings.Default"/>.</summary>
     public TreeSettings? Tree { get; set; }

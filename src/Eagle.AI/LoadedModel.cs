@@ -84,7 +84,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
             return new LoadedModel(target, drafter, costs, tokenizer, info)
             {
                 PrefillChunkTokens = options.PrefillChunkTokens,
-                Prefixes = new PrefixCache(options.PrefixCacheTokens),
+                Prefixes = new PrefixCache(PrefixBudget(options, target, drafter, info, logger)),
             };
         }
         catch
@@ -93,6 +93,35 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
             target.Dispose();
             throw;
         }
+    }
+
+    // The prefix cache's budget: as configured, or sized for the device (see PrefixCache.SizedFor); logged with what one
+    // request's KV takes, so the memory a full batch needs is visible at load.
+    private static int PrefixBudget(EagleOptions options, LlamaForCausalLM target, EagleDrafter? drafter, EngineInfo info, ILogger logger)
+    {
+        var c = target.Config;
+        long perPosition = KVCache.BytesFor(c.NumHiddenLayers, c.NumKeyValueHeads, c.HeadDim, 1, target.DType)
+            + (drafter is null ? 0 : KVCache.BytesFor(1, drafter.Head.Config.NumKeyValueHeads, drafter.Head.Config.HeadDim, 1, target.DType));
+        Log.BatchMemory(logger, options.MaxBatchSize, perPosition / 1024.0, perPosition * (double)info.MaxContextTokens / (1 << 20), info.MaxContextTokens);
+        int positions;
+        string how;
+        if (options.PrefixCacheTokens is { } configured)
+        {
+            positions = configured;
+            how = "as EagleOptions.PrefixCacheTokens sets";
+        }
+        else
+        {
+            // TorchSharp cannot query a CUDA device's free memory; on the CPU the weights share the machine's memory.
+            bool cpu = target.Device.type == TorchSharp.DeviceType.CPU;
+            long? memory = cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : null;
+            long weights = target.ParameterCount * TorchSharp.TensorExtensionMethods.ElementSize(target.DType);
+            positions = PrefixCache.SizedFor(memory, weights, perPosition);
+            how = cpu ? $"a quarter of the {memory / (double)(1L << 30):F1} GiB of memory the {weights / (double)(1L << 30):F1} GiB of weights leave"
+                : "the default for a device whose free memory cannot be queried";
+        }
+        Log.PrefixCacheBudget(logger, positions, positions * (double)perPosition / (1 << 20), how);
+        return positions;
     }
 
     /// <inheritdoc/>

@@ -43,4 +43,10 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Information, "Adaptive draft tree: one step {StepMs:F2} ms, a draft step {DraftStepMs:F2} ms, round bookkeeping {OverheadMs:F2} ms; verify cost {Curve}")]
     public static partial void SpeculationCosts(ILogger logger, double stepMs, double draftStepMs, double overheadMs, string curve);
+
+    [LoggerMessage(20, LogLevel.Information, "Prefix cache: up to {Positions} positions of finished requests' KV kept for reuse ({MiB:F0} MiB), {How}")]
+    public static partial void PrefixCacheBudget(ILogger logger, int positions, double miB, string how);
+
+    [LoggerMessage(21, LogLevel.Information, "Batching: up to {MaxBatchSize} requests decoded together; a request's KV takes {PositionKiB:F1} KiB a position, {FullContextMiB:F0} MiB at the full context of {ContextTokens} tokens")]
+    public static partial void BatchMemory(ILogger logger, int maxBatchSize, double positionKiB, double fullContextMiB, int contextTokens);
 }

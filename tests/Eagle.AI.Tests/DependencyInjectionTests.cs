@@ -180,6 +180,9 @@ public class DependencyInjectionTests
         Assert.Contains(messages, m => m.StartsWith("Loading draft head:", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("Loaded ", StringComparison.Ordinal) && m.Contains("Eagle3", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("Warm-up request took", StringComparison.Ordinal));
+        // the memory a batch and the prefix cache take, sized for this machine (no PrefixCacheTokens given)
+        Assert.Contains(messages, m => m.StartsWith("Batching: up to 8 requests decoded together; a request's KV takes", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("Prefix cache: up to ", StringComparison.Ordinal) && m.Contains("a quarter of the", StringComparison.Ordinal));
         await host.StopAsync();
     }
 

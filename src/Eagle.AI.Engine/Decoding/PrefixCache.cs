@@ -16,6 +16,28 @@ public sealed class PrefixCache(int budgetPositions) : IDisposable
     private readonly LinkedList<RetainedSequence> entries = new();          // most recently used first
     private readonly Dictionary<RetainedSequence, string> pins = [];        // entry → the conversation it is pinned to
 
+    /// <summary>Budget used where the device's memory cannot be measured (CUDA through TorchSharp): 2 GiB of LLaMA-3-8B KV in 16-bit.</summary>
+    public const int FallbackBudgetPositions = 16384;
+
+    /// <summary>The most positions a budget sized from memory gets.</summary>
+    public const int MaxSizedBudgetPositions = 1 << 20;
+
+    /// <summary>
+    /// A budget sized for the device: a quarter of the memory the weights leave free (<paramref name="memoryBytes"/> −
+    /// <paramref name="weightBytes"/>), in positions of <paramref name="bytesPerPosition"/> (target plus draft K/V), at
+    /// least <see cref="FallbackBudgetPositions"/> ÷ 16 and at most <see cref="MaxSizedBudgetPositions"/>. A quarter
+    /// leaves the rest to the running requests' caches and activations; retained prefixes give way to them anyway when
+    /// an admission does not fit. Null <paramref name="memoryBytes"/> (not measurable) gives
+    /// <see cref="FallbackBudgetPositions"/>.
+    /// </summary>
+    public static int SizedFor(long? memoryBytes, long weightBytes, long bytesPerPosition)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytesPerPosition);
+        if (memoryBytes is not { } memory) return FallbackBudgetPositions;
+        long spare = Math.Max(0, memory - weightBytes) / 4;
+        return (int)Math.Clamp(spare / bytesPerPosition, FallbackBudgetPositions / 16, MaxSizedBudgetPositions);
+    }
+
     /// <summary>Positions the entries may hold in all (their caches' capacity); 0 keeps nothing.</summary>
     public int BudgetPositions { get; } = budgetPositions >= 0 ? budgetPositions
         : throw new ArgumentOutOfRangeException(nameof(budgetPositions), budgetPositions, "must be ≥ 0 (0 turns reuse off)");

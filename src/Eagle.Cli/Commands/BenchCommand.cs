@@ -24,6 +24,7 @@ internal static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "timed runs (after one warm-up)", DefaultValueFactory = _ => 3 };
         var threads = new Option<int?>("--threads") { Description = "intra-op CPU threads (default: libtorch's choice)" };
         var questions = new Option<string?>("--questions") { Description = "MT-bench-style question.jsonl (first turn of each question); with --draft" };
+        var tokenizerFolder = new Option<string?>("--tokenizer") { Description = "folder with a LLaMA-3 tokenizer.json that renders --questions when the model has none (e.g. with --shape)" };
         var limit = new Option<int>("--limit") { Description = "prompts to run (with --draft or --acceptance)", DefaultValueFactory = _ => 8 };
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy (with --draft)", DefaultValueFactory = _ => 0f };
         var projection = new Option<bool>("--eagle3-projection") { Description = "also measure a speculative round's step costs with an EAGLE-3-shaped random head and project tokens/s for τ = 4, 5, 6.13" };
@@ -37,7 +38,7 @@ internal static class BenchCommand
         var shared = new ModelOptions();
         var cmd = new Command("bench", "Measure decode tokens/s against the memory-bandwidth floor; with --draft, speculative vs vanilla side by side")
         {
-            model, shape, maxNew, runs, threads, questions, limit, temperature, topP, totalTokens, projection, acceptance, promptTokens, concurrency, multiTurn, json,
+            model, shape, maxNew, runs, threads, questions, tokenizerFolder, limit, temperature, topP, totalTokens, projection, acceptance, promptTokens, concurrency, multiTurn, json,
         };
         shared.AddTo(cmd, withTreeSizes: false);
         cmd.SetAction(r => Cli.Run(() =>
@@ -47,10 +48,11 @@ internal static class BenchCommand
             using var target = r.GetValue(model) is { } folder ? LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"), r.GetValue(shared.LayerPlacement))
                 : r.GetValue(shape) is { } s ? LlamaFactory.CreateRandom(LlamaPresets.Get(s), 1, dt, dev)
                 : throw new ArgumentException("give --model <dir> or --shape <name>");
+            string? textFolder = r.GetValue(model) ?? r.GetValue(tokenizerFolder);      // where --questions finds its tokenizer
             Dictionary<string, object> report;
             if (r.GetValue(multiTurn))
             {
-                var conversations = MultiTurnBench.Conversations(r.GetValue(model), r.GetValue(questions), r.GetValue(limit), r.GetValue(promptTokens), target.Config.VocabSize);
+                var conversations = MultiTurnBench.Conversations(textFolder, r.GetValue(questions), r.GetValue(limit), r.GetValue(promptTokens), target.Config.VocabSize);
                 if (conversations.Count == 0) throw new ArgumentException("--multi-turn: no conversations (check --questions and --limit)");
                 var options = new GenerationOptions
                 {
@@ -75,7 +77,7 @@ internal static class BenchCommand
                 if (levels.Length == 0) throw new ArgumentException("--concurrency needs at least one level, e.g. 1,4,8");
                 var prompts = r.GetValue(questions) is null
                     ? RandomPrompts(target.Config.VocabSize, r.GetValue(promptTokens), Math.Max(levels.Max(), 1))
-                    : SpeculativeBench.Prompts(r.GetValue(model), r.GetValue(questions), Math.Max(levels.Max(), r.GetValue(limit)), target.Config.VocabSize);
+                    : SpeculativeBench.Prompts(textFolder, r.GetValue(questions), Math.Max(levels.Max(), r.GetValue(limit)), target.Config.VocabSize);
                 var options = new GenerationOptions
                 {
                     MaxNewTokens = r.GetValue(maxNew), StopTokenIds = [],
@@ -93,7 +95,7 @@ internal static class BenchCommand
             }
             if (r.GetValue(shared.Draft) is { } draft)
             {
-                var prompts = SpeculativeBench.Prompts(r.GetValue(model), r.GetValue(questions), r.GetValue(limit), target.Config.VocabSize);
+                var prompts = SpeculativeBench.Prompts(textFolder, r.GetValue(questions), r.GetValue(limit), target.Config.VocabSize);
                 var options = new GenerationOptions
                 {
                     MaxNewTokens = r.GetValue(maxNew), Sampling = new SamplingOptions { Temperature = r.GetValue(temperature), TopP = r.GetValue(topP), Seed = 1 },

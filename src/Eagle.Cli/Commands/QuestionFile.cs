@@ -33,7 +33,7 @@ internal sealed class QuestionFile
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"--questions: {path} not found", path);
         var tokenizer = (modelFolder is null ? null : ModelOptions.TryTokenizer(modelFolder))
-            ?? throw new ArgumentException($"--questions needs a tokenizer in the model folder {modelFolder}");
+            ?? throw new ArgumentException($"--questions needs a tokenizer: in the model folder, or a folder given with --tokenizer ({modelFolder ?? "none given"} has none)");
         var turns = File.ReadLines(path).Where(l => l.Trim().Length > 0).Take(limit).Select(line =>
         {
             using var doc = JsonDocument.Parse(line);

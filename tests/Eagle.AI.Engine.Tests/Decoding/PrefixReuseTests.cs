@@ -109,6 +109,19 @@ public sealed class PrefixReuseTests
     }
 
     [Fact]
+    public void The_default_budget_is_a_quarter_of_the_memory_the_weights_leave()
+    {
+        const long GiB = 1L << 30;
+        long llama8bPosition = KVCache.BytesFor(32, 8, 128, 1, TorchSharp.torch.ScalarType.BFloat16);      // 128 KiB
+        Assert.Equal(16384, PrefixCache.SizedFor(24 * GiB, 16 * GiB, llama8bPosition));   // 8B in bf16 on a 24 GB machine: 2 GiB of KV
+        Assert.Equal(32768, PrefixCache.SizedFor(24 * GiB, 8 * GiB, llama8bPosition));
+        Assert.Equal(PrefixCache.FallbackBudgetPositions / 16, PrefixCache.SizedFor(16 * GiB, 17 * GiB, llama8bPosition)); // no room: a floor
+        Assert.Equal(PrefixCache.MaxSizedBudgetPositions, PrefixCache.SizedFor(1024 * GiB, GiB, 1024));
+        Assert.Equal(PrefixCache.FallbackBudgetPositions, PrefixCache.SizedFor(null, GiB, llama8bPosition)); // memory not measurable
+        Assert.Throws<ArgumentOutOfRangeException>(() => PrefixCache.SizedFor(GiB, 0, 0));
+    }
+
+    [Fact]
     public void A_conversation_pin_outlasts_unpinned_entries_and_keeps_only_its_newest()
     {
         using var target = TestModels.Create("A", seed: 2);
