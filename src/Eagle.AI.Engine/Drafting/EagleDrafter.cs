@@ -143,7 +143,7 @@ public sealed class EagleDrafter : IDrafter
         var trees = new List<TreeExpansion>(calls.Count);
         try
         {
-            var outputs = Advance(caches, calls);                                        // [Σk, H]
+            var outputs = Advance(caches, [.. calls.Select(c => c.Features!)], [.. calls.Select(c => c.NextTokens)]);   // [Σk, H]
             int offset = 0;
             var last = new long[calls.Count];                                            // each request's last pair predicts its root's children
             for (int j = 0; j < calls.Count; j++)
@@ -210,28 +210,28 @@ public sealed class EagleDrafter : IDrafter
             throw new InvalidOperationException($"draft cache full: {c.Length} committed + {nextTokens.Length} new exceed {c.Capacity}");
         using var guard = no_grad();
         using var scope = NewDisposeScope();
-        Advance([c], [new DraftCall(state, features, nextTokens, new DraftContext(false, Random.Shared))]);
+        Advance([c], [features], [nextTokens]);
     }
 
-    // Runs the head over every call's newly committed pairs in one forward (draft position p = feature of token p +
+    // Runs the head over every request's newly committed pairs in one forward (draft position p = feature of token p +
     // embedding of token p + 1), keeps their K/V in each request's cache, and returns the head's outputs [Σk, H].
-    private Tensor Advance(IReadOnlyList<KVCache> caches, IReadOnlyList<DraftCall> calls)
+    private Tensor Advance(KVCache[] caches, Tensor[] features, int[][] nextTokens)
     {
         var device = Head.Device;
-        var lengths = calls.Select(c => c.NextTokens.Length).ToArray();
-        var masks = new Tensor?[calls.Count];
-        var positions = new Tensor[calls.Count];
-        for (int j = 0; j < calls.Count; j++)
+        var lengths = nextTokens.Select(t => t.Length).ToArray();
+        var masks = new Tensor?[caches.Length];
+        var positions = new Tensor[caches.Length];
+        for (int j = 0; j < caches.Length; j++)
         {
             int stable = caches[j].Length, k = lengths[j];
             positions[j] = HeldScalars.Range(stable, stable + k, device);                // [k]
             masks[j] = k == 1 ? null : LlamaForCausalLM.CausalMask(stable, k, device);  // [k, stable + k]
+            if (!TorchRuntime.SameDevice(features[j].device, device)) features[j] = features[j].to(device);
         }
-        var features = calls.Select(c => TorchRuntime.SameDevice(c.Features!.device, device) ? c.Features! : c.Features!.to(device)).ToArray();
-        var ids = tensor(calls.SelectMany(c => c.NextTokens).Select(t => (long)t).ToArray(), device: device);
+        var ids = tensor(nextTokens.SelectMany(t => t).Select(t => (long)t).ToArray(), device: device);
         var output = Head.Forward(features.Length == 1 ? features[0] : cat(features), ids,
             positions.Length == 1 ? positions[0] : cat(positions), new PackedSequences(lengths, caches, masks));   // [Σk, H]
-        for (int j = 0; j < calls.Count; j++) caches[j].Advance(lengths[j]);
+        for (int j = 0; j < caches.Length; j++) caches[j].Advance(lengths[j]);
         return output;
     }
 
