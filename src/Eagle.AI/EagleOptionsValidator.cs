@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Text;
 using Microsoft.Extensions.Options;
@@ -85,12 +86,8 @@ internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOpti
             yield return $"EagleOptions.PrefillChunkTokens {o.PrefillChunkTokens} must be in [16, 65536].";
         if (o.MaxOutputTokens is < 1)
             yield return $"EagleOptions.MaxOutputTokens {o.MaxOutputTokens} must be at least 1.";
-        if (o.Temperature is { } t && !(t >= 0f && t <= 100f))
-            yield return $"EagleOptions.Temperature {t} must be in [0, 100] (0 = greedy).";
-        if (o.TopP is { } p && !(p > 0f && p <= 1f))
-            yield return $"EagleOptions.TopP {p} must be in (0, 1].";
-        if (o.TopK is < 0)
-            yield return $"EagleOptions.TopK {o.TopK} must be at least 0 (0 = off).";
+        foreach (var (option, value, rule) in SamplingOptions.OutOfRange(o.Temperature, o.TopP, o.TopK))
+            yield return $"EagleOptions.{option} {value} {rule}.";
         if (TreeError(o) is { } tree)
             yield return tree;
     }
