@@ -37,10 +37,7 @@ internal static class ChatMapper
 
         var prompt = new Llama3ChatFormat(engine.Tokenizer).Format(
             ToPromptMessages(list, options?.Instructions, toolInstruction), tools, new ChatFormatOptions { Version = info.ChatFormat });
-        if (prompt.Ids.Count >= info.MaxContextTokens)
-            throw new ArgumentException(
-                $"The prompt has {prompt.Ids.Count} tokens; the context limit is {info.MaxContextTokens} (EagleOptions.MaxContextTokens, capped by the " +
-                "model's max_position_embeddings), and the prompt and at least one new token must fit.", nameof(messages));
+        info.ThrowIfPromptTooLong(prompt.Ids.Count, nameof(messages));
         var request = new EngineRequest(prompt.Ids, ToGenerationOptions(options, info, prompt.Ids.Count), speculative, tree, options?.ConversationId);
         return new PreparedChat(prompt, request, stops, tools is not null, toolInstruction is not null, options?.AllowMultipleToolCalls == false);
     }
@@ -182,12 +179,8 @@ internal static class ChatMapper
     private static void ValidateSampling(ChatOptions? o)
     {
         if (o is null) return;
-        if (o.Temperature is { } t && !(t >= 0f && t <= 100f))
-            throw OutOfRange(nameof(ChatOptions.Temperature), t, "ChatOptions.Temperature must be in [0, 100] (0 = greedy).");
-        if (o.TopP is { } p && !(p > 0f && p <= 1f))
-            throw OutOfRange(nameof(ChatOptions.TopP), p, "ChatOptions.TopP must be in (0, 1].");
-        if (o.TopK is < 0)
-            throw OutOfRange(nameof(ChatOptions.TopK), o.TopK, "ChatOptions.TopK must be >= 0 (0 = off).");
+        foreach (var (option, value, rule) in SamplingOptions.OutOfRange(o.Temperature, o.TopP, o.TopK))
+            throw OutOfRange(option, value, $"ChatOptions.{option} {rule}.");
         if (o.MaxOutputTokens is < 1)
             throw OutOfRange(nameof(ChatOptions.MaxOutputTokens), o.MaxOutputTokens, "ChatOptions.MaxOutputTokens must be >= 1.");
     }

@@ -129,19 +129,17 @@ public sealed class EagleEngine : IDisposable
     {
         ArgumentNullException.ThrowIfNull(promptIds);
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (promptIds.Count == 0) throw new ArgumentException("The prompt is empty.", nameof(promptIds));
+        Info.ThrowIfPromptTooLong(promptIds.Count, nameof(promptIds));
         return GenerateAsync(new EngineRequest(promptIds, options, Info.SpeculativeByDefault), onTokens, cancellationToken);
     }
 
+    /// <summary>Queues <paramref name="request"/>, whose options and prompt were checked where they entered (above, or <see cref="ChatMapper.Prepare"/>).</summary>
     internal Task<GenerationResult> GenerateAsync(EngineRequest request, Func<IReadOnlyList<int>, bool>? onTokens, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
-        request.Options.Validate();
-        int n = request.PromptIds.Count;
-        if (n == 0) throw new ArgumentException("The prompt is empty.", "promptIds");
-        if (n >= MaxContextTokens)
-            throw new ArgumentException(
-                $"The prompt has {n} tokens; the context limit is {MaxContextTokens} (EagleOptions.MaxContextTokens, capped by the model's " +
-                "max_position_embeddings), and the prompt and at least one new token must fit.", "promptIds");
+        Debug.Assert(request.PromptIds.Count is > 0 && request.PromptIds.Count < MaxContextTokens);
         if (Interlocked.Increment(ref pending) > maxBatchSize + maxQueuedRequests)
         {
             Interlocked.Decrement(ref pending);

@@ -1,4 +1,5 @@
-using System.Text.RegularExpressions;
+using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Llama;
 using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Text;
 using Microsoft.Extensions.Options;
@@ -10,16 +11,8 @@ namespace Eagle.AI;
 /// value. Only the spelling of <see cref="EagleOptions.Device"/> is checked here: whether CUDA is really there is known
 /// once the runtime loads (<see cref="Engine.Runtime.TorchRuntime.ParseDevice"/> then says how to get it).
 /// </summary>
-internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOptions>
+internal sealed class EagleOptionsValidator : IValidateOptions<EagleOptions>
 {
-    private static readonly string[] DTypes = ["auto", "float32", "fp32", "float", "bfloat16", "bf16", "float16", "fp16", "half"];
-
-    [GeneratedRegex(@"^\s*(auto|cpu|cuda|cuda:\d+)\s*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex DevicePattern();
-
-    [GeneratedRegex(@"^\s*(auto|cpu|cuda|cuda:\d+)\s*=\s*\d+\s*(-\s*\d+\s*)?$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex SegmentPattern();
-
     /// <inheritdoc/>
     public ValidateOptionsResult Validate(string? name, EagleOptions options)
     {
@@ -55,23 +48,13 @@ internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOpti
             else if (!File.Exists(Path.Combine(draft, "config.json")))
                 yield return $"EagleOptions.DraftModelPath '{draft}' has no config.json.";
         }
-        if (o.Device is null || !DevicePattern().IsMatch(o.Device))
+        if (!TorchRuntime.IsDeviceSpelling(o.Device))
             yield return $"EagleOptions.Device '{o.Device}' is not one of auto, cpu, cuda or cuda:N.";
-        if (o.DraftDevice is { } draftDevice && !DevicePattern().IsMatch(draftDevice))
+        if (o.DraftDevice is { } draftDevice && !TorchRuntime.IsDeviceSpelling(draftDevice))
             yield return $"EagleOptions.DraftDevice '{draftDevice}' is not one of auto, cpu, cuda or cuda:N.";
-        if (o.LayerPlacement is { } placement)
-        {
-            var segments = placement.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            string? bad = segments.FirstOrDefault(seg => !SegmentPattern().IsMatch(seg));
-            if (segments.Length == 0 || bad is not null)
-                yield return $"EagleOptions.LayerPlacement '{placement}' is not a list of device=first-last segments (e.g. cuda:0=0-15;cuda:1=16-31)" +
-                             (bad is null ? "." : $": '{bad}'.");
-            else if (o.Device is not null && !TorchRuntime.IsAuto(o.Device) &&
-                     !segments[0][..segments[0].IndexOf('=', StringComparison.Ordinal)].Trim().Equals(o.Device.Trim(), StringComparison.OrdinalIgnoreCase))
-                yield return $"EagleOptions.LayerPlacement '{placement}' starts on another device than EagleOptions.Device '{o.Device}': " +
-                             "set Device to auto or to the first segment's device (the home of the embedding, lm_head and draft head).";
-        }
-        if (o.DType is null || !DTypes.Contains(o.DType.Trim().ToLowerInvariant()))
+        if (PlacementError(o) is { } placement)
+            yield return placement;
+        if (!TorchRuntime.IsDTypeSpelling(o.DType))
             yield return $"EagleOptions.DType '{o.DType}' is not one of auto, float32, bfloat16 or float16.";
         if (o.MaxContextTokens < 2)
             yield return $"EagleOptions.MaxContextTokens {o.MaxContextTokens} must be at least 2 (a prompt token and an answer token).";
@@ -85,14 +68,29 @@ internal sealed partial class EagleOptionsValidator : IValidateOptions<EagleOpti
             yield return $"EagleOptions.PrefillChunkTokens {o.PrefillChunkTokens} must be in [16, 65536].";
         if (o.MaxOutputTokens is < 1)
             yield return $"EagleOptions.MaxOutputTokens {o.MaxOutputTokens} must be at least 1.";
-        if (o.Temperature is { } t && !(t >= 0f && t <= 100f))
-            yield return $"EagleOptions.Temperature {t} must be in [0, 100] (0 = greedy).";
-        if (o.TopP is { } p && !(p > 0f && p <= 1f))
-            yield return $"EagleOptions.TopP {p} must be in (0, 1].";
-        if (o.TopK is < 0)
-            yield return $"EagleOptions.TopK {o.TopK} must be at least 0 (0 = off).";
+        foreach (var (option, value, rule) in SamplingOptions.OutOfRange(o.Temperature, o.TopP, o.TopK))
+            yield return $"EagleOptions.{option} {value} {rule}.";
         if (TreeError(o) is { } tree)
             yield return tree;
+    }
+
+    // The placement read as the load will read it (LayerPlacement.Check), devices spelled but not resolved.
+    private static string? PlacementError(EagleOptions o)
+    {
+        if (o.LayerPlacement is not { } placement) return null;
+        string home;
+        try
+        {
+            home = LayerPlacement.Check(placement);
+        }
+        catch (FormatException e)
+        {
+            return $"EagleOptions.LayerPlacement '{placement}' is not valid: {e.Message}";
+        }
+        return o.Device is not null && !TorchRuntime.IsAuto(o.Device) && !home.Equals(o.Device.Trim(), StringComparison.OrdinalIgnoreCase)
+            ? $"EagleOptions.LayerPlacement '{placement}' starts on another device than EagleOptions.Device '{o.Device}': " +
+              "set Device to auto or to the first segment's device (the home of the embedding, lm_head and draft head)."
+            : null;
     }
 
     private static string? TreeError(EagleOptions o)

@@ -25,4 +25,15 @@ internal sealed record EngineInfo(
     bool SpeculativeByDefault,
     TreeSettings? Tree,
     Device Device,
-    ScalarType DType);
+    ScalarType DType)
+{
+    /// <summary>Refuses a prompt that leaves no room for one new token in <see cref="MaxContextTokens"/>, naming where that limit comes from.</summary>
+    /// <exception cref="ArgumentException">The prompt does not fit; the exception names <paramref name="paramName"/>.</exception>
+    public void ThrowIfPromptTooLong(int promptTokens, string paramName)
+    {
+        if (promptTokens >= MaxContextTokens)
+            throw new ArgumentException(
+                $"The prompt has {promptTokens} tokens; the context limit is {MaxContextTokens} (EagleOptions.MaxContextTokens, capped by the " +
+                "model's max_position_embeddings), and the prompt and at least one new token must fit.", paramName);
+    }
+}

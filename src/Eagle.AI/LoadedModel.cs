@@ -46,18 +46,16 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
     {
         TorchRuntime.EnsureInitialized();
         string modelPath = Path.GetFullPath(options.ModelPath!);
-        var placement = options.LayerPlacement is { } spec ? ParsePlacement(spec, modelPath) : null;
-        var device = placement?.Home ?? TorchRuntime.ParseDevice(options.Device);
-        var dtype = TorchRuntime.ParseDType(options.DType, device);
-        if (TorchRuntime.IsAuto(options.DType)) Log.AutoDType(logger, TorchRuntime.AutoDTypeReason(device));
-        else if (dtype == TorchSharp.torch.ScalarType.Float16 && device.type == TorchSharp.DeviceType.CPU) Log.SlowCpuDType(logger);
+        var plan = Plan(options);
+        if (plan.AutoDType) Log.AutoDType(logger, TorchRuntime.AutoDTypeReason(plan.Device));
+        else if (plan.EmulatedFloat16) Log.SlowCpuDType(logger);
         string modelId = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
         var clock = Stopwatch.StartNew();
         var tokenizer = Llama3Tokenizer.Load(modelPath);
         var format = ChatFormatVersionDetector.Detect(modelPath);
-        Log.LoadingModel(logger, modelId, modelPath, device.ToString(), TorchRuntime.Name(dtype));
-        var target = LlamaCheckpoint.Load(modelPath, dtype, device, Progress(logger, progress, "target"), placement?.ToString());
-        if (placement is not null) Log.LayerPlacement(logger, placement.ToString());
+        Log.LoadingModel(logger, modelId, modelPath, plan.Device.ToString(), TorchRuntime.Name(plan.DType));
+        var target = LoadTarget(modelPath, plan, Progress(logger, progress, "target"));
+        if (plan.Placement is { } placement) Log.LayerPlacement(logger, placement.ToString());
         EagleDrafter? drafter = null;
         SpeculationCosts? costs = null;
         try
@@ -65,10 +63,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
             if (options.DraftModelPath is { } draftPath)
             {
                 Log.LoadingDraft(logger, Path.GetFullPath(draftPath));
-                var draftDevice = options.DraftDevice is { } dd && !TorchRuntime.IsAuto(dd)
-                    ? TorchRuntime.ParseDevice(dd)
-                    : null;
-                drafter = EagleDrafter.Load(draftPath, target, options.Tree ?? TreeSettings.AdaptiveDefault, Progress(logger, progress, "draft head"), draftDevice);
+                drafter = EagleDrafter.Load(draftPath, target, options.Tree ?? TreeSettings.AdaptiveDefault, Progress(logger, progress, "draft head"), plan.DraftDevice);
                 if (drafter.Tree.Adaptive)
                 {
                     costs = SpeculationCosts.Measure(target, drafter);
@@ -79,7 +74,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
             var defaults = GenerationDefaults.Resolve(options, modelPath, [.. tokenizer.StopIds, .. target.Config.EosTokenIds]);
             var info = new EngineInfo(modelId, modelPath, format, defaults,
                 Math.Min(options.MaxContextTokens, target.Config.MaxPositionEmbeddings),
-                drafter is not null, drafter is not null && options.Speculative, drafter?.Tree, device, dtype);
+                drafter is not null, drafter is not null && options.Speculative, drafter?.Tree, plan.Device, plan.DType);
             Log.Loaded(logger, modelId, clock.Elapsed.TotalSeconds, drafter?.Head.Kind.ToString() ?? "none");
             return new LoadedModel(target, drafter, costs, tokenizer, info)
             {
@@ -190,19 +185,35 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
         }
     }
 
-    /// <summary>Parses <see cref="EagleOptions.LayerPlacement"/> against the model's layer count.</summary>
-    /// <exception cref="ArgumentException">The placement does not tile the model's layers or names an unusable device.</exception>
-    private static LayerPlacement ParsePlacement(string spec, string modelPath)
+    /// <summary>Resolves the options' device, dtype, layer placement and draft device once, into the plan the load follows.</summary>
+    /// <exception cref="ArgumentException">The placement names an unusable device (the validator checked only its spelling).</exception>
+    private static LoadPlan Plan(EagleOptions options)
     {
         try
         {
-            return LayerPlacement.Parse(spec, Engine.Checkpoints.LlamaConfig.Load(modelPath).NumHiddenLayers);
+            return LoadPlan.Resolve(options.Device, options.DType, options.LayerPlacement, options.DraftDevice);
         }
         catch (FormatException e)
         {
-            throw new ArgumentException($"EagleOptions.LayerPlacement: {e.Message}", nameof(EagleOptions.LayerPlacement), e);
+            throw PlacementError(e);
         }
     }
+
+    /// <summary>Loads the target as <paramref name="plan"/> says; a placement that does not cover its layers is refused naming the option.</summary>
+    private static LlamaForCausalLM LoadTarget(string modelPath, LoadPlan plan, Action<int, int> progress)
+    {
+        try
+        {
+            return LlamaCheckpoint.Load(modelPath, plan, progress);
+        }
+        catch (ArgumentException e) when (plan.Placement is not null && e.ParamName == "placement")
+        {
+            throw PlacementError(e);
+        }
+    }
+
+    private static ArgumentException PlacementError(Exception e) =>
+        new($"EagleOptions.LayerPlacement: {e.Message}", nameof(EagleOptions.LayerPlacement), e);
 
     /// <summary>Reports every tensor to <paramref name="progress"/> and logs every tenth of them.</summary>
     private static Action<int, int> Progress(ILogger logger, IProgress<ModelLoadProgress>? progress, string what)

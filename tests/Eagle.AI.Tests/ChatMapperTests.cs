@@ -221,6 +221,31 @@ public class ChatMapperTests
         Assert.Equal("[\"a\"]", ((JsonElement)a.Arguments["y"]!).GetRawText());
     }
 
+    [Theory]
+    [InlineData("""{"do_sample": true, "top_p": 0}""", "top_p 0 must be in (0, 1]")]
+    [InlineData("""{"do_sample": true, "temperature": -1}""", "temperature -1 must be in [0, 100]")]
+    [InlineData("""{"max_new_tokens": 0}""", "max_new_tokens 0 must be >= 1")]
+    public void A_generation_config_json_value_out_of_range_fails_the_load_naming_the_file_and_key(string json, string why)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "eagle-genconfig-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            File.WriteAllText(Path.Combine(folder, "generation_config.json"), json);
+            var e = Assert.Throws<InvalidDataException>(() => GenerationDefaults.Resolve(new EagleOptions(), folder, []));
+            Assert.Contains("generation_config.json", e.Message, StringComparison.Ordinal);
+            Assert.Contains(why, e.Message, StringComparison.Ordinal);
+
+            // Requests trust their defaults, so only values in use are checked: options that override them load.
+            var overridden = GenerationDefaults.Resolve(new EagleOptions { Temperature = 0.5f, TopP = 0.5f, MaxOutputTokens = 5 }, folder, []);
+            Assert.Equal((0.5f, 0.5f, 5), (overridden.Temperature, overridden.TopP, overridden.MaxOutputTokens));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void Generation_config_json_supplies_sampling_defaults_and_stop_ids()
     {

@@ -116,6 +116,7 @@ public class DependencyInjectionTests
         { "bad draft device", ["EagleOptions.DraftDevice 'gpu:1'"] },
         { "bad placement", ["EagleOptions.LayerPlacement 'cpu=0-3;gpu=4-7'", "'gpu=4-7'"] },
         { "placement off the device", ["EagleOptions.LayerPlacement 'cuda:1=0-7'", "EagleOptions.Device 'cpu'"] },
+        { "placement with a gap", ["EagleOptions.LayerPlacement 'cpu=0-3;cpu=5-7'", "starts at layer 5"] },
         { "bad sampling", ["EagleOptions.Temperature -1", "EagleOptions.TopP 2", "EagleOptions.TopK -3", "EagleOptions.MaxOutputTokens 0"] },
     };
 
@@ -139,6 +140,7 @@ public class DependencyInjectionTests
                 case "bad draft device": o.DraftDevice = "gpu:1"; break;
                 case "bad placement": o.LayerPlacement = "cpu=0-3;gpu=4-7"; break;
                 case "placement off the device": o.LayerPlacement = "cuda:1=0-7"; break;
+                case "placement with a gap": o.LayerPlacement = "cpu=0-3;cpu=5-7"; break;
                 default: (o.Temperature, o.TopP, o.TopK, o.MaxOutputTokens) = (-1, 2, -3, 0); break;
             }
         });

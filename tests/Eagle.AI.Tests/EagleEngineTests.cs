@@ -350,6 +350,20 @@ public class EagleEngineTests
     }
 
     [Fact]
+    public void A_bad_request_is_refused_at_the_call_naming_what_is_wrong_and_never_reaches_the_decoder()
+    {
+        var source = new EndlessSource();
+        using var engine = Engine(source);
+
+        var topP = Assert.Throws<ArgumentOutOfRangeException>(() => { _ = engine.GenerateAsync([1, 2], Budget with { Sampling = new SamplingOptions { TopP = 0f } }); });
+        var budget = Assert.Throws<ArgumentOutOfRangeException>(() => { _ = engine.GenerateAsync([1, 2], Budget with { MaxNewTokens = 0 }); });
+        var empty = Assert.Throws<ArgumentException>(() => { _ = engine.GenerateAsync([], Budget); });
+
+        Assert.Equal(("TopP", "MaxNewTokens", "promptIds"), (topP.ParamName, budget.ParamName, empty.ParamName));
+        Assert.Equal(0, source.Started);
+    }
+
+    [Fact]
     public void Invalid_options_fail_before_loading_and_name_the_option()
     {
         var options = TestModel.Options();

@@ -9,16 +9,14 @@ public static class ContextBudget
     /// <summary>The default context limit.</summary>
     public const int DefaultContextLimit = 8192;
 
-    /// <summary>The KV capacity, or an exception naming the limit when the prompt alone does not fit.</summary>
-    /// <exception cref="ArgumentException">The prompt is empty or does not fit in the context limit.</exception>
-    public static int Capacity(int promptTokens, int maxNewTokens, int treeTokens, int contextLimit, int maxPositions)
+    /// <summary>The KV capacity of a non-empty prompt, or an exception naming the limit when the prompt alone does not fit.</summary>
+    /// <exception cref="ArgumentException">The prompt does not fit in the context limit.</exception>
+    public static int Capacity(int promptTokens, int maxNewTokens, int treeTokens, int contextLimit)
     {
-        if (promptTokens == 0) throw new ArgumentException("the prompt is empty", "prompt");
-        int limit = Math.Min(contextLimit, maxPositions);
-        if (promptTokens >= limit)
+        if (promptTokens >= contextLimit)
             throw new ArgumentException(
-                $"the prompt has {promptTokens} tokens; the context limit is {limit} (prompt and at least one new token must fit)", "prompt");
+                $"the prompt has {promptTokens} tokens; the context limit is {contextLimit} (prompt and at least one new token must fit)", "prompt");
         long want = (long)promptTokens + maxNewTokens + treeTokens;
-        return (int)Math.Min(want, limit);
+        return (int)Math.Min(want, contextLimit);
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,10 +14,10 @@ public sealed class Sampler
     private readonly SamplingOptions options;
     private readonly Random random;
 
-    /// <summary>Creates a sampler (validates <paramref name="options"/>).</summary>
-    public Sampler(SamplingOptions options)
+    // Made only by a session, which validated the options where they entered (its constructor).
+    internal Sampler(SamplingOptions options)
     {
-        options.Validate();
+        Debug.Assert(!SamplingOptions.OutOfRange(options.Temperature, options.TopP, options.TopK).Any());
         this.options = options;
         random = options.Seed is { } s ? new Random(unchecked((int)(s ^ (s >> 32)))) : new Random();
     }

@@ -25,11 +25,22 @@ public sealed record SamplingOptions
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the option and its allowed range.</summary>
     public void Validate()
     {
-        if (!(Temperature >= 0f && Temperature <= 100f))
-            throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "temperature must be in [0, 100] (0 = greedy)");
-        if (!(TopP > 0f && TopP <= 1f))
-            throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "top-p must be in (0, 1]");
-        if (TopK < 0)
-            throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "top-k must be >= 0 (0 = off)");
+        foreach (var (option, value, rule) in OutOfRange(Temperature, TopP, TopK))
+        {
+            string label = option switch { nameof(Temperature) => "temperature", nameof(TopP) => "top-p", _ => "top-k" };
+            throw new ArgumentOutOfRangeException(option, value, $"{label} {rule}");
+        }
+    }
+
+    /// <summary>
+    /// The given settings (null = not given) that are out of range, each with the rule it breaks (e.g. <c>must be in (0, 1]</c>).
+    /// This is the one statement of the ranges: requests, engine options and chat options are checked against it where
+    /// they enter, each naming the setting in its own terms.
+    /// </summary>
+    public static IEnumerable<(string Option, object Value, string Rule)> OutOfRange(float? temperature, float? topP, int? topK)
+    {
+        if (temperature is { } t && !(t >= 0f && t <= 100f)) yield return (nameof(Temperature), t, "must be in [0, 100] (0 = greedy)");
+        if (topP is { } p && !(p > 0f && p <= 1f)) yield return (nameof(TopP), p, "must be in (0, 1]");
+        if (topK is { } k && k < 0) yield return (nameof(TopK), k, "must be >= 0 (0 = off)");
     }
 }

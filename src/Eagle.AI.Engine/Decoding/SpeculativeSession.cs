@@ -57,7 +57,7 @@ public sealed class SpeculativeSession : DecodingSession
             ? SpeculationPolicy.For(shape, drafter.MaxTreeTokens, costs)
             : SpeculationPolicy.Fixed(new TreeBudget(drafter.MaxTreeTokens, TreeSettings.MaxDepth));
         forward = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
-        Capacity = ContextBudget.Capacity(prompt.Count, options.MaxNewTokens, treeRoom ?? drafter.MaxTreeTokens, contextLimit, int.MaxValue);
+        Capacity = ContextBudget.Capacity(prompt.Count, options.MaxNewTokens, treeRoom ?? drafter.MaxTreeTokens, contextLimit);
         var config = target.Config;
         Bytes = KVCache.BytesFor(config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim, Capacity, target.DType)
                 + TreeBuffers.BytesFor(drafter.MaxTreeTokens, Capacity);

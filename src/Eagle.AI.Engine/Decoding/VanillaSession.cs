@@ -27,7 +27,7 @@ public sealed class VanillaSession : DecodingSession
         : base(target, prompt, options, onTokens, prefillChunkTokens)
     {
         sampler = new Sampler(options.Sampling);
-        Capacity = ContextBudget.Capacity(prompt.Count, options.MaxNewTokens, 0, contextLimit, int.MaxValue);
+        Capacity = ContextBudget.Capacity(prompt.Count, options.MaxNewTokens, 0, contextLimit);
         var config = target.Config;
         Bytes = KVCache.BytesFor(config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim, Capacity, target.DType);
         // Held for the whole request, whatever dispose scope the caller has open: Dispose frees it.

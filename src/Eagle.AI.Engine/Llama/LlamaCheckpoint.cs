@@ -13,12 +13,12 @@ public static class LlamaCheckpoint
     /// <param name="dtype">Weight and activation dtype.</param>
     /// <param name="device">The home device (embedding, norm, lm_head; all layers unless <paramref name="placement"/> says otherwise).</param>
     /// <param name="progress">Called with (tensors loaded, total).</param>
-    /// <param name="placement">Optional layer split over devices, e.g. <c>cuda:0=0-15;cuda:1=16-31</c> (see <see cref="LayerPlacement.Parse"/>).</param>
-    /// <exception cref="FormatException"><paramref name="placement"/> is malformed or does not tile the model's layers.</exception>
-    public static LlamaForCausalLM Load(string folder, ScalarType dtype, Device device, Action<int, int>? progress = null, string? placement = null)
+    /// <param name="placement">Optional layer split over devices (see <see cref="LayerPlacement.Parse"/>).</param>
+    /// <exception cref="ArgumentException"><paramref name="placement"/> does not start on <paramref name="device"/> or does not cover the model's layers exactly.</exception>
+    public static LlamaForCausalLM Load(string folder, ScalarType dtype, Device device, Action<int, int>? progress = null, LayerPlacement? placement = null)
     {
         var config = LlamaConfig.Load(folder);
-        var m = new LlamaForCausalLM(config, dtype, device, placement is null ? null : LayerPlacement.Parse(placement, config.NumHiddenLayers));
+        var m = new LlamaForCausalLM(config, dtype, device, placement);
         try
         {
             using var source = Checkpoint.Open(folder);
@@ -33,6 +33,12 @@ public static class LlamaCheckpoint
             throw;
         }
     }
+
+    /// <summary>Loads <paramref name="folder"/> where <paramref name="plan"/> says (its draft device is the drafter's business).</summary>
+    /// <exception cref="CheckpointException">A file is missing or malformed, or a tensor is missing, unexpected or mis-shaped.</exception>
+    /// <exception cref="ArgumentException">The plan's placement does not cover the model's layers exactly.</exception>
+    public static LlamaForCausalLM Load(string folder, LoadPlan plan, Action<int, int>? progress = null) =>
+        Load(folder, plan.DType, plan.Device, progress, plan.Placement);
 
     /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> (or shards + index when <paramref name="maxShardBytes"/> is set).</summary>
     public static void Save(LlamaForCausalLM model, string folder, long? maxShardBytes = null)

@@ -19,18 +19,18 @@ public sealed class LlamaForCausalLM : nn.Module
     private readonly RotaryEmbedding rotary;
 
     /// <summary>
-    /// Creates an uninitialised model (fill it with <see cref="LlamaCheckpoint.Load"/> or <see cref="RandomWeights"/>), its decoder layers
+    /// Creates an uninitialised model (fill it with <see cref="LlamaCheckpoint.Load(string, LoadPlan, Action{int, int}?)"/> or <see cref="RandomWeights"/>), its decoder layers
     /// spread as <paramref name="placement"/> says (default: all on <paramref name="device"/>).
     /// </summary>
-    /// <exception cref="ArgumentException"><paramref name="placement"/> does not start on <paramref name="device"/> or has the wrong layer count.</exception>
+    /// <exception cref="ArgumentException"><paramref name="placement"/> does not start on <paramref name="device"/> or does not cover the model's layers exactly.</exception>
     public LlamaForCausalLM(LlamaConfig config, ScalarType dtype, Device device, LayerPlacement? placement = null) : base(nameof(LlamaForCausalLM))
     {
         ArgumentNullException.ThrowIfNull(config);
         Placement = placement ?? LayerPlacement.Single(device, config.NumHiddenLayers);
         if (!TorchRuntime.SameDevice(Placement.Home, device))
             throw new ArgumentException($"layer placement '{Placement}' must start on the model's device {device}", nameof(placement));
-        if (Placement.Segments[^1].Last != config.NumHiddenLayers - 1)
-            throw new ArgumentException($"layer placement '{Placement}' does not match the model's {config.NumHiddenLayers} layers", nameof(placement));
+        if (Placement.Mismatch(config.NumHiddenLayers) is { } why)
+            throw new ArgumentException($"layer placement '{Placement}': {why}", nameof(placement));
         Config = config;
         DType = dtype;
         Device = device;

@@ -136,13 +136,29 @@ public static class TorchRuntime
     /// Parses <c>auto</c> (<see cref="AutoDType"/>), <c>float32</c>/<c>fp32</c>, <c>bfloat16</c>/<c>bf16</c>, <c>float16</c>/<c>fp16</c>.
     /// </summary>
     /// <exception cref="ArgumentException">Unknown spelling.</exception>
-    public static ScalarType ParseDType(string spec, Device device) => spec.Trim().ToLowerInvariant() switch
+    public static ScalarType ParseDType(string spec, Device device) =>
+        IsAuto(spec) ? AutoDType(device)
+        : NamedDType(spec) ?? throw new ArgumentException($"dtype '{spec}': expected auto, float32, bfloat16 or float16", nameof(spec));
+
+    /// <summary>Whether <paramref name="spec"/> is a dtype <see cref="ParseDType"/> takes; loads no runtime.</summary>
+    public static bool IsDTypeSpelling(string? spec) => spec is not null && (IsAuto(spec) || NamedDType(spec) is not null);
+
+    /// <summary>
+    /// Whether <paramref name="spec"/> is spelled as <see cref="ParseDevice"/> takes it (auto, cpu, cuda or cuda:N, any case,
+    /// surrounding spaces ignored); it loads no runtime and asks no hardware, so options can be checked before anything loads.
+    /// </summary>
+    public static bool IsDeviceSpelling(string? spec)
     {
-        "auto" => AutoDType(device),
+        string s = spec?.Trim().ToLowerInvariant() ?? "";
+        return s is "auto" or "cpu" or "cuda" || (s.StartsWith("cuda:", StringComparison.Ordinal) && s.Length > 5 && s.AsSpan(5).IndexOfAnyExceptInRange('0', '9') < 0);
+    }
+
+    private static ScalarType? NamedDType(string spec) => spec.Trim().ToLowerInvariant() switch
+    {
         "float32" or "fp32" or "float" => ScalarType.Float32,
         "bfloat16" or "bf16" => ScalarType.BFloat16,
         "float16" or "fp16" or "half" => ScalarType.Float16,
-        _ => throw new ArgumentException($"dtype '{spec}': expected auto, float32, bfloat16 or float16", nameof(spec)),
+        _ => null,
     };
 
     /// <summary>Whether a device or dtype option says <c>auto</c> (any case, surrounding spaces ignored).</summary>

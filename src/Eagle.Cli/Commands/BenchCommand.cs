@@ -43,10 +43,10 @@ internal static class BenchCommand
         shared.AddTo(cmd, withTreeSizes: false);
         cmd.SetAction(r => Cli.Run(() =>
         {
-            var (dev, dt) = shared.Placement(r);
+            var plan = shared.Plan(r);
             if (r.GetValue(threads) is { } t) set_num_threads(t);
-            using var target = r.GetValue(model) is { } folder ? LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"), r.GetValue(shared.LayerPlacement))
-                : r.GetValue(shape) is { } s ? LlamaFactory.CreateRandom(LlamaPresets.Get(s), 1, dt, dev)
+            using var target = r.GetValue(model) is { } folder ? LlamaCheckpoint.Load(folder, plan, Cli.LoadProgress("model"))
+                : r.GetValue(shape) is { } s ? LlamaFactory.CreateRandom(LlamaPresets.Get(s), 1, plan.DType, plan.Device)
                 : throw new ArgumentException("give --model <dir> or --shape <name>");
             string? textFolder = r.GetValue(model) ?? r.GetValue(tokenizerFolder);      // where --questions finds its tokenizer
             Dictionary<string, object> report;

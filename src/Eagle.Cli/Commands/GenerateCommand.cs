@@ -31,7 +31,7 @@ internal static class GenerateCommand
         shared.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
-            var (dev, dt) = shared.Placement(r);
+            var plan = shared.Plan(r);
             string folder = r.GetValue(model)!;
             var options = new GenerationOptions
             {
@@ -44,10 +44,9 @@ internal static class GenerateCommand
             options.Validate();
             var tokenizer = ModelOptions.TryTokenizer(folder);
             int[] prompt = Prompt(r.GetValue(promptIds), r.GetValue(promptText), r.GetValue(messages), tokenizer, folder);
-            using var target = LlamaCheckpoint.Load(folder, dt, dev, Cli.LoadProgress("model"), r.GetValue(shared.LayerPlacement));
+            using var target = LlamaCheckpoint.Load(folder, plan, Cli.LoadProgress("model"));
             using var drafter = r.GetValue(shared.Draft) is { } draft
-                ? EagleDrafter.Load(draft, target, shared.TreeSettings(r, r.GetValue(shared.TotalTokens)!), Cli.LoadProgress("draft head"),
-                    r.GetValue(shared.DraftDevice) is { } dd ? TorchRuntime.ParseDevice(dd) : null)
+                ? EagleDrafter.Load(draft, target, shared.TreeSettings(r, r.GetValue(shared.TotalTokens)!), Cli.LoadProgress("draft head"), plan.DraftDevice)
                 : null;
             bool asJson = r.GetValue(json);
             var detokenizer = tokenizer is null ? null : new IncrementalDetokenizer(tokenizer);

@@ -31,16 +31,21 @@ internal sealed class ModelOptions
         if (withTreeSizes) command.Options.Add(TotalTokens);
     }
 
-    public (TorchSharp.torch.Device Device, TorchSharp.torch.ScalarType DType) Placement(ParseResult r)
+    /// <summary>--device, --dtype, --layer-placement and --draft-device resolved once (the choice of auto and a slow dtype noted on stderr).</summary>
+    public LoadPlan Plan(ParseResult r)
     {
-        TorchRuntime.EnsureInitialized();
-        var device = TorchRuntime.ParseDevice(r.GetValue(Device)!);
-        string dtype = r.GetValue(DType)!;
-        if (TorchRuntime.IsAuto(dtype)) Console.Error.WriteLine($"--dtype auto: {TorchRuntime.AutoDTypeReason(device)}");
-        var parsed = TorchRuntime.ParseDType(dtype, device);
-        if (parsed == TorchSharp.torch.ScalarType.Float16 && device.type == TorchSharp.DeviceType.CPU)
-            Console.Error.WriteLine("warning: float16 on a CPU is emulated and slower than float32 or bfloat16");
-        return (device, parsed);
+        LoadPlan plan;
+        try
+        {
+            plan = LoadPlan.Resolve(r.GetValue(Device)!, r.GetValue(DType)!, r.GetValue(LayerPlacement), r.GetValue(DraftDevice));
+        }
+        catch (FormatException e)
+        {
+            throw new ArgumentException($"--layer-placement: {e.Message}", e);
+        }
+        if (plan.AutoDType) Console.Error.WriteLine($"--dtype auto: {TorchRuntime.AutoDTypeReason(plan.Device)}");
+        if (plan.EmulatedFloat16) Console.Error.WriteLine("warning: float16 on a CPU is emulated and slower than float32 or bfloat16");
+        return plan;
     }
 
     /// <summary>

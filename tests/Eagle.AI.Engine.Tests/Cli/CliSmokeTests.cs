@@ -79,6 +79,9 @@ public class CliSmokeTests
         var badTemp = EagleProcess.Run("generate", "--model", model, "--prompt-ids", "1", "--temperature", "-1");
         Assert.Equal(1, badTemp.ExitCode);
         Assert.Contains("temperature", badTemp.StdErr);
+        var badPlacement = EagleProcess.Run("generate", "--model", model, "--prompt-ids", "1", "--layer-placement", "cpu=0-x");
+        Assert.Equal(1, badPlacement.ExitCode);
+        Assert.Contains("--layer-placement: layer placement 'cpu=0-x'", badPlacement.StdErr);
     }
 
     [Fact]

@@ -84,6 +84,19 @@ public class VanillaGeneratorTests
         Assert.Equal(name, e.ParamName);
     }
 
+    [Theory]
+    [InlineData(0, 0f, "MaxNewTokens")]
+    [InlineData(4, -1f, "Temperature")]
+    public void Both_public_session_constructors_name_an_invalid_option(int maxNew, float temperature, string name)
+    {
+        using var m = TestModels.Create("A");
+        using var drafter = new OracleDrafter([1, 2, 3, 4], 0.3, 4, m.Config.VocabSize, seed: 1);
+        var options = new GenerationOptions { MaxNewTokens = maxNew, Sampling = new SamplingOptions { Temperature = temperature } };
+
+        Assert.Equal(name, Assert.Throws<ArgumentOutOfRangeException>(() => new VanillaSession(m, [1, 2], options)).ParamName);
+        Assert.Equal(name, Assert.Throws<ArgumentOutOfRangeException>(() => new SpeculativeSession(m, drafter, [1, 2], options)).ParamName);
+    }
+
 }
 
 [Collection(NonParallel.Name)]

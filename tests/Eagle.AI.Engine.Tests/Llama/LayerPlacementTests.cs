@@ -17,29 +17,53 @@ public class LayerPlacementTests
     [Fact]
     public void Parses_segments_in_layer_order()
     {
-        var p = LayerPlacement.Parse(" cpu=0-2 ; cpu=3 ;", 4);
+        var p = LayerPlacement.Parse(" cpu=0-2 ; cpu=3 ;");
 
         Assert.Equal([(0, 2), (3, 3)], p.Segments.Select(s => (s.First, s.Last)));
         Assert.Equal(TorchSharp.DeviceType.CPU, p.Home.type);
         Assert.Equal(TorchSharp.DeviceType.CPU, p.DeviceOf(3).type);
+        Assert.Null(p.Mismatch(4));
+    }
+
+    [Theory]
+    [InlineData("cpu=0-1;cpu=1-3", "starts at layer 1, but the next unplaced layer is 2")]
+    [InlineData("cpu=0-1;cpu=3-3", "starts at layer 3")]
+    [InlineData("cpu=2-0", "starts at layer 2")]
+    [InlineData("cpu=0-2;cpu=3-1", "the range must be ascending")]
+    [InlineData("cpu:0-3", "is not device=first-last")]
+    [InlineData("cpu=a-b", "'a-b' is not a layer range")]
+    [InlineData("tpu=0-3", "expected auto, cpu, cuda or cuda:N")]
+    [InlineData("", "no segment")]
+    public void Malformed_placements_say_what_is_wrong_before_and_after_devices_resolve(string spec, string why)
+    {
+        var parsed = Assert.Throws<FormatException>(() => LayerPlacement.Parse(spec));
+        var checkedOnly = Assert.Throws<FormatException>(() => LayerPlacement.Check(spec));
+
+        foreach (var e in new[] { parsed, checkedOnly })
+        {
+            Assert.Contains(why, e.Message, StringComparison.Ordinal);
+            Assert.Contains($"'{spec}'", e.Message, StringComparison.Ordinal);
+        }
     }
 
     [Theory]
     [InlineData("cpu=0-2", "layers 3..3 are not placed")]
-    [InlineData("cpu=0-1;cpu=1-3", "starts at layer 1, but the next unplaced layer is 2")]
-    [InlineData("cpu=0-1;cpu=3-3", "starts at layer 3")]
-    [InlineData("cpu=0-4", "end below the model's 4 layers")]
-    [InlineData("cpu=2-0", "starts at layer 2")]
-    [InlineData("cpu:0-3", "is not device=first-last")]
-    [InlineData("cpu=a-b", "'a-b' is not a layer range")]
-    [InlineData("tpu=0-3", "expected auto, cpu, cuda or cuda:N")]
-    [InlineData("", "layers 0..3 are not placed")]
-    public void Malformed_or_incomplete_placements_say_what_is_wrong(string spec, string why)
+    [InlineData("cpu=0-1;cpu=2-4", "ends beyond the model's 4 layers")]
+    public void A_placement_that_does_not_cover_the_layers_exactly_is_refused_by_the_model(string spec, string why)
     {
-        var e = Assert.Throws<FormatException>(() => LayerPlacement.Parse(spec, 4));
+        var placement = LayerPlacement.Parse(spec);
+        Assert.Contains(why, placement.Mismatch(4), StringComparison.Ordinal);
 
+        var e = Assert.Throws<ArgumentException>(() => new LlamaForCausalLM(TestModels.A, ScalarType.Float32, CPU, placement));
+        Assert.Equal("placement", e.ParamName);
         Assert.Contains(why, e.Message, StringComparison.Ordinal);
-        Assert.Contains($"'{spec}'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Check_returns_the_home_device_as_written_without_resolving_it()
+    {
+        // Parse would resolve cuda:1 (and fail without CUDA); Check only reads the text, as the options validator needs.
+        Assert.Equal("CUDA:1", LayerPlacement.Check(" CUDA:1=0-1 ; cuda:0=2-3"));
     }
 
     [Fact]
@@ -48,7 +72,7 @@ public class LayerPlacementTests
         using var dir = new TempDir();
         using (var source = TestModels.Create("C", seed: 5)) LlamaCheckpoint.Save(source, dir.Path);
         using var whole = LlamaCheckpoint.Load(dir.Path, ScalarType.Float32, CPU);
-        using var split = LlamaCheckpoint.Load(dir.Path, ScalarType.Float32, CPU, placement: "cpu=0-2;cpu=3-5;cpu=6-7");
+        using var split = LlamaCheckpoint.Load(dir.Path, ScalarType.Float32, CPU, placement: LayerPlacement.Parse("cpu=0-2;cpu=3-5;cpu=6-7"));
         Assert.Equal(3, split.Placement.Segments.Count);
         using var cache = split.NewCache(16);
         Assert.Equal(8, cache.LayerDevices.Count());
@@ -70,7 +94,7 @@ public class LayerPlacementTests
     {
         using var dir = new TempDir();
         using (var source = TestModels.Create("A", seed: 9)) LlamaCheckpoint.Save(source, dir.Path);
-        using var split = LlamaCheckpoint.Load(dir.Path, ScalarType.Float32, CPU, placement: "cpu=0-1;cpu=2-3");
+        using var split = LlamaCheckpoint.Load(dir.Path, ScalarType.Float32, CPU, placement: LayerPlacement.Parse("cpu=0-1;cpu=2-3"));
         using var drafter = new EagleDrafter(Eagle3Head.CreateRandom(split, seed: 3), new TreeSettings { TotalTokens = 10, Depth = 4, TopK = 3 });
         var options = new GenerationOptions { MaxNewTokens = 24, StopTokenIds = [] };
         int[] prompt = [5, 17, 33, 8, 61];
@@ -86,7 +110,7 @@ public class LayerPlacementTests
     {
         using var dir = new TempDir();
         using (var source = TestModels.Create("A", seed: 4)) LlamaCheckpoint.Save(source, dir.Path);
-        using var split = LlamaCheckpoint.Load(dir.Path, ScalarType.Float32, CPU, placement: "cpu=0;cpu=1-3");
+        using var split = LlamaCheckpoint.Load(dir.Path, ScalarType.Float32, CPU, placement: LayerPlacement.Parse("cpu=0;cpu=1-3"));
         using var drafter = new EagleDrafter(Eagle3Head.CreateRandom(split, seed: 2), new TreeSettings { TotalTokens = 8, Depth = 3, TopK = 3 });
         var options = new GenerationOptions { MaxNewTokens = 12, StopTokenIds = [] };
         var vanilla = new VanillaGenerator(split);
