@@ -101,7 +101,25 @@ public abstract class DecodingSession : IDisposable
             return null;
         }
         retained = true;
-        return new RetainedSequence([.. Prompt.Concat(output).Take(cache.Length)], cache, draft);
+        // Kept at the size it holds, not the size it reserved (the unused answer budget, the tree's room): a request that
+        // reserved the whole context for a short answer would otherwise crowd every other prefix out of the budget.
+        KVCache? keptCache = null;
+        IDraftState? keptDraft = null;
+        try
+        {
+            keptCache = cache.Capacity > cache.Length ? cache.Trimmed() : cache;
+            keptDraft = draft?.Trimmed();
+        }
+        catch (Exception e) when (DeviceMemory.IsOutOfMemory(e))
+        {
+            if (keptCache != cache) keptCache?.Dispose();
+            cache.Dispose();
+            draft?.Dispose();
+            return null;                                                            // no room to keep it: nothing is lost but reuse
+        }
+        if (keptCache != cache) cache.Dispose();
+        if (keptDraft != draft) draft?.Dispose();
+        return new RetainedSequence([.. Prompt.Concat(output).Take(keptCache.Length)], keptCache, keptDraft);
     }
 
     /// <summary>Gives up ownership of the target cache and the drafting state (<see cref="Retain"/>).</summary>

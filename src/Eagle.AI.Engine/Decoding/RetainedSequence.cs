@@ -27,7 +27,7 @@ public sealed class RetainedSequence : IDisposable
     /// <summary>A speculative session's drafting state (its committed pairs are a prefix of <see cref="Tokens"/>); null for vanilla.</summary>
     public IDraftState? DraftState { get; }
 
-    /// <summary>Positions this entry holds on the device (the caches' capacity), what a <see cref="PrefixCache"/> budget counts.</summary>
+    /// <summary>Positions this entry holds on the device (the target cache's capacity, trimmed to its tokens when it was retained), what a <see cref="PrefixCache"/> budget counts.</summary>
     public int Positions => Cache.Capacity;
 
     /// <summary>How many leading tokens of <paramref name="prompt"/> equal this sequence's.</summary>

@@ -107,6 +107,8 @@ public sealed class EagleDrafter : IDrafter
 
         public int CommittedLength => Cache.Length;
 
+        public IDraftState Trimmed() => new State(Cache.Trimmed(), Head);
+
         public void Dispose() => Cache.Dispose();
     }
 

@@ -72,6 +72,12 @@ public interface IDraftState : IDisposable
 {
     /// <summary>Draft positions committed so far: the (feature, next token) pairs consumed.</summary>
     int CommittedLength { get; }
+
+    /// <summary>
+    /// A state holding only what is committed, for keeping it after its request ends: a state that reserves room beyond
+    /// that (e.g. for tree expansion) returns a right-sized copy, which the caller then owns besides this one.
+    /// </summary>
+    IDraftState Trimmed() => this;
 }
 
 /// <summary>The state of drafters that keep none.</summary>

@@ -117,6 +117,20 @@ public sealed class KVCache : IDisposable
     }
 
     /// <summary>
+    /// A copy holding exactly the valid entries (capacity = <see cref="Length"/>), made device to device and held outside
+    /// any dispose scope; this cache is unchanged. How a finished request's cache is kept for reuse without the room it
+    /// had reserved for tokens it never generated.
+    /// </summary>
+    public KVCache Trimmed()
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var copy = CopyWithCapacity(Length);
+        scope.Detach(scope.DisposablesView.ToList());
+        return copy;
+    }
+
+    /// <summary>
     /// Makes this cache hold the first <paramref name="length"/> entries of <paramref name="source"/> (a cache of the same
     /// model), copied device to device; <see cref="Length"/> becomes <paramref name="length"/>. How a new request starts
     /// from a finished one's prefix.

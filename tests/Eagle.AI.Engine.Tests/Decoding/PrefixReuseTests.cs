@@ -108,6 +108,32 @@ public sealed class PrefixReuseTests
         Assert.True(cache.Positions <= cache.BudgetPositions);
     }
 
+    // A request that reserved room for a long answer and stopped early is kept at the size of what it holds, draft cache
+    // included, and a later request still reuses all of it.
+    [Fact]
+    public void A_retained_sequence_holds_only_its_tokens_not_the_room_its_request_reserved()
+    {
+        using var target = TestModels.Create("B", seed: 6);
+        using var drafter = new EagleDrafter(DraftingFixtures.Head(EagleHeadKind.Eagle3, target), new TreeSettings { TotalTokens = 12, Depth = 3, TopK = 3 });
+        var generator = new SpeculativeGenerator(target, drafter);
+        int[] prompt = TestModels.RandomPrompt(new Random(9), 16, target.Config.VocabSize);
+        var options = Greedy with { MaxNewTokens = 200 };
+        int seen = 0;
+        using var first = generator.Start(prompt, options, ids => (seen += ids.Count) < 5);
+        Assert.True(first.Capacity >= 16 + 200);
+        while (!first.Done) first.Step();
+        using var retained = first.Retain()!;
+        Assert.Equal(retained.Tokens.Count, retained.Positions);                     // trimmed: no reserved room kept
+        Assert.Equal(retained.Tokens.Count, retained.Cache.Capacity);
+        Assert.Equal(retained.Tokens.Count, retained.DraftState!.CommittedLength);     // every committed pair came along (the last with the unfed token)
+
+        int[] next = [.. retained.Tokens, 7, 8];
+        using var reusing = generator.Start(next, Greedy, reuse: retained);
+        while (!reusing.Done) reusing.Step();
+        Assert.Equal(retained.Tokens.Count - 1, reusing.Result.Stats.CachedPromptTokens);
+        Assert.Equal(new VanillaGenerator(target).Generate(next, Greedy).OutputIds, reusing.Result.OutputIds);
+    }
+
     [Fact]
     public void The_default_budget_is_a_quarter_of_the_memory_the_weights_leave()
     {
