@@ -29,7 +29,8 @@ namespace Eagle.AI.Engine.Decoding;
 /// <para>Never losing. While plain steps win, the policy still probes: the smallest size every
 /// <see cref="ProbeInterval"/> plain steps, the interval doubling after each failed probe up to
 /// <see cref="MaxProbeInterval"/>. A head that accepts nothing therefore costs one small round in 32 steps (a few per
-/// cent), and a head that starts being accepted is noticed within one probe.</para>
+/// cent), and a head that starts being accepted is noticed within one probe. In a batch of n sessions a probe delays all
+/// of them, so the interval may grow to n × <see cref="MaxProbeInterval"/>.</para>
 /// </remarks>
 public sealed class SpeculationPolicy
 {
@@ -110,11 +111,15 @@ public sealed class SpeculationPolicy
     /// <summary>This round's tree, or null for a plain one-token step; <paramref name="load"/> is the rest of the batch (null = alone).</summary>
     public TreeBudget? Next(BatchLoad? load = null)
     {
-        int choice = Best(load ?? BatchLoad.Alone);
-        if (choice < 0 && ++plainSteps >= probeInterval)
+        var l = load ?? BatchLoad.Alone;
+        int choice = Best(l);
+        // A probe in a batch delays every session of its step, so beside n − 1 others the interval may grow n times as
+        // long: the batch pays about what one session alone pays for its probes.
+        int longest = MaxProbeInterval * Math.Max(1, l.Sessions);
+        if (choice < 0 && ++plainSteps >= Math.Min(probeInterval, longest))
         {
             choice = 0;                                                         // probe with the smallest tree
-            probeInterval = Math.Min(2 * probeInterval, MaxProbeInterval);
+            probeInterval = Math.Min(2 * probeInterval, longest);
         }
         if (choice < 0)
         {

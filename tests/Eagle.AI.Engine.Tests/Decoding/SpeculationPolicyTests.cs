@@ -63,6 +63,18 @@ public class SpeculationPolicyTests
     }
 
     [Fact]
+    public void Beside_others_a_head_that_is_never_right_probes_as_many_times_more_rarely()
+    {
+        var alone = SpeculationPolicy.Adaptive(Largest, CpuLike());
+        var busy = SpeculationPolicy.Adaptive(Largest, CpuLike());
+        int draftedAlone = Run(alone, 2000, _ => 0).Count(b => b is not null);
+        int draftedBusy = Run(busy, 2000, _ => 0, new BatchLoad(7, 8)).Count(b => b is not null);
+        // alone: one probe per MaxProbeInterval plain steps; beside 7 others, one per 8 × that
+        Assert.InRange(draftedAlone, 2000 / SpeculationPolicy.MaxProbeInterval - 5, 2000 / SpeculationPolicy.MaxProbeInterval + 10);
+        Assert.True(draftedBusy <= 10 + 2000 / (8 * SpeculationPolicy.MaxProbeInterval), $"{draftedBusy} drafted rounds beside 7 others");
+    }
+
+    [Fact]
     public void Under_a_full_batch_on_a_compute_bound_device_speculation_shrinks_and_then_stops()
     {
         // Alone, a good head gets a mid-size tree on the CPU-like curve; beside 7 and then 63 other sessions the same
