@@ -11,7 +11,10 @@ namespace Eagle.AI.Engine.Text;
 /// </summary>
 public static class ConversationJson
 {
-    /// <summary>Parses a JSON array of conversations, or a single conversation object.</summary>
+    /// <summary>
+    /// Parses a JSON array of conversations, a single conversation object, or a plain OpenAI <c>messages</c> array (an
+    /// array whose items have a <c>role</c>: one conversation with <paramref name="defaults"/>).
+    /// </summary>
     /// <param name="json">The JSON text.</param>
     /// <param name="defaults">Options that <c>vars</c> override; <see cref="ChatFormatOptions.Default"/> when null.</param>
     /// <exception cref="FormatException">The text is not valid JSON or not in the expected shape; the message says where.</exception>
@@ -19,6 +22,9 @@ public static class ConversationJson
     {
         using var document = ParseDocument(json);
         var root = document.RootElement;
+        if (root.ValueKind == JsonValueKind.Array && root.GetArrayLength() > 0 && root[0].ValueKind == JsonValueKind.Object
+            && root[0].TryGetProperty("role", out _) && !root[0].TryGetProperty("messages", out _))
+            return [new ChatConversation(ParseMessages(root, "$"), null, defaults ?? ChatFormatOptions.Default)];
         return root.ValueKind == JsonValueKind.Array
             ? root.EnumerateArray().Select((c, i) => ParseConversation(c, defaults, $"[{i}]")).ToArray()
             : [ParseConversation(root, defaults, "$")];

@@ -16,7 +16,7 @@ internal static class GenerateCommand
         var model = new Option<string>("--model") { Description = "target model folder", Required = true };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "comma-separated prompt token ids, used as given (no BOS added)" };
         var promptText = new Option<string?>("--prompt") { Description = "prompt text, encoded plain with BOS added (needs a tokenizer in the model folder)" };
-        var messages = new Option<string?>("--messages") { Description = "a conversation JSON file (OpenAI messages shape), rendered in the LLaMA-3 chat format" };
+        var messages = new Option<string?>("--messages") { Description = "a conversation JSON file — an OpenAI messages array, or {\"messages\": …, \"tools\": …} — rendered in the LLaMA-3 chat format" };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "most tokens to generate", DefaultValueFactory = _ => 64 };
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 0f };
         var topP = new Option<float>("--top-p") { Description = "nucleus mass in (0, 1]", DefaultValueFactory = _ => 1f };

@@ -1,29 +1,35 @@
 using System.CommandLine;
 using System.Text.Json;
 using Eagle.AI.Engine.Checkpoints;
+using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Runtime;
 
 namespace Eagle.Cli.Commands;
 
-/// <summary><c>eagle inspect &lt;model-dir&gt;</c>: what a checkpoint holds, read from headers only (no weights loaded).</summary>
+/// <summary>
+/// <c>eagle inspect &lt;dir&gt;</c>: what a model or EAGLE draft-head folder holds, read from headers only (no weights
+/// loaded). A folder whose tensors have EAGLE's <c>fc</c> is described as a draft head.
+/// </summary>
 internal static class InspectCommand
 {
     public static Command Create()
     {
-        var dir = new Argument<string>("model-dir") { Description = "a Hugging Face model folder" };
+        var dir = new Argument<string>("model-dir") { Description = "a Hugging Face model folder, or an EAGLE draft-head folder" };
         var json = Cli.JsonOutput();
-        var cmd = new Command("inspect", "Summarise a model folder: config, parameters, dtypes, shards, bytes") { dir, json };
+        var cmd = new Command("inspect", "Summarise a model or draft-head folder: config, parameters, dtypes, shards, bytes") { dir, json };
         cmd.SetAction(r => Cli.Run(() =>
         {
             TorchRuntime.EnsureInitialized();
             string folder = r.GetValue(dir)!;
-            var config = LlamaConfig.Load(folder);
             using var source = Checkpoint.Open(folder);
             var tensors = source.Tensors.Values.ToList();
             long parameters = tensors.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
             long bytes = tensors.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b) * ElementSize(t.DType));
             var dtypes = tensors.GroupBy(t => t.DType).ToDictionary(g => g.Key, g => g.Count());
             var files = tensors.Select(t => Path.GetFileName(t.File)).Distinct().Order(StringComparer.Ordinal).ToArray();
+            if (source.Tensors.ContainsKey("fc.weight"))
+                return DraftHead(folder, source, new Totals(tensors.Count, parameters, bytes, dtypes, files), r.GetValue(json));
+            var config = LlamaConfig.Load(folder);
             var summary = new
             {
                 path = Path.GetFullPath(folder),
@@ -61,6 +67,54 @@ internal static class InspectCommand
             return 0;
         }));
         return cmd;
+    }
+
+    private sealed record Totals(int Tensors, long Parameters, long Bytes, Dictionary<string, int> DTypes, string[] Files);
+
+    // An EAGLE-1/2 or EAGLE-3 head: its kind (from the keys, as loading detects it), its layer, draft vocabulary and
+    // the target layers it reads.
+    private static int DraftHead(string folder, ITensorSource source, Totals totals, bool json)
+    {
+        var config = EagleHeadConfig.Load(folder);
+        var kind = config.DetectKind(source.Tensors, source.Path);
+        bool ownEmbedding = source.Tensors.ContainsKey("embed_tokens.weight");
+        string reads = kind == EagleHeadKind.Eagle3
+            ? config.AuxHiddenStateLayerIds is { } ids ? $"residual inputs of target layers {string.Join(", ", ids)}" : "residual inputs of target layers 2, N/2, N−3 (the default)"
+            : "the target's final hidden state";
+        var summary = new
+        {
+            path = Path.GetFullPath(folder),
+            kind = kind.ToString(),
+            hidden_size = config.HiddenSize,
+            intermediate_size = config.IntermediateSize,
+            num_attention_heads = config.NumAttentionHeads,
+            num_key_value_heads = config.NumKeyValueHeads,
+            head_dim = config.HeadDim,
+            vocab_size = config.VocabSize,
+            draft_vocab_size = config.DraftVocabSize,
+            capture_layers = config.AuxHiddenStateLayerIds,
+            own_embedding = ownEmbedding,
+            tensors = totals.Tensors,
+            parameters = totals.Parameters,
+            bytes = totals.Bytes,
+            dtypes = totals.DTypes,
+            files = totals.Files,
+        };
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(summary, Cli.Json));
+            return 0;
+        }
+        Console.WriteLine($"draft head   {summary.path}");
+        Console.WriteLine($"kind         {kind} (one decoder layer: hidden {config.HiddenSize}, mlp {config.IntermediateSize})");
+        Console.WriteLine($"attention    {config.NumAttentionHeads} heads / {config.NumKeyValueHeads} kv heads × {config.HeadDim}");
+        Console.WriteLine($"vocabulary   target {config.VocabSize}" + (kind == EagleHeadKind.Eagle3 ? $", drafts over {config.DraftVocabSize} (d2t maps them)" : ", drafts through the target's lm_head"));
+        Console.WriteLine($"reads        {reads}");
+        Console.WriteLine($"embedding    {(ownEmbedding ? "its own copy" : "borrowed from the target")}");
+        Console.WriteLine($"parameters   {totals.Parameters:N0} in {totals.Tensors} tensors");
+        Console.WriteLine($"dtypes       {string.Join(", ", totals.DTypes.Select(d => $"{d.Key}×{d.Value}"))}");
+        Console.WriteLine($"files        {string.Join(", ", totals.Files)} ({totals.Bytes / 1e6:F1} MB of weights)");
+        return 0;
     }
 
     private static long ElementSize(string dtype) => dtype switch { "F32" => 4, "F16" or "BF16" => 2, "F64" or "I64" => 8, _ => 4 };

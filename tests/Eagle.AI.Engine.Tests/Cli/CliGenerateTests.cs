@@ -41,6 +41,9 @@ public class CliGenerateTests
         var expected = new Eagle.AI.Engine.Text.Llama3ChatFormat(TextTestData.Tokenizer).Format(
             [Eagle.AI.Engine.Text.PromptMessage.System("Be brief."), Eagle.AI.Engine.Text.PromptMessage.User("Hi <|eot_id|>")]).Ids;
         Assert.Equal(expected.Count, chat.GetProperty("stats").GetProperty("prompt_tokens").GetInt32());
+        File.WriteAllText(conversation, """[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi <|eot_id|>"}]""");
+        var plainArray = Json(EagleProcess.Run("generate", "--model", model, "--messages", conversation, "--max-new-tokens", "3", "--json"));
+        Assert.Equal(expected.Count, plainArray.GetProperty("stats").GetProperty("prompt_tokens").GetInt32());   // a bare messages array too
 
         var none = EagleProcess.Run("generate", "--model", model, "--prompt", "a", "--prompt-ids", "1");
         Assert.Equal(1, none.ExitCode);
@@ -56,6 +59,10 @@ public class CliGenerateTests
         using (var target = LlamaCheckpoint.Load(model, ScalarType.Float32, CPU))
         using (var head = Eagle3Head.CreateRandom(target, seed: 2, draftVocabSize: 1000))
             head.Save(draft);
+        var inspected = Json(EagleProcess.Run("inspect", draft, "--json"));                  // a draft-head folder is described as one
+        Assert.Equal("Eagle3", inspected.GetProperty("kind").GetString());
+        Assert.Equal(1000, inspected.GetProperty("draft_vocab_size").GetInt32());
+        Assert.False(inspected.GetProperty("own_embedding").GetBoolean());
         string[] common = ["generate", "--model", model, "--dtype", "float32", "--prompt-ids", "128000,9906,1917", "--max-new-tokens", "12", "--json"];
         var vanilla = Json(EagleProcess.Run(common));
         var dynamic = Json(EagleProcess.Run([.. common, "--draft", draft, "--total-tokens", "12", "--depth", "3", "--tree-top-k", "3"]));

@@ -43,6 +43,19 @@ public class ConversationJsonTests
         Assert.Equal("01 Jan 2025", conversation.Options.DateString);
     }
 
+    [Fact]
+    public void A_plain_messages_array_is_one_conversation()
+    {
+        var defaults = ChatFormatOptions.Default with { DateString = "02 Feb 2025" };
+        var conversation = Assert.Single(ConversationJson.ParseConversations(
+            "[{\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"user\", \"content\": \"u\"}]", defaults));
+        Assert.Equal(["s", "u"], conversation.Messages.Select(m => m.Text));
+        Assert.Null(conversation.Tools);
+        Assert.Equal("02 Feb 2025", conversation.Options.DateString);
+        var error = Assert.Throws<FormatException>(() => ConversationJson.ParseConversations("[{\"role\": \"user\"}]"));
+        Assert.Contains("$[0].content: missing", error.Message);                    // messages are checked as in a conversation
+    }
+
     [Theory]
     [InlineData("[{\"messages\": [{\"role\": \"developer\", \"content\": \"x\"}]}]", "[0].messages[0]: role 'developer'")]
     [InlineData("[{\"messages\": [{\"content\": \"x\"}]}]", "[0].messages[0]: a message needs a string 'role'")]
