@@ -250,6 +250,9 @@ internal static class BenchCommand
         Console.WriteLine($"{"bandwidth floor",-22}{r["floor_ms_per_token"],10}{r["floor_tokens_per_second"],10}   (read {r["read_bandwidth_gb_s"]} GB/s; copy {r["copy_bandwidth_gb_s"]} GB/s)");
         Console.WriteLine($"{"vanilla decode",-22}{r["decode_ms_per_token"],10}{r["decode_tokens_per_second"],10}   ({(double)r["fraction_of_floor"]:P1} of the floor)");
         Console.WriteLine($"read bandwidth: {r["read_bandwidth_method"]}");
-        Console.WriteLine($"where a step goes: layers {r["layers_ms"]} ms ({r["layer_ms"]} each), lm_head {r["lm_head_ms"]} ms");
+        double other = Math.Max(0, (double)r["decode_ms_per_token"] - (double)r["layers_ms"] - (double)r["lm_head_ms"]);
+        Console.WriteLine($"where a step goes: layers {r["layers_ms"]} ms ({r["layer_ms"]} each), lm_head {r["lm_head_ms"]} ms, other {other:F2} ms");
+        Console.WriteLine("  (layers: one decoder layer on one token, timed alone, × the layer count; lm_head: the vocabulary product;" +
+                          " other: the rest of a decode step — embedding, final norm, sampling, the host read of the token)");
     }
 }
