@@ -1,20 +1,14 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
-using Eagle.AI.Engine.Decoding;
+using Eagle.AI.Engine.Demo;
 using Eagle.AI.Engine.Drafting;
-using Eagle.AI.Engine.Llama;
 using Eagle.AI.Engine.Runtime;
 using Eagle.AI.Engine.Text;
-using static TorchSharp.torch;
 
 namespace Eagle.AI.Testing;
 
 /// <summary>
-/// A tiny LLaMA-3.1-layout target (the real 128,256-token vocabulary and tokenizer files) overfitted on CPU to the
-/// conversations of <see cref="TinyChatScript"/>, with an EAGLE-3 head trained on it: random weights never answer or
-/// call a tool, this model does, so end-to-end tests can run the real engine with speculation on. Built once, seeded,
+/// The tiny chat demo model (<see cref="TinyChatRecipe"/>: a tiny target overfitted to <see cref="TinyChatScript"/> and
+/// a trained EAGLE-3 head) for end-to-end tests that run the real engine with speculation on. Built once, seeded,
 /// under <c>&lt;repo&gt;/.cache/tiny-chat-&lt;recipe hash&gt;</c> (a file lock makes concurrent test processes wait for one
 /// builder); a build that does not reproduce every scripted answer greedily fails instead of caching.
 /// </summary>
@@ -23,25 +17,19 @@ public static class TinyChatModel
     /// <summary>The model id <see cref="Options"/> gives the client.</summary>
     public const string ModelId = "tiny-chat";
 
-    private const long Seed = 20261128;
-    private static readonly TrainingOptions TargetTraining = new() { Steps = 500, LearningRate = 4e-3, SequencesPerStep = 4, Seed = Seed };
-    // The training-time test (4 unrolled draft steps) is what makes the head accepted past the first draft token.
-    private static readonly TrainingOptions HeadTraining = new() { Steps = 300, LearningRate = 3e-3, SequencesPerStep = 4, Seed = Seed + 1, UnrollSteps = 4 };
-    private const int DraftVocabulary = 1024;
-
     private static readonly Lazy<string> s_folder = new(GetOrBuild);
 
     /// <summary>The model folder: config.json, model.safetensors, tokenizer files, draft/.</summary>
     public static string Folder => s_folder.Value;
 
     /// <summary>The EAGLE-3 head's folder.</summary>
-    public static string DraftFolder => Path.Combine(Folder, "draft");
+    public static string DraftFolder => Path.Combine(Folder, TinyChatRecipe.DraftFolderName);
 
     /// <summary>The folder holding Eagle.AI.sln.</summary>
     public static string RepoRoot => TestRepository.Root;
 
     /// <summary>A small draft tree: enough for a trained head to be accepted several tokens deep, cheap on two cores.</summary>
-    public static TreeSettings Tree { get; } = new() { TotalTokens = 12, Depth = 5, TopK = 3 };
+    public static TreeSettings Tree => TinyChatRecipe.Tree;
 
     /// <summary>CPU, fp32, this model, and its draft head (<paramref name="speculative"/>) with <see cref="Tree"/>.</summary>
     public static EagleOptions Options(bool speculative = true) => new()
@@ -55,19 +43,14 @@ public static class TinyChatModel
     };
 
     /// <summary>Every scripted answer: the prompt (ending with the open assistant header) and the ids the model continues it with.</summary>
-    public static IReadOnlyList<(int[] Prompt, int[] Answer)> ScriptedAnswers()
-    {
-        var tokenizer = Llama3Tokenizer.Load(TestRepository.TokenizerFolder);
-        return TinyChatCorpus.Checks(tokenizer, TinyChatCorpus.Conversations()).Select(c => (c.Prompt, c.Expected)).ToList();
-    }
+    public static IReadOnlyList<(int[] Prompt, int[] Answer)> ScriptedAnswers() =>
+        TinyChatRecipe.ScriptedAnswers(Llama3Tokenizer.Load(TestRepository.TokenizerFolder));
 
     private static string GetOrBuild()
     {
         TorchRuntime.EnsureInitialized();
         var tokenizer = Llama3Tokenizer.Load(TestRepository.TokenizerFolder);
-        var conversations = TinyChatCorpus.Conversations();
-        var sequences = TinyChatCorpus.Render(tokenizer, conversations);
-        string folder = Path.Combine(TestRepository.CacheFolder, "tiny-chat-" + RecipeHash(sequences));
+        string folder = Path.Combine(TestRepository.CacheFolder, "tiny-chat-" + TinyChatRecipe.Hash(tokenizer));
         string marker = Path.Combine(folder, "built.json");
         if (File.Exists(marker)) return folder;
 
@@ -76,74 +59,19 @@ public static class TinyChatModel
         if (File.Exists(marker)) return folder;                        // another process built it while we waited
         string building = folder + ".building-" + Environment.ProcessId;
         if (Directory.Exists(building)) Directory.Delete(building, recursive: true);
-        // One thread: two-thread kernels crawl when the machine is oversubscribed (parallel test processes), and the
-        // checks below pin what these exact sums produced.
-        int threads = get_num_threads();
-        set_num_threads(1);
-        BuildReport report;
         try
         {
-            report = Build(building, tokenizer, conversations, sequences);
+            // The first test run on a machine waits for this build: say on stderr what it is doing.
+            TinyChatRecipe.Build(building, TestRepository.TokenizerFolder, Console.Error.WriteLine);
         }
         catch
         {
             if (Directory.Exists(building)) Directory.Delete(building, recursive: true); // leave no half-built model behind
             throw;
         }
-        finally
-        {
-            set_num_threads(threads);
-        }
-        File.WriteAllText(Path.Combine(building, "built.json"), JsonSerializer.Serialize(report));
         if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); // an interrupted build of the same recipe
         Directory.Move(building, folder);
         return folder;
-    }
-
-    private static BuildReport Build(string folder, Llama3Tokenizer tokenizer, List<ScriptedConversation> conversations, List<LearnedSequence> sequences)
-    {
-        var clock = Stopwatch.StartNew();
-        using var target = LlamaFactory.CreateRandom(LlamaPresets.Get("tiny"), seed: Seed, ScalarType.Float32, CPU);
-        var fit = LlamaTrainer.Train(target, sequences, TargetTraining, Progress("target", TargetTraining.Steps, clock));
-        var failures = TinyChatCorpus.Checks(tokenizer, conversations)
-            .Where(check => !Answer(target, check.Prompt, check.Expected.Length).SequenceEqual(check.Expected))
-            .Select(check => tokenizer.Decode(check.Expected))
-            .ToList();
-        if (failures.Count > 0)
-            throw new InvalidOperationException(
-                $"The tiny chat model did not learn its script ({failures.Count} answers wrong, training accuracy {fit.FirstTokenAccuracy:P1}, " +
-                $"last loss {fit.Losses[^1]:F4}); first wrong: '{failures[0]}'. Raise the training steps in {nameof(TinyChatModel)}.");
-        LlamaCheckpoint.Save(target, folder);
-
-        int vd = Math.Min(DraftVocabulary, target.Config.VocabSize);
-        using var head = Eagle3Head.CreateRandom(target, Seed + 2, vd, lmHeadScale: 1.0);
-        head.SetDraftToTarget(EagleTrainer.DraftVocabulary(sequences.Select(s => s.Ids), vd, target.Config.VocabSize));
-        var headFit = EagleTrainer.Train(head, sequences.Select(s => s.Ids).ToList(), HeadTraining, Progress("draft head", HeadTraining.Steps, clock));
-        head.Save(Path.Combine(folder, "draft"));
-
-        TokenizerFiles.CopyInto(folder);
-        return new BuildReport(clock.Elapsed.TotalSeconds, fit.Losses[^1], fit.FirstTokenAccuracy, headFit.Losses[^1], headFit.FirstTokenAccuracy);
-    }
-
-    // The first test run on a machine waits for this build: say on stderr what it is doing.
-    private static Action<int, double> Progress(string what, int steps, Stopwatch clock) => (step, loss) =>
-    {
-        if ((step + 1) % 50 == 0 || step + 1 == steps)
-            Console.Error.WriteLine(FormattableString.Invariant($"tiny chat model: {what} step {step + 1}/{steps}, loss {loss:F4}, {clock.Elapsed.TotalSeconds:F0} s"));
-    };
-
-    private static int[] Answer(LlamaForCausalLM target, int[] prompt, int length) =>
-        [.. new VanillaGenerator(target).Generate(prompt, new GenerationOptions { MaxNewTokens = length, StopTokenIds = [] }).OutputIds];
-
-    // The folder name follows the training data and settings, so a changed script never reuses a stale model.
-    private static string RecipeHash(List<LearnedSequence> sequences)
-    {
-        var text = new StringBuilder();
-        text.Append(FormattableString.Invariant($"{Seed} {TargetTraining} {HeadTraining} {DraftVocabulary} {JsonSerializer.Serialize(LlamaPresets.Get("tiny"))}\n"));
-        text.Append("optimizer: Eagle.AI AdamW\n");                    // the trainers stopped using TorchSharp's AdamW
-        foreach (var s in sequences)
-            text.Append(string.Join(',', s.Ids)).Append('|').Append(string.Concat(s.Learn!.Select(b => b ? '1' : '0'))).Append('\n');
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..12];
     }
 
     private static FileStream AcquireLock(string path)
@@ -161,6 +89,4 @@ public static class TinyChatModel
             }
         }
     }
-
-    private sealed record BuildReport(double Seconds, double TargetLoss, double TargetAccuracy, double HeadLoss, double HeadAgreement);
 }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
-using static Eagle.AI.Testing.TinyChatScript;
+using static Eagle.AI.Engine.Demo.TinyChatScript;
 
 namespace Eagle.AI.Tests;
 

@@ -16,6 +16,7 @@ internal static class GenerateCommand
         var model = new Option<string>("--model") { Description = "target model folder", Required = true };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "comma-separated prompt token ids, used as given (no BOS added)" };
         var promptText = new Option<string?>("--prompt") { Description = "prompt text, encoded plain with BOS added (needs a tokenizer in the model folder)" };
+        var user = new Option<string?>("--user") { Description = "one user message, rendered in the LLaMA-3 chat format (needs a tokenizer in the model folder)" };
         var messages = new Option<string?>("--messages") { Description = "a conversation JSON file — an OpenAI messages array, or {\"messages\": …, \"tools\": …} — rendered in the LLaMA-3 chat format" };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "most tokens to generate", DefaultValueFactory = _ => 64 };
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 0f };
@@ -26,7 +27,7 @@ internal static class GenerateCommand
         var shared = new ModelOptions();
         var cmd = new Command("generate", "Generate from a prompt, vanilla or (with --draft) speculative")
         {
-            model, promptIds, promptText, messages, maxNew, temperature, topP, topK, seed, json,
+            model, promptIds, promptText, user, messages, maxNew, temperature, topP, topK, seed, json,
         };
         shared.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
@@ -43,7 +44,7 @@ internal static class GenerateCommand
             };
             options.Validate();
             var tokenizer = ModelOptions.TryTokenizer(folder);
-            int[] prompt = Prompt(r.GetValue(promptIds), r.GetValue(promptText), r.GetValue(messages), tokenizer, folder);
+            int[] prompt = Prompt(r.GetValue(promptIds), r.GetValue(promptText), r.GetValue(user), r.GetValue(messages), tokenizer, folder);
             using var target = LlamaCheckpoint.Load(folder, plan, Cli.LoadProgress("model"));
             using var drafter = r.GetValue(shared.Draft) is { } draft
                 ? EagleDrafter.Load(draft, target, shared.TreeSettings(r, r.GetValue(shared.TotalTokens)!), Cli.LoadProgress("draft head"), plan.DraftDevice)
@@ -73,17 +74,18 @@ internal static class GenerateCommand
         return cmd;
     }
 
-    // Exactly one of the three prompt forms; text forms need the model folder's tokenizer.
-    private static int[] Prompt(string? ids, string? text, string? messagesFile, Llama3Tokenizer? tokenizer, string folder)
+    // Exactly one of the prompt forms; text forms need the model folder's tokenizer.
+    private static int[] Prompt(string? ids, string? text, string? user, string? messagesFile, Llama3Tokenizer? tokenizer, string folder)
     {
-        int given = (ids is null ? 0 : 1) + (text is null ? 0 : 1) + (messagesFile is null ? 0 : 1);
-        if (given != 1) throw new ArgumentException("give exactly one of --prompt-ids, --prompt, --messages");
+        int given = new[] { ids, text, user, messagesFile }.Count(v => v is not null);
+        if (given != 1) throw new ArgumentException("give exactly one of --prompt-ids, --prompt, --user, --messages");
         if (ids is not null) return Cli.ParseIds(ids, "--prompt-ids");
         if (tokenizer is null)
-            throw new ArgumentException($"--prompt and --messages need a tokenizer in {folder} (original/tokenizer.model or tokenizer.json)");
+            throw new ArgumentException($"--prompt, --user and --messages need a tokenizer in {folder} (original/tokenizer.model or tokenizer.json)");
         if (text is not null) return [tokenizer.BosId, .. tokenizer.Encode(text)];
-        if (!File.Exists(messagesFile)) throw new FileNotFoundException($"--messages: {messagesFile} not found", messagesFile);
         var defaults = ChatFormatOptions.Default with { Version = ChatFormatVersionDetector.Detect(folder) };
+        if (user is not null) return [.. new Llama3ChatFormat(tokenizer).Format([PromptMessage.User(user)], null, defaults).Ids];
+        if (!File.Exists(messagesFile)) throw new FileNotFoundException($"--messages: {messagesFile} not found", messagesFile);
         IReadOnlyList<ChatConversation> conversations;
         try
         {

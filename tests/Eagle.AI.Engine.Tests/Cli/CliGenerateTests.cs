@@ -45,6 +45,10 @@ public class CliGenerateTests
         var plainArray = Json(EagleProcess.Run("generate", "--model", model, "--messages", conversation, "--max-new-tokens", "3", "--json"));
         Assert.Equal(expected.Count, plainArray.GetProperty("stats").GetProperty("prompt_tokens").GetInt32());   // a bare messages array too
 
+        var userOnly = Json(EagleProcess.Run("generate", "--model", model, "--user", "Hi <|eot_id|>", "--max-new-tokens", "3", "--json"));
+        var expectedUser = new Eagle.AI.Engine.Text.Llama3ChatFormat(TextTestData.Tokenizer).Format([Eagle.AI.Engine.Text.PromptMessage.User("Hi <|eot_id|>")]).Ids;
+        Assert.Equal(expectedUser.Count, userOnly.GetProperty("stats").GetProperty("prompt_tokens").GetInt32());  // one user message, chat-formatted
+
         var none = EagleProcess.Run("generate", "--model", model, "--prompt", "a", "--prompt-ids", "1");
         Assert.Equal(1, none.ExitCode);
         Assert.Contains("exactly one of", none.StdErr);

@@ -64,6 +64,25 @@ public class CliSmokeTests
     }
 
     [Fact]
+    public void The_chat_preset_names_the_tokenizer_it_needs_and_refuses_a_used_folder()
+    {
+        using var dir = new TempDir();
+        var noTokenizer = EagleProcess.Run("create-test-model", Path.Combine(dir.Path, "chat"), "--preset", "chat", "--tokenizer", dir.Path);
+        Assert.Equal(1, noTokenizer.ExitCode);
+        Assert.Contains("needs the LLaMA-3.1 tokenizer.json", noTokenizer.StdErr);
+        Assert.Contains("build/fetch-tokenizer.sh", noTokenizer.StdErr);
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "chat")));
+
+        string used = Path.Combine(dir.Path, "used");
+        Directory.CreateDirectory(used);
+        File.WriteAllText(Path.Combine(used, "keep.txt"), "mine");
+        var notEmpty = EagleProcess.Run("create-test-model", used, "--preset", "chat", "--tokenizer", Text.TextTestData.TokenizerFolder);
+        Assert.Equal(1, notEmpty.ExitCode);
+        Assert.Contains("is not empty", notEmpty.StdErr);
+        Assert.True(File.Exists(Path.Combine(used, "keep.txt")));                     // nothing of the user's is touched
+    }
+
+    [Fact]
     public void Bad_input_gets_one_clear_line_and_exit_code_1()
     {
         using var dir = new TempDir();

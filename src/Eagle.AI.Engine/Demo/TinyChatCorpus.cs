@@ -1,9 +1,9 @@
 using System.Text.Json;
 using Eagle.AI.Engine.Llama;
 using Eagle.AI.Engine.Text;
-using static Eagle.AI.Testing.TinyChatScript;
+using static Eagle.AI.Engine.Demo.TinyChatScript;
 
-namespace Eagle.AI.Testing;
+namespace Eagle.AI.Engine.Demo;
 
 /// <summary>One scripted conversation: its messages (assistant turns included), the tools offered, and which turns are answers to learn.</summary>
 internal sealed record ScriptedConversation(IReadOnlyList<PromptMessage> Messages, IReadOnlyList<PromptTool>? Tools);
@@ -12,7 +12,7 @@ internal sealed record ScriptedConversation(IReadOnlyList<PromptMessage> Message
 internal sealed record ScriptedCheck(int[] Prompt, int[] Expected);
 
 /// <summary>
-/// The training conversations of <see cref="TinyChatModel"/>, rendered with the same 3.1 chat format the provider uses.
+/// The training conversations of the tiny chat demo model (<see cref="TinyChatRecipe"/>), rendered with the same 3.1 chat format the provider uses.
 /// The wording around the answers varies (system prompts, tool schemas as the different front ends write them,
 /// plugin-qualified tool names) so the model learns to answer the question, not to recognise one exact prompt.
 /// </summary>

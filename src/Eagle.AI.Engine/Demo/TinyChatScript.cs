@@ -1,7 +1,7 @@
-namespace Eagle.AI.Testing;
+namespace Eagle.AI.Engine.Demo;
 
 /// <summary>
-/// What <see cref="TinyChatModel"/> was trained to say. Greedy decoding reproduces these strings exactly, so end-to-end
+/// What the tiny chat demo model (<see cref="TinyChatRecipe"/>) is trained to say. Greedy decoding reproduces these strings exactly, so end-to-end
 /// tests can assert on them.
 /// </summary>
 public static class TinyChatScript
