@@ -29,7 +29,7 @@ internal static partial class Log
     [LoggerMessage(8, LogLevel.Debug, "ChatOptions.{Option} is not supported by the local engine and is ignored")]
     public static partial void IgnoredOption(ILogger logger, string option);
 
-    [LoggerMessage(9, LogLevel.Debug, "Request done: {PromptTokens} prompt + {GeneratedTokens} generated tokens, {TargetForwards} target forwards, tau {Tau:F2}, {Reason}")]
+    [LoggerMessage(9, LogLevel.Information, "Request done: {PromptTokens} prompt + {GeneratedTokens} generated tokens, {TargetForwards} target forwards, tau {Tau:F2}, {Reason}")]
     public static partial void RequestDone(ILogger logger, int promptTokens, int generatedTokens, int targetForwards, double tau, string reason);
 
     [LoggerMessage(10, LogLevel.Information, "Decoder layers placed as {Placement}")]

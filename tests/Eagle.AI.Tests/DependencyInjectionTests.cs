@@ -182,6 +182,7 @@ public class DependencyInjectionTests
         Assert.Contains(messages, m => m.StartsWith("Loading draft head:", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("Loaded ", StringComparison.Ordinal) && m.Contains("Eagle3", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("Warm-up request took", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("Request done: ", StringComparison.Ordinal));   // the request summary, at Information
         // the memory a batch and the prefix cache take, sized for this machine (no PrefixCacheTokens given)
         Assert.Contains(messages, m => m.StartsWith("Batching: up to 8 requests decoded together; a request's KV takes", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("Prefix cache: up to ", StringComparison.Ordinal) && m.Contains("a quarter of the", StringComparison.Ordinal));

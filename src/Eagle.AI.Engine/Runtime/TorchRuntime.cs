@@ -40,13 +40,7 @@ public static class TorchRuntime
             }
             catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException or EntryPointNotFoundException)
             {
-                throw new TorchRuntimeException(
-                    "TorchSharp could not load its native library (libLibTorchSharp.so / libtorch). Fixes: " +
-                    "(1) an application must reference a libtorch package: libtorch-cpu-linux-x64 (the default of this repo's " +
-                    "apps) or, for NVIDIA GPUs, build with -p:EagleTorchBackend=cuda (TorchSharp-cuda-linux); " +
-                    $"(2) or set {LibTorchDirVariable} to a PyTorch installation's torch/lib folder; " +
-                    "(3) on Debian 12 / Ubuntu 22.04 libLibTorchSharp.so needs GLIBCXX_3.4.32: build through this repo's " +
-                    "build/Eagle.NativeFix.targets, which weakens that requirement in the build output. Cause: " + Innermost(e).Message, e);
+                throw new TorchRuntimeException(NativeLoadMessage(e), e);
             }
             initialized = true;
         }
@@ -99,6 +93,22 @@ public static class TorchRuntime
 
     private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
 
+    /// <summary>
+    /// One line for an application whose native libtorch did not load: what to add to it (a libtorch package or
+    /// <see cref="LibTorchDirVariable"/>), and the first line of the cause (TorchSharp's own message lists every path it
+    /// probed; the exception keeps it as its inner exception).
+    /// </summary>
+    internal static string NativeLoadMessage(Exception e)
+    {
+        string cause = Innermost(e).Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
+        if (cause.Length > 200) cause = cause[..200] + "…";
+        string glibcxx = cause.Contains("GLIBCXX", StringComparison.Ordinal)
+            ? " This system's libstdc++ is older than libLibTorchSharp.so wants: reference Eagle.AI.Engine as a package (its build targets patch the copy in your output) or use a newer distribution."
+            : "";
+        return "TorchSharp could not load its native libtorch: add a libtorch package to the application (libtorch-cpu-linux-x64 for the CPU, " +
+               $"TorchSharp-cuda-linux for NVIDIA GPUs) or set {LibTorchDirVariable} to a PyTorch installation's torch/lib folder.{glibcxx} Cause: {cause}";
+    }
+
     /// <summary>Whether two devices are the same (<see cref="Device"/> compares by reference; index −1 and 0 alike).</summary>
     public static bool SameDevice(Device a, Device b) =>
         a.type == b.type && Math.Max(a.index, 0) == Math.Max(b.index, 0);
@@ -121,9 +131,9 @@ public static class TorchRuntime
                 throw new ArgumentException($"device '{spec}': expected cuda:N with N a GPU index", nameof(spec));
             if (!cuda.is_available())
                 throw new TorchRuntimeException(
-                    $"device '{spec}' requested but CUDA is not available: build the application with " +
-                    $"-p:EagleTorchBackend=cuda (TorchSharp-cuda-linux) or set {LibTorchDirVariable} to a CUDA PyTorch's torch/lib, " +
-                    "and check the NVIDIA driver (nvidia-smi)");
+                    $"device '{spec}' requested but CUDA is not available: reference TorchSharp-cuda-linux in the application " +
+                    $"(instead of libtorch-cpu-linux-x64) or set {LibTorchDirVariable} to a CUDA PyTorch's torch/lib, and check the " +
+                    "NVIDIA driver (nvidia-smi); this repository's apps build that way with -p:EagleTorchBackend=cuda");
             int count = cuda.device_count();
             if (index < 0 || index >= count)
                 throw new ArgumentException($"device '{spec}': there are {count} CUDA devices (0..{count - 1})", nameof(spec));
