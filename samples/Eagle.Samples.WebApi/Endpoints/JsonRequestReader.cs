@@ -31,10 +31,15 @@ internal static class JsonRequestReader
         }
         catch (JsonException e)
         {
-            // A value of the wrong type: its path (e.g. "$.messages[0].role") names the field. Malformed JSON (the reader's
-            // error, a JsonException too, is the inner one, or the only one) has no field at fault.
-            string? param = e.InnerException is not JsonException && e.Path is { Length: > 2 } path ? path[2..] : null;
-            throw new RequestError(StatusCodes.Status400BadRequest, $"The request body is not valid: {e.Message}", param, "invalid_json");
+            // Malformed JSON: the reader's error (a JsonException too) is the inner one, or the only one, and says where.
+            // A value of the wrong type: its path (e.g. "$.messages[0].role") names the field; the serializer's message
+            // would name our .NET types instead.
+            if (e.InnerException is JsonException || e.Path is null)
+                throw new RequestError(StatusCodes.Status400BadRequest, $"The request body is not valid JSON: {(e.InnerException ?? e).Message}", null, "invalid_json");
+            if (e.Path is not { Length: > 2 } path)
+                throw new RequestError("The request body must be a JSON object.");
+            string param = path[2..];
+            throw new RequestError(StatusCodes.Status400BadRequest, $"Invalid type for '{param}'.", param, "invalid_type");
         }
     }
 
