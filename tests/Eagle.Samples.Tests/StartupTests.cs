@@ -50,13 +50,15 @@ public sealed class StartupTests
     }
 
     [Fact]
-    public async Task Options_that_do_not_validate_end_the_process_with_a_message_and_exit_code_1()
+    public async Task Options_that_do_not_validate_end_the_process_with_one_message_naming_each_and_exit_code_1()
     {
         using var temp = new TempFolder();
-        using var server = new ServerProcess(temp.Path, "--Eagle:ModelPath=no-such-model", "--Eagle:Warmup=true", "--urls=http://127.0.0.1:0");
+        using var server = new ServerProcess(temp.Path, "--Eagle:ModelPath=no-such-model", "--Eagle:Warmup=true",
+            "--Server:DefaultMaxTokens=5000", "--Server:MaxTokens=100", "--urls=http://127.0.0.1:0");
         Assert.Equal(1, await server.ExitCodeAsync(ProcessTimeout));
         Assert.Contains("cannot start", server.Errors, StringComparison.Ordinal);
         Assert.Contains("no-such-model", server.Errors, StringComparison.Ordinal);
+        Assert.Contains("Server:DefaultMaxTokens (5000) must not exceed Server:MaxTokens (100)", server.Errors, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", server.Errors, StringComparison.Ordinal);
     }
 

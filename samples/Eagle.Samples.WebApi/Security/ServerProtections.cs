@@ -12,7 +12,8 @@ namespace Eagle.Samples.WebApi.Security;
 /// <summary>
 /// What <see cref="ServerOptions"/> turns on, with ASP.NET Core's own pieces: Kestrel's request body limit, an
 /// authentication scheme for API keys, the rate limiter per key, CORS for the configured origins only. Everything
-/// reads the options when first used, so tests and deployments may set them however configuration allows.
+/// reads the configuration when first used (not when this runs), so tests and deployments may set it however
+/// configuration allows.
 /// </summary>
 internal static class ServerProtections
 {
@@ -20,8 +21,13 @@ internal static class ServerProtections
     {
         services.AddOptions<ServerOptions>().Bind(configuration.GetSection(ServerOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ServerOptions>>((kestrel, server) =>
-            kestrel.Limits.MaxRequestBodySize = server.Value.MaxRequestBodyBytes);
+        // Kestrel is built with the app, before options are validated (at start, where a bad value ends the process
+        // with its message), so it reads the raw value and keeps its own default for an invalid one.
+        services.AddOptions<KestrelServerOptions>().Configure(kestrel =>
+        {
+            long limit = configuration.GetValue($"{ServerOptions.Section}:{nameof(ServerOptions.MaxRequestBodyBytes)}", new ServerOptions().MaxRequestBodyBytes);
+            if (limit >= 1) kestrel.Limits.MaxRequestBodySize = limit;
+        });
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
