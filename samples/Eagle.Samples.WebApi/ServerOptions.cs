@@ -36,11 +36,11 @@ public sealed class ServerOptions
     /// <summary>The first thing wrong with these options, or null.</summary>
     internal string? Problem() =>
         MaxRequestBodyBytes < 1 ? "Server:MaxRequestBodyBytes must be at least 1."
-        : !(RequestTimeoutSeconds >= 0) ? "Server:RequestTimeoutSeconds must be 0 (no limit) or more."
+        : !(RequestTimeoutSeconds >= 0 && RequestTimeoutSeconds <= 86400) ? "Server:RequestTimeoutSeconds must be between 0 (no limit) and 86400 (a day)."
         : DefaultMaxTokens < 0 ? "Server:DefaultMaxTokens must be 0 (the engine's default) or more."
         : MaxTokens < 0 ? "Server:MaxTokens must be 0 (no cap) or more."
         : MaxTokens > 0 && DefaultMaxTokens > MaxTokens ? $"Server:DefaultMaxTokens ({DefaultMaxTokens}) must not exceed Server:MaxTokens ({MaxTokens})."
-        : !(KeepAliveSeconds > 0) ? "Server:KeepAliveSeconds must be more than 0."
+        : !(KeepAliveSeconds > 0 && KeepAliveSeconds <= 3600) ? "Server:KeepAliveSeconds must be more than 0 and at most 3600."
         : RequestsPerMinute < 0 ? "Server:RequestsPerMinute must be 0 (no limit) or more."
         : ApiKeys.Any(string.IsNullOrWhiteSpace) ? "Server:ApiKeys must not hold an empty key."
         : null;

@@ -89,11 +89,23 @@ internal static partial class ChatCompletionsEndpoint
         {
             moving = from.MoveNextAsync().AsTask();
             TimeSpan wait = events.Started ? keepAlive : HeaderGrace < keepAlive ? HeaderGrace : keepAlive;
-            while (await Task.WhenAny(moving, Task.Delay(wait)).ConfigureAwait(false) != moving)
+            while (!moving.IsCompleted)
             {
-                if (events.Started) await events.PingAsync().ConfigureAwait(false);
-                else await events.StartAsync().ConfigureAwait(false);
-                wait = keepAlive;
+                try
+                {
+                    // WaitAsync's timer goes away with the update; a Task.Delay per token would linger for the interval.
+                    await moving.WaitAsync(wait).ConfigureAwait(false);
+                }
+                catch (TimeoutException) when (!moving.IsCompleted)
+                {
+                    if (events.Started) await events.PingAsync().ConfigureAwait(false);
+                    else await events.StartAsync().ConfigureAwait(false);
+                    wait = keepAlive;
+                }
+                catch (Exception) when (moving.IsCompleted)
+                {
+                    break;   // the update's own failure, thrown below
+                }
             }
             bool more = await moving.ConfigureAwait(false);
             moving = null;
