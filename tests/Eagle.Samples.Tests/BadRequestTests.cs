@@ -53,7 +53,12 @@ public sealed class BadRequestTests(ScriptedServer server) : IClassFixture<Scrip
     public async Task BadRequest_Is400NamingTheParameter(string body, string? param)
     {
         using var http = server.CreateClient();
-        await (await http.PostJsonAsync(body)).ErrorAsync(HttpStatusCode.BadRequest, param);
+        var error = await (await http.PostJsonAsync(body)).ErrorAsync(HttpStatusCode.BadRequest, param);
+        // The client's words, not .NET's: no type names, no "(Parameter 'x')".
+        string message = error.GetProperty("message").GetString()!;
+        Assert.DoesNotContain("System.", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Eagle.", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -128,12 +128,14 @@ public sealed class EndToEndHttpTests(TinyChatServer server)
     }
 
     [Fact]
-    public async Task PromptOverTheContext_Is400OnMessages()
+    public async Task PromptOverTheContext_Is400OnMessages_WithOpenAIsCode()
     {
         using var http = server.CreateClient();
         string tooLong = string.Concat(Enumerable.Repeat(" hello", 9000));   // > 8192 tokens, the default context limit
         var error = await (await http.PostJsonAsync(Request(tooLong))).ErrorAsync(HttpStatusCode.BadRequest, "messages");
         Assert.Contains("context limit", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("context_length_exceeded", error.GetProperty("code").GetString());
     }
 
     [Fact]

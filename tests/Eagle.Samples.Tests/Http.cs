@@ -9,8 +9,8 @@ internal static class Http
 {
     public const string ChatCompletions = "/v1/chat/completions";
 
-    public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string body) =>
-        client.PostAsync(ChatCompletions, new StringContent(body, Encoding.UTF8, "application/json"));
+    public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string body, CancellationToken cancellationToken = default) =>
+        client.PostAsync(ChatCompletions, new StringContent(body, Encoding.UTF8, "application/json"), cancellationToken);
 
     /// <summary>Checks the status and the JSON content type, and returns the parsed body.</summary>
     public static async Task<JsonElement> JsonAsync(this HttpResponseMessage response, HttpStatusCode expected)
@@ -27,7 +27,8 @@ internal static class Http
         var body = await response.JsonAsync(expected);
         var error = body.GetProperty("error");
         Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
-        Assert.Equal((int)expected >= 500 ? "server_error" : "invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal((int)expected >= 500 ? "server_error" : expected == HttpStatusCode.TooManyRequests ? "rate_limit_error" : "invalid_request_error",
+            error.GetProperty("type").GetString());
         var actualParam = error.GetProperty("param");
         Assert.Equal(param, actualParam.ValueKind == JsonValueKind.Null ? null : actualParam.GetString());
         Assert.True(error.TryGetProperty("code", out _), "The error has no 'code' (OpenAI always sends it, possibly null).");

@@ -9,7 +9,8 @@ namespace Eagle.Samples.Tests;
 /// it says <c>Tool said: {result}</c>; with a function offered (and tools not turned off) it calls the first one with
 /// <c>{"city":"Paris"}</c>; with a token budget it writes that many words and stops for length; otherwise it echoes the
 /// last user text word by word; <see cref="FailAtOnce"/> and <see cref="FailMidway"/> make it throw before or after its
-/// first update. It records the last request it saw.
+/// first update, <see cref="OutOfRange"/> refuses an option the way an engine does, <see cref="Slow"/> waits before each
+/// word and <see cref="Endless"/> writes until it is cancelled. It records the last request it saw.
 /// </summary>
 internal sealed class ScriptedChatClient : IChatClient
 {
@@ -20,6 +21,10 @@ internal sealed class ScriptedChatClient : IChatClient
     public const string FailAtOnce = "fail at once";
     public const string FailMidway = "fail midway";
     public const string Busy = "be busy";
+    public const string OutOfRange = "out of range";
+    public const string Slow = "answer slowly";
+    public const string Endless = "never stop";
+    public static readonly TimeSpan SlowDelay = TimeSpan.FromMilliseconds(700);
 
     public IReadOnlyList<ChatMessage>? LastMessages { get; private set; }
 
@@ -63,6 +68,26 @@ internal sealed class ScriptedChatClient : IChatClient
         string question = messages.Last(m => m.Role == ChatRole.User).Text;
         if (question == FailAtOnce) throw new InvalidOperationException("The scripted model failed at once.");
         if (question == Busy) throw new Eagle.AI.EngineBusyException(8, 64, TimeSpan.FromSeconds(2.4));
+        if (question == OutOfRange) throw new ArgumentOutOfRangeException(nameof(ChatOptions.TopP), 0f, "top_p must be above 0 for this model");
+        if (question == Slow)
+        {
+            foreach (string word in new[] { "Slow", " but", " sure" })
+            {
+                await Task.Delay(SlowDelay, cancellationToken);
+                yield return Update(new TextContent(word));
+            }
+            yield break;
+        }
+        if (question == Endless)
+        {
+            // Bounded, so a test that fails to cancel it still ends.
+            for (int i = 0; i < 300; i++)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+                yield return Update(new TextContent(" more"));
+            }
+            yield break;
+        }
         if (question == FailMidway)
         {
             yield return Update(new TextContent("Half an answer"));

@@ -4,22 +4,33 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace Eagle.Samples.WebApi.Endpoints;
 
-/// <summary><c>GET /v1/models</c> and <c>GET /v1/models/{id}</c>: the one served model.</summary>
+/// <summary><c>GET /v1/models</c> and <c>GET /v1/models/{id}</c>: the one served model (a 503 when it failed to load).</summary>
 internal static class ModelsEndpoint
 {
-    public static void MapModels(this IEndpointRouteBuilder app)
+    public static RouteGroupBuilder MapModels(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/models", ([FromServices] ServedModel served) =>
-            TypedResults.Json(new ModelList { Data = [Card(served)] }, OpenAIJsonContext.Default.ModelList));
-        app.MapGet("/v1/models/{id}", async (HttpContext context, string id, [FromServices] ServedModel served) =>
-        {
-            if (id == served.Id)
-                await context.Response.WriteAsJsonAsync(Card(served), OpenAIJsonContext.Default.ModelCard, contentType: null, context.RequestAborted)
-                    .ConfigureAwait(false);
-            else
-                await ErrorWriter.WriteAsync(context.Response, RequestError.ModelNotFound(id, served.Id)).ConfigureAwait(false);
-        });
+        var models = app.MapGroup("/v1/models");
+        models.MapGet("", (HttpContext context, [FromServices] ServedModel served) =>
+            AnswerAsync(context, served, card => context.Response.WriteAsJsonAsync(new ModelList { Data = [card] }, OpenAIJsonContext.Default.ModelList,
+                contentType: null, context.RequestAborted)));
+        models.MapGet("/{id}", (HttpContext context, string id, [FromServices] ServedModel served) =>
+            AnswerAsync(context, served, card => id == card.Id
+                ? context.Response.WriteAsJsonAsync(card, OpenAIJsonContext.Default.ModelCard, contentType: null, context.RequestAborted)
+                : ErrorWriter.WriteAsync(context.Response, RequestError.ModelNotFound(id, card.Id))));
+        return models;
     }
 
-    private static ModelCard Card(ServedModel served) => new() { Id = served.Id, Created = served.Created };
+    private static Task AnswerAsync(HttpContext context, ServedModel served, Func<ModelCard, Task> answer)
+    {
+        ModelCard card;
+        try
+        {
+            card = new() { Id = served.Id, Created = served.Created };
+        }
+        catch (RequestError error)
+        {
+            return ErrorWriter.WriteAsync(context.Response, error);
+        }
+        return answer(card);
+    }
 }

@@ -7,13 +7,18 @@ namespace Eagle.Samples.WebApi.Endpoints;
 
 /// <summary>
 /// Writes a <c>text/event-stream</c> the way OpenAI streams: each event is one <c>data: {json}</c> line and a blank
-/// line, flushed at once so the client sees every token as it comes; the stream ends with <c>data: [DONE]</c>.
+/// line, flushed at once so the client sees every token as it comes; the stream ends with <c>data: [DONE]</c>. While it
+/// waits, a comment line (<c>: keep-alive</c>, which SSE clients skip) keeps proxies and clients from cutting it.
 /// </summary>
 internal sealed class ServerSentEventWriter(HttpResponse response)
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+    private static readonly byte[] KeepAlive = ": keep-alive\n\n"u8.ToArray();
+
+    /// <summary>Whether the status line and headers are out (after which errors go as events).</summary>
+    public bool Started => response.HasStarted;
 
     public Task StartAsync()
     {
@@ -37,6 +42,12 @@ internal sealed class ServerSentEventWriter(HttpResponse response)
     public async Task WriteDoneAsync()
     {
         response.BodyWriter.Write(Done);
+        await response.BodyWriter.FlushAsync(response.HttpContext.RequestAborted).ConfigureAwait(false);
+    }
+
+    public async Task PingAsync()
+    {
+        response.BodyWriter.Write(KeepAlive);
         await response.BodyWriter.FlushAsync(response.HttpContext.RequestAborted).ConfigureAwait(false);
     }
 }

@@ -13,13 +13,33 @@ internal static class ClientErrorMapper
     /// <summary>The 400 (or 429) for <paramref name="exception"/>, or null when it is not about the request.</summary>
     public static RequestError? ToRequestError(Exception exception, ChatCompletionRequest request) => exception switch
     {
-        ArgumentException e => new RequestError(StatusCodes.Status400BadRequest, e.Message, ToRequestParam(e.ParamName, request),
-            e is ArgumentOutOfRangeException ? "invalid_value" : null),
+        ArgumentException e => FromArgument(e, ToRequestParam(e.ParamName, request)),
         NotSupportedException e => new RequestError(StatusCodes.Status400BadRequest, e.Message, "messages", "unsupported_value"),
         // Every batch slot runs and the queue is full: the client should come back later, not wait without bound.
         Eagle.AI.EngineBusyException e => new RequestError(StatusCodes.Status429TooManyRequests, e.Message, null, "rate_limit_exceeded") { RetryAfter = e.RetryAfter },
         _ => null,
     };
+
+    private static RequestError FromArgument(ArgumentException e, string? param) =>
+        new(StatusCodes.Status400BadRequest, Plain(e), param, ToCode(e, param));
+
+    /// <summary>
+    /// The message without what .NET appends for developers: <c> (Parameter 'TopP')</c> and, out of range,
+    /// <c>Actual value was 0.</c> on a new line. The client named no <c>TopP</c>; <c>param</c> names its field.
+    /// </summary>
+    private static string Plain(ArgumentException e)
+    {
+        string message = e.Message;
+        int cut = e.ParamName is { } name ? message.LastIndexOf($" (Parameter '{name}')", StringComparison.Ordinal) : -1;
+        return cut >= 0 ? message[..cut] : message.Split('\n')[0];
+    }
+
+    // The engine says "the context limit is N" when the prompt leaves no room; OpenAI's code for that lets clients
+    // (e.g. agent frameworks that trim history) recognise it.
+    private static string? ToCode(ArgumentException e, string? param) =>
+        param == "messages" && e.Message.Contains("context limit", StringComparison.Ordinal) ? "context_length_exceeded"
+        : e is ArgumentOutOfRangeException ? "invalid_value"
+        : null;
 
     private static string? ToRequestParam(string? paramName, ChatCompletionRequest request) => paramName switch
     {

@@ -7,13 +7,15 @@ namespace Eagle.Samples.WebApi.Mapping;
 /// <summary>
 /// The request's generation fields → <see cref="ChatOptions"/>. Ranges OpenAI documents are checked here; anything the
 /// model client itself refuses comes back as an <see cref="ArgumentException"/> that <see cref="ClientErrorMapper"/> maps.
+/// The answer budget is the server's too: a request without one gets <see cref="ServerOptions.DefaultMaxTokens"/> (not
+/// the whole context, which would hold a batch slot for minutes), and one may ask for at most <see cref="ServerOptions.MaxTokens"/>.
 /// </summary>
 internal static class OptionsMapper
 {
     /// <summary>OpenAI allows at most four stop sequences.</summary>
     private const int MaxStopSequences = 4;
 
-    public static ChatOptions ToChatOptions(ChatCompletionRequest request, string modelId)
+    public static ChatOptions ToChatOptions(ChatCompletionRequest request, string modelId, ServerOptions server)
     {
         if (request.Temperature is { } t && !(t >= 0f && t <= 2f))
             throw RequestError.Invalid("temperature", $"Invalid 'temperature' {t}: it must be between 0 and 2.");
@@ -27,6 +29,8 @@ internal static class OptionsMapper
             throw RequestError.Invalid("max_completion_tokens", $"Invalid 'max_completion_tokens' {request.MaxCompletionTokens}: it must be at least 1.");
         if (request.MaxTokens is < 1)
             throw RequestError.Invalid("max_tokens", $"Invalid 'max_tokens' {request.MaxTokens}: it must be at least 1.");
+        CheckCap(request.MaxCompletionTokens, "max_completion_tokens", server.MaxTokens);
+        CheckCap(request.MaxTokens, "max_tokens", server.MaxTokens);
         if (request.StreamOptions is not null && request.Stream != true)
             throw RequestError.Invalid("stream_options", "'stream_options' is only allowed when 'stream' is true.");
 
@@ -37,7 +41,7 @@ internal static class OptionsMapper
             Temperature = request.Temperature,
             TopP = request.TopP,
             // max_tokens is the deprecated spelling; the newer field wins when both are sent.
-            MaxOutputTokens = request.MaxCompletionTokens ?? request.MaxTokens,
+            MaxOutputTokens = request.MaxCompletionTokens ?? request.MaxTokens ?? (server.DefaultMaxTokens > 0 ? server.DefaultMaxTokens : null),
             StopSequences = ToStopSequences(request.Stop),
             Seed = request.Seed,
             FrequencyPenalty = request.FrequencyPenalty,
@@ -46,6 +50,12 @@ internal static class OptionsMapper
             ToolMode = ToolMapper.ToToolMode(request.ToolChoice, tools is { Count: > 0 }),
             AllowMultipleToolCalls = request.ParallelToolCalls,
         };
+    }
+
+    private static void CheckCap(int? value, string param, int cap)
+    {
+        if (value is { } v && cap > 0 && v > cap)
+            throw RequestError.Invalid(param, $"Invalid '{param}' {v}: this server allows at most {cap} (Server:MaxTokens).");
     }
 
     private static void CheckPenalty(float? value, string param)

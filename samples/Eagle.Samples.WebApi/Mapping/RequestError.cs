@@ -16,6 +16,14 @@ internal sealed class RequestError : Exception
         Code = code;
     }
 
+    public RequestError(int statusCode, string message, string? param, string? code, Exception? innerException)
+        : base(message, innerException)
+    {
+        StatusCode = statusCode;
+        Param = param;
+        Code = code;
+    }
+
     public RequestError()
         : this(StatusCodes.Status400BadRequest, "The request is invalid.", null, null)
     {

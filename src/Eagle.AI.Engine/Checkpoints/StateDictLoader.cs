@@ -9,11 +9,13 @@ public static class StateDictLoader
     /// Copies every parameter and persistent buffer of <paramref name="module"/> (named as
     /// <c>named_parameters()</c>/<c>named_buffers()</c> name them, i.e. Hugging Face keys) from
     /// <paramref name="source"/>, in place under <c>torch.no_grad()</c>. Each tensor is loaded converted to the target's
-    /// dtype and device and disposed right after the copy, so peak extra memory is one tensor.
+    /// dtype and device and disposed right after the copy, so peak extra memory is one tensor. A floating-point tensor
+    /// holding NaN or infinity is refused (one <c>isfinite().all()</c> per tensor): such weights load fine and then
+    /// answer garbage.
     /// </summary>
     /// <remarks>
     /// All checks run on the checkpoint's headers before any value is copied, so a failed load leaves the module as it
-    /// was (unless a tensor's data itself turns out unreadable midway).
+    /// was (unless a tensor's data itself turns out unreadable or not finite midway).
     /// </remarks>
     /// <param name="module">The module to fill.</param>
     /// <param name="source">The opened checkpoint.</param>
@@ -29,7 +31,8 @@ public static class StateDictLoader
     /// <param name="ignore">Checkpoint keys that may go unused without being reported as unexpected.</param>
     /// <param name="progress">Called after each tensor with (tensors done, total).</param>
     /// <exception cref="CheckpointException">
-    /// A missing or unexpected tensor (strict), a shape mismatch, or an unreadable tensor; names the file and tensor.
+    /// A missing or unexpected tensor (strict), a shape mismatch, an unreadable tensor, or one with NaN or infinite
+    /// values; names the file and tensor.
     /// </exception>
     public static void Load(torch.nn.Module module, ITensorSource source, bool strict = true,
         Func<string, string>? rename = null, ISet<string>? ignore = null, Action<int, int>? progress = null)
@@ -85,9 +88,21 @@ public static class StateDictLoader
             {
                 var (_, sourceKey, target) = plan[i];
                 using (var loaded = source.Load(sourceKey, target.dtype, target.device))
+                {
+                    if (!AllFinite(loaded))
+                        throw new CheckpointException(source.Tensors[sourceKey].File, sourceKey, "holds NaN or infinite values (corrupt or badly converted weights)");
                     target.copy_(loaded);
+                }
                 progress?.Invoke(i + 1, plan.Count);
             }
         }
+    }
+
+    private static bool AllFinite(torch.Tensor tensor)
+    {
+        if (!tensor.is_floating_point()) return true;
+        using var finite = tensor.isfinite();
+        using var all = finite.all();
+        return all.item<bool>();
     }
 }

@@ -142,6 +142,21 @@ public sealed class StateDictLoaderTests : IDisposable
         Fixtures.AssertCheckpointError(() => StateDictLoader.Load(target, source, strict: false), path, "proj.weight");
     }
 
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public void NonFiniteWeights_AreRefused_NamingFileAndTensor(double bad)
+    {
+        using var saved = new Tiny();
+        using (torch.no_grad())
+        using (var value = bad.ToScalar())
+            saved.state_dict()["head.weight"][1, 2].fill_(value);
+        string path = Save(saved);
+        using var target = new Tiny();
+        using var source = Checkpoint.Open(path);
+        Fixtures.AssertCheckpointError(() => StateDictLoader.Load(target, source), path, "head.weight", "NaN or infinite");
+    }
+
     [Fact]
     public void Rename_ReadsAModuleTensorFromAnotherKey()
     {
