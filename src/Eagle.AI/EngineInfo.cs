@@ -28,12 +28,9 @@ internal sealed record EngineInfo(
     ScalarType DType)
 {
     /// <summary>Refuses a prompt that leaves no room for one new token in <see cref="MaxContextTokens"/>, naming where that limit comes from.</summary>
-    /// <exception cref="ArgumentException">The prompt does not fit; the exception names <paramref name="paramName"/>.</exception>
+    /// <exception cref="ContextLengthExceededException">The prompt does not fit; the exception names <paramref name="paramName"/>.</exception>
     public void ThrowIfPromptTooLong(int promptTokens, string paramName)
     {
-        if (promptTokens >= MaxContextTokens)
-            throw new ArgumentException(
-                $"The prompt has {promptTokens} tokens; the context limit is {MaxContextTokens} (EagleOptions.MaxContextTokens, capped by the " +
-                "model's max_position_embeddings), and the prompt and at least one new token must fit.", paramName);
+        if (promptTokens >= MaxContextTokens) throw new ContextLengthExceededException(promptTokens, MaxContextTokens, paramName);
     }
 }

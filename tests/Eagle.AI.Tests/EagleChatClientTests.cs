@@ -243,8 +243,11 @@ public class EagleChatClientTests
     {
         using var client = Client();
         string huge = string.Concat(Enumerable.Repeat("word ", TestModel.Engine.MaxContextTokens + 10));
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync([new(ChatRole.User, huge)]));
+        var e = await Assert.ThrowsAsync<ContextLengthExceededException>(() => client.GetResponseAsync([new(ChatRole.User, huge)]));
         Assert.Contains("context limit", e.Message, StringComparison.Ordinal);
+        Assert.Equal(TestModel.Engine.MaxContextTokens, e.ContextTokens);
+        Assert.True(e.PromptTokens > e.ContextTokens);
+        Assert.Equal("messages", e.ParamName);
     }
 
     [Fact]

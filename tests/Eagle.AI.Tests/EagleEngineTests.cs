@@ -344,9 +344,10 @@ public class EagleEngineTests
         Assert.Equal(ChatFinishReason.Length, unbounded.FinishReason);
         Assert.InRange(unbounded.Usage!.TotalTokenCount!.Value, 40, 49);
 
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync([new ChatMessage(ChatRole.User, string.Concat(Enumerable.Repeat("word ", 40)))]));
+        var e = await Assert.ThrowsAsync<ContextLengthExceededException>(() => client.GetResponseAsync([new ChatMessage(ChatRole.User, string.Concat(Enumerable.Repeat("word ", 40)))]));
         Assert.Contains("context limit is 48", e.Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentException>(() => { _ = engine.GenerateAsync(Enumerable.Range(1, 48).ToArray(), Budget); });
+        var direct = Assert.Throws<ContextLengthExceededException>(() => { _ = engine.GenerateAsync(Enumerable.Range(1, 48).ToArray(), Budget); });
+        Assert.Equal((48, 48, "promptIds"), (direct.PromptTokens, direct.ContextTokens, direct.ParamName));
     }
 
     [Fact]

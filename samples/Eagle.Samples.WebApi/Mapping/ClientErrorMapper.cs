@@ -34,10 +34,9 @@ internal static class ClientErrorMapper
         return cut >= 0 ? message[..cut] : message.Split('\n')[0];
     }
 
-    // The engine says "the context limit is N" when the prompt leaves no room; OpenAI's code for that lets clients
-    // (e.g. agent frameworks that trim history) recognise it.
+    // OpenAI's code for a prompt that leaves no room lets clients (e.g. agent frameworks that trim history) recognise it.
     private static string? ToCode(ArgumentException e, string? param) =>
-        param == "messages" && e.Message.Contains("context limit", StringComparison.Ordinal) ? "context_length_exceeded"
+        e is Eagle.AI.ContextLengthExceededException ? "context_length_exceeded"
         : e is ArgumentOutOfRangeException ? "invalid_value"
         : null;
 
