@@ -94,11 +94,11 @@ public sealed class EagleEngine : IDisposable
     /// <summary>The chat template the model expects (detected from its folder).</summary>
     public ChatFormatVersion ChatFormat => Info.ChatFormat;
 
-    /// <summary>Where the weights live.</summary>
-    public Device Device => Info.Device;
+    /// <summary>Where the weights live, as <see cref="EagleOptions.Device"/> spells it (e.g. <c>cpu</c>, <c>cuda:0</c>).</summary>
+    public string Device => Info.Device.ToString();
 
-    /// <summary>The weights' dtype.</summary>
-    public ScalarType DType => Info.DType;
+    /// <summary>The weights' dtype, as <see cref="EagleOptions.DType"/> spells it (e.g. <c>bfloat16</c>).</summary>
+    public string DType => TorchRuntime.Name(Info.DType);
 
     /// <summary>Most positions (prompt + answer) one request may use.</summary>
     public int MaxContextTokens => Info.MaxContextTokens;

@@ -335,6 +335,7 @@ public class EagleEngineTests
         using var client = new EagleChatClient(options);
         var engine = client.GetService<EagleEngine>()!;
         Assert.Equal(48, engine.MaxContextTokens);
+        Assert.Equal(("cpu", "float32"), (engine.Device, engine.DType));                  // spelled as the options spell them
 
         var response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Hi")], new ChatOptions { MaxOutputTokens = 1000 });
         Assert.Equal(ChatFinishReason.Length, response.FinishReason);
