@@ -32,7 +32,7 @@ internal static class BenchCommand
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "prompt length (with --acceptance)", DefaultValueFactory = _ => 16 };
         var topP = new Option<float>("--top-p") { Description = "nucleus sampling (with --draft or --acceptance; with --temperature > 0)", DefaultValueFactory = _ => 1f };
         var concurrency = new Option<string?>("--concurrency") { Description = "comma-separated numbers of requests started together and decoded as one batch (e.g. 1,4,8,16): aggregate and per-request tokens/s, TTFT, vanilla and speculative (--draft, else a random EAGLE-3-shaped head) side by side" };
-        var multiTurn = new Option<bool>("--multi-turn") { Description = "two-turn conversations (--questions' turns with --model, else random ids): time to first token of turn 2 with and without reusing turn 1's KV, and the cached share; vanilla and speculative (--draft, else a random EAGLE-3-shaped head)" };
+        var multiTurn = new Option<bool>("--multi-turn") { Description = "two-turn conversations (--questions' turns, rendered by the model's tokenizer or --tokenizer; else random ids; a --shape model's answer goes back as its ids, a real model's as text): time to first token of turn 2 with and without reusing turn 1's KV, and the cached share; vanilla and speculative (--draft, else a random EAGLE-3-shaped head)" };
         var totalTokens = new Option<string>("--total-tokens") { Description = "with --draft: comma-separated tree sizes to compare, each a number or auto; with --acceptance: one size or auto", DefaultValueFactory = _ => "auto" };
         var json = Cli.JsonOutput();
         var shared = new ModelOptions();
@@ -52,11 +52,14 @@ internal static class BenchCommand
             Dictionary<string, object> report;
             if (r.GetValue(multiTurn))
             {
-                var conversations = MultiTurnBench.Conversations(textFolder, r.GetValue(questions), r.GetValue(limit), r.GetValue(promptTokens), target.Config.VocabSize);
+                var conversations = MultiTurnBench.Conversations(textFolder, r.GetValue(questions), r.GetValue(limit), r.GetValue(promptTokens), target.Config.VocabSize,
+                    answerIds: r.GetValue(model) is null);
                 if (conversations.Count == 0) throw new ArgumentException("--multi-turn: no conversations (check --questions and --limit)");
                 var options = new GenerationOptions
                 {
                     MaxNewTokens = r.GetValue(maxNew), Sampling = new SamplingOptions { Temperature = r.GetValue(temperature), TopP = r.GetValue(topP), Seed = 1 },
+                    // A random --shape model's end-of-text is chance: its answers run to --max-new-tokens, like a real answer's length.
+                    StopTokenIds = r.GetValue(model) is null ? [] : null,
                 };
                 options.Validate();
                 var tree = shared.TreeSettings(r, r.GetValue(totalTokens)!);

@@ -15,9 +15,14 @@ namespace Eagle.Cli.Commands;
 /// </summary>
 internal static class MultiTurnBench
 {
-    /// <summary>The two turns of each conversation: question files render them in the chat format, else random ids.</summary>
+    /// <summary>
+    /// The two turns of each conversation: question files render them in the chat format, else random ids. Turn 2 holds
+    /// turn 1's answer as text (decoded and encoded again, as a chat client sends it back) or, with
+    /// <paramref name="answerIds"/>, as the very ids generated: a random model's text does not survive that round trip
+    /// (it repeats tokens that re-encode as a few long ones), a real model's does.
+    /// </summary>
     public static List<(int[] Turn1, Func<IReadOnlyList<int>, int[]> Turn2)> Conversations(string? modelFolder, string? questionsFile,
-        int limit, int promptTokens, int vocab)
+        int limit, int promptTokens, int vocab, bool answerIds = false)
     {
         if (questionsFile is null)
         {
@@ -35,10 +40,17 @@ internal static class MultiTurnBench
         {
             string q1 = turns[0], q2 = turns.Length > 1 ? turns[1] : "Go on.";
             int[] first = questions.Render(PromptMessage.User(q1));
+            // What follows an answer: its end of turn and the next question (the template renders an answer as
+            // header + text + <|eot_id|>, and turn 1's prompt already ends with the header).
+            int[] emptyAnswer = questions.Render(PromptMessage.User(q1), PromptMessage.Assistant(""), PromptMessage.User(q2));
+            if (!emptyAnswer.AsSpan(0, first.Length).SequenceEqual(first))
+                throw new InvalidOperationException("the chat format does not render turn 2 as an extension of turn 1");
+            int[] after = emptyAnswer[first.Length..];
             return (first, (Func<IReadOnlyList<int>, int[]>)(answer =>
             {
-                string text = tokenizer.Decode([.. answer.Where(t => !tokenizer.StopIds.Contains(t))]);
-                return questions.Render(PromptMessage.User(q1), PromptMessage.Assistant(text), PromptMessage.User(q2));
+                int[] kept = [.. answer.Where(t => !tokenizer.StopIds.Contains(t))];
+                if (answerIds) return [.. first, .. kept, .. after];
+                return questions.Render(PromptMessage.User(q1), PromptMessage.Assistant(tokenizer.Decode(kept)), PromptMessage.User(q2));
             }));
         })];
     }
