@@ -22,13 +22,8 @@ internal static class InspectCommand
             TorchRuntime.EnsureInitialized();
             string folder = r.GetValue(dir)!;
             using var source = Checkpoint.Open(folder);
-            var tensors = source.Tensors.Values.ToList();
-            long parameters = tensors.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
-            long bytes = tensors.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b) * ElementSize(t.DType));
-            var dtypes = tensors.GroupBy(t => t.DType).ToDictionary(g => g.Key, g => g.Count());
-            var files = tensors.Select(t => Path.GetFileName(t.File)).Distinct().Order(StringComparer.Ordinal).ToArray();
-            if (source.Tensors.ContainsKey("fc.weight"))
-                return DraftHead(folder, source, new Totals(tensors.Count, parameters, bytes, dtypes, files), r.GetValue(json));
+            var totals = Totals.Of(source);
+            if (source.Tensors.ContainsKey("fc.weight")) return DraftHead(folder, source, totals, r.GetValue(json));
             var config = LlamaConfig.Load(folder);
             var summary = new
             {
@@ -44,11 +39,11 @@ internal static class InspectCommand
                 rope_theta = config.RopeTheta,
                 rope_scaling = config.RopeScaling?.Kind ?? "default",
                 eos_token_ids = config.EosTokenIds,
-                tensors = tensors.Count,
-                parameters,
-                bytes,
-                dtypes,
-                files,
+                tensors = totals.Tensors,
+                parameters = totals.Parameters,
+                bytes = totals.Bytes,
+                dtypes = totals.DTypes,
+                files = totals.Files,
             };
             if (r.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(summary, Cli.Json));
@@ -60,16 +55,34 @@ internal static class InspectCommand
                 Console.WriteLine($"vocabulary   {config.VocabSize} (tied embeddings: {config.TieWordEmbeddings})");
                 Console.WriteLine($"rope         theta {config.RopeTheta}, scaling {summary.rope_scaling}");
                 Console.WriteLine($"eos ids      {string.Join(", ", config.EosTokenIds)}");
-                Console.WriteLine($"parameters   {parameters:N0} in {tensors.Count} tensors");
-                Console.WriteLine($"dtypes       {string.Join(", ", dtypes.Select(d => $"{d.Key}×{d.Value}"))}");
-                Console.WriteLine($"files        {string.Join(", ", files)} ({bytes / 1e6:F1} MB of weights)");
+                totals.Print();
             }
             return 0;
         }));
         return cmd;
     }
 
-    private sealed record Totals(int Tensors, long Parameters, long Bytes, Dictionary<string, int> DTypes, string[] Files);
+    // What a folder's checkpoint holds in all, from its headers.
+    private sealed record Totals(int Tensors, long Parameters, long Bytes, Dictionary<string, int> DTypes, string[] Files)
+    {
+        public static Totals Of(ITensorSource source)
+        {
+            var tensors = source.Tensors.Values.ToList();
+            return new Totals(
+                tensors.Count,
+                tensors.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b)),
+                tensors.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b) * ElementSize(t.DType)),
+                tensors.GroupBy(t => t.DType).ToDictionary(g => g.Key, g => g.Count()),
+                tensors.Select(t => Path.GetFileName(t.File)).Distinct().Order(StringComparer.Ordinal).ToArray());
+        }
+
+        public void Print()
+        {
+            Console.WriteLine($"parameters   {Parameters:N0} in {Tensors} tensors");
+            Console.WriteLine($"dtypes       {string.Join(", ", DTypes.Select(d => $"{d.Key}×{d.Value}"))}");
+            Console.WriteLine($"files        {string.Join(", ", Files)} ({Bytes / 1e6:F1} MB of weights)");
+        }
+    }
 
     // An EAGLE-1/2 or EAGLE-3 head: its kind (from the keys, as loading detects it), its layer, draft vocabulary and
     // the target layers it reads.
@@ -111,9 +124,7 @@ internal static class InspectCommand
         Console.WriteLine($"vocabulary   target {config.VocabSize}" + (kind == EagleHeadKind.Eagle3 ? $", drafts over {config.DraftVocabSize} (d2t maps them)" : ", drafts through the target's lm_head"));
         Console.WriteLine($"reads        {reads}");
         Console.WriteLine($"embedding    {(ownEmbedding ? "its own copy" : "borrowed from the target")}");
-        Console.WriteLine($"parameters   {totals.Parameters:N0} in {totals.Tensors} tensors");
-        Console.WriteLine($"dtypes       {string.Join(", ", totals.DTypes.Select(d => $"{d.Key}×{d.Value}"))}");
-        Console.WriteLine($"files        {string.Join(", ", totals.Files)} ({totals.Bytes / 1e6:F1} MB of weights)");
+        totals.Print();
         return 0;
     }
 
