@@ -36,7 +36,9 @@ public sealed record OutputConstraint(JsonGrammar Grammar, TokenTrie Tokens)
             if ((uint)s < (uint)allowed.Length) allowed[s] = complete;
     }
 
-    /// <summary>The state after a stop id: the answer is over.</summary>
+    /// <summary>The state after a stop id (the answer is over), also used where nothing is constrained any more.</summary>
+    internal static JsonFrame Over => AfterStop.Instance;
+
     private sealed class AfterStop : JsonFrame
     {
         public static readonly AfterStop Instance = new();

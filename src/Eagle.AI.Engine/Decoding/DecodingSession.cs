@@ -41,7 +41,14 @@ public abstract class DecodingSession : IDisposable
         Options = options;
         this.onTokens = onTokens;
         stop = new HashSet<int>(options.StopTokenIds ?? target.Config.EosTokenIds);
+        if (options.Constraint is { } c) Constraint = new ConstraintTracker(c, stop);
     }
+
+    /// <summary>The output constraint's state and masks; null when the request is unconstrained.</summary>
+    private protected ConstraintTracker? Constraint { get; }
+
+    /// <summary>The logits with what the output constraint forbids masked out (the logits themselves when unconstrained).</summary>
+    private protected Tensor Constrained(Tensor logits) => Constraint is { } c ? c.Mask(logits) : logits;
 
     /// <summary>The model this session decodes with.</summary>
     public LlamaForCausalLM Target { get; }
@@ -192,6 +199,8 @@ public abstract class DecodingSession : IDisposable
             double total = clock.Elapsed.TotalMilliseconds;
             var stats = Statistics() with
             {
+                MaskMs = Constraint?.MaskMs ?? 0,
+                Masks = Constraint?.Masks ?? 0,
                 PromptTokens = Prompt.Count,
                 CachedPromptTokens = CachedPromptTokens,
                 GeneratedTokens = output.Count,
@@ -324,6 +333,7 @@ public abstract class DecodingSession : IDisposable
         foreach (int t in tokens)
         {
             output.Add(t);
+            Constraint?.Accept(t);
             if (stop.Contains(t)) { Done = true; reason = FinishReason.Stop; break; }
             if (output.Count >= Options.MaxNewTokens) { Done = true; break; }
         }
