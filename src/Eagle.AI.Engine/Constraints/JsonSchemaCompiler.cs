@@ -8,7 +8,8 @@ namespace Eagle.AI.Engine.Constraints;
 /// Compiles a JSON Schema into <see cref="SchemaNode"/>s. Supported: <c>type</c> (one or a list), <c>properties</c>,
 /// <c>required</c>, <c>additionalProperties</c>, <c>enum</c>, <c>const</c>, <c>items</c>, <c>minItems</c>/<c>maxItems</c>,
 /// <c>anyOf</c>/<c>oneOf</c>, <c>$ref</c> to any JSON pointer in the document (<c>#/$defs/…</c>, <c>#/definitions/…</c>,
-/// or the exporter's <c>#/properties/…</c>), string <c>minLength</c>/<c>maxLength</c>; annotations (<c>description</c>,
+/// or the exporter's <c>#/properties/…</c>), string <c>minLength</c>/<c>maxLength</c>, <c>format</c> <c>date-time</c>,
+/// <c>date</c> and <c>uuid</c>; annotations (<c>description</c>,
 /// <c>title</c>, …) are ignored. Any other keyword throws <see cref="NotSupportedException"/> naming it: a schema is never
 /// silently left unconstrained.
 /// </summary>
@@ -82,7 +83,8 @@ internal sealed class JsonSchemaCompiler
     }
 
     private static bool Supported(string keyword) => keyword is "type" or "properties" or "required" or "additionalProperties"
-        or "enum" or "const" or "items" or "minItems" or "maxItems" or "anyOf" or "oneOf" or "$ref" or "minLength" or "maxLength";
+        or "enum" or "const" or "items" or "minItems" or "maxItems" or "anyOf" or "oneOf" or "$ref" or "minLength" or "maxLength"
+        or "format";
 
     private static JsonElement? Get(JsonElement s, string name) => s.TryGetProperty(name, out var v) ? v : null;
 
@@ -97,6 +99,7 @@ internal sealed class JsonSchemaCompiler
     // No 'type': the keywords present say which shape is meant; with none, any value.
     private SchemaNode InferType(JsonElement s, string at)
     {
+        if (Get(s, "format") is not null) return OfType(s, "string", at);
         if (Get(s, "properties") is not null || Get(s, "required") is not null || Get(s, "additionalProperties") is not null)
             return OfType(s, "object", at);
         if (Get(s, "items") is not null || Get(s, "minItems") is not null || Get(s, "maxItems") is not null)
@@ -110,13 +113,23 @@ internal sealed class JsonSchemaCompiler
         "object" => Object(s, at),
         "array" => new ArrayNode(Get(s, "items") is { } items ? Node(items, at + "/items") : AnyNode.Instance,
             Count(s, "minItems", 0, at), Count(s, "maxItems", int.MaxValue, at)),
-        "string" => new StringNode(Count(s, "minLength", 0, at), Count(s, "maxLength", int.MaxValue, at)),
+        "string" => Get(s, "format") is { } f ? Format(s, f.GetString() ?? "", at)
+            : new StringNode(Count(s, "minLength", 0, at), Count(s, "maxLength", int.MaxValue, at)),
         "number" => NumberNode.Number,
         "integer" => NumberNode.Int,
         "boolean" => LiteralNode.Boolean,
         "null" => LiteralNode.Null,
         _ => throw new NotSupportedException($"JSON Schema at '{at}': type '{type}' is not supported."),
     };
+
+    // A fixed-shape string; a length bound beside it would need checking against every shape, so it is refused.
+    private static LiteralNode Format(JsonElement s, string format, string at)
+    {
+        if (Get(s, "minLength") is not null || Get(s, "maxLength") is not null)
+            throw new NotSupportedException($"JSON Schema at '{at}': 'format' with 'minLength'/'maxLength' is not supported.");
+        return StringFormats.Get(format)
+            ?? throw new NotSupportedException($"JSON Schema keyword 'format' (at '{at}') with value '{format}' is not supported by constrained decoding (supported: date-time, date, uuid).");
+    }
 
     private SchemaNode Object(JsonElement s, string at)
     {

@@ -28,7 +28,7 @@ internal sealed class LiteralFrame : JsonFrame
 
     private LiteralFrame? Continue(byte b)
     {
-        var next = alive.Where(i => node.Values[i].Length > matched && node.Values[i][matched] == b).ToArray();
+        var next = alive.Where(i => node.Values[i].Length > matched && node.Matches(node.Values[i][matched], b)).ToArray();
         return next.Length == 0 ? null : new LiteralFrame(node, Parent!, next, matched + 1);
     }
 }

@@ -55,12 +55,19 @@ internal sealed class NumberNode(bool integer) : SchemaNode
     public bool Integer { get; } = integer;
 }
 
-/// <summary>One of a few exact JSON texts (<c>enum</c>, <c>const</c>, <c>true</c>/<c>false</c>/<c>null</c>), in compact UTF-8.</summary>
-internal sealed class LiteralNode(byte[][] values) : SchemaNode
+/// <summary>
+/// One of a few exact JSON texts (<c>enum</c>, <c>const</c>, <c>true</c>/<c>false</c>/<c>null</c>), in compact UTF-8; or,
+/// with <paramref name="classes"/>, templates whose bytes from 0x80 are character classes (<see cref="StringFormats"/>).
+/// </summary>
+internal sealed class LiteralNode(byte[][] values, bool classes = false) : SchemaNode
 {
     public static readonly LiteralNode Boolean = new([[.. "true"u8], [.. "false"u8]]);
     public static readonly LiteralNode Null = new([[.. "null"u8]]);
     public byte[][] Values { get; } = values;
+    public bool Classes { get; } = classes;
+
+    /// <summary>Whether <paramref name="b"/> matches value byte <paramref name="v"/>.</summary>
+    public bool Matches(byte v, byte b) => Classes ? StringFormats.Matches(v, b) : v == b;
 }
 
 /// <summary>Any of several shapes (<c>anyOf</c>, <c>oneOf</c>, a list of types).</summary>

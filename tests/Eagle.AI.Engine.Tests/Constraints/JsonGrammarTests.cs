@@ -73,6 +73,12 @@ public class JsonGrammarTests
         { """{"oneOf":[{"type":"object","properties":{"x":{"type":"integer"}},"required":["x"],"additionalProperties":false},{"type":"object","properties":{"y":{"type":"string"}},"required":["y"],"additionalProperties":false}]}""", """{"x":"v"}""", false },
         { """{"$defs":{"node":{"type":"object","properties":{"v":{"type":"integer"},"next":{"anyOf":[{"$ref":"#/$defs/node"},{"type":"null"}]}},"required":["v","next"],"additionalProperties":false}},"$ref":"#/$defs/node"}""", """{"v":1,"next":{"v":2,"next":null}}""", true },
         { """{"$schema":"http://json-schema.org/draft-07/schema#","definitions":{"n":{"type":"integer"}},"type":"array","items":{"$ref":"#/definitions/n"}}""", "[1,\"a\"]", false },
+        { """{"type":"string","format":"date-time"}""", "\"2024-02-28T23:59:07.123Z\"", true },
+        { """{"type":"string","format":"date-time"}""", "\"2024-12-01T08:00:00+02:00\"", true },
+        { """{"type":"string","format":"date-time"}""", "\"2024-13-01T08:00:00Z\"", false },
+        { """{"type":"string","format":"date"}""", "\"1999-01-09\"", true },
+        { """{"type":["string","null"],"format":"uuid"}""", "\"0f8fad5b-d9cb-469f-a165-70867728950E\"", true },
+        { """{"type":"string","format":"uuid"}""", "\"0f8fad5b-d9cb-469f-a165\"", false },
         // the shape System.Text.Json's exporter writes for a nullable record member and a recursive reference
         { """{"type":"object","properties":{"child":{"type":["object","null"],"properties":{"name":{"type":"string"},"child":{"$ref":"#/properties/child"}}}}}""", """{"child":{"name":"a","child":{"name":"b","child":null}}}""", true },
     };
@@ -90,6 +96,7 @@ public class JsonGrammarTests
     [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":0}}}""", "minimum")]
     [InlineData("""{"allOf":[{"type":"string"}]}""", "allOf")]
     [InlineData("""{"type":"string","format":"email"}""", "format")]
+    [InlineData("""{"type":"string","format":"time"}""", "format")]
     [InlineData("""{"type":"array","uniqueItems":true}""", "uniqueItems")]
     public void Unsupported_keywords_are_named(string schema, string keyword)
     {

@@ -20,7 +20,7 @@ internal static class SchemaValidator
             return false;
         }
         if (schema is null) return value.ValueKind == JsonValueKind.Object;
-        var results = JsonSchema.FromText(schema).Evaluate(value, new EvaluationOptions { OutputFormat = OutputFormat.Flag });
+        var results = JsonSchema.FromText(schema).Evaluate(value, new EvaluationOptions { OutputFormat = OutputFormat.Flag, RequireFormatValidation = true });
         return results.IsValid;
     }
 }

@@ -16,6 +16,7 @@ public class TokenMaskTests
         """{"type":"array","items":{"type":["number","null","boolean"]},"minItems":2,"maxItems":4}""",
         """{"anyOf":[{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"],"additionalProperties":false},{"type":"object","properties":{"kind":{"const":"x"}},"required":["kind"],"additionalProperties":false}]}""",
         """{"type":"string","minLength":1,"maxLength":5}""",
+        """{"type":"object","properties":{"when":{"type":"string","format":"date-time"},"id":{"type":["string","null"],"format":"uuid"}},"required":["when","id"],"additionalProperties":false}""",
         """{"$defs":{"n":{"type":"object","properties":{"a":{"anyOf":[{"$ref":"#/$defs/n"},{"type":"null"}]}},"required":["a"],"additionalProperties":false}},"$ref":"#/$defs/n"}""",
     };
 
@@ -94,7 +95,7 @@ public class TokenMaskTests
     private static string Show(byte[] utf8) => Encoding.UTF8.GetString(utf8);
 
     // Closing bytes first, then what keys, numbers and literals need, then UTF-8 continuation bytes.
-    private static readonly byte[] Alphabet = [.. Encoding.UTF8.GetBytes("\"}]0:,1a-.enmgtsidkwhrulf xyzbc{["), 0x80, 0x82, 0x98, 0xA9, 0xAC];
+    private static readonly byte[] Alphabet = [.. Encoding.UTF8.GetBytes("\"}]0:,1a-.enmgtsidkwhrulf xyzbc{[TZ+"), 0x80, 0x82, 0x98, 0xA9, 0xAC];
 
     // A depth-first search over single bytes for a completion (closing bytes tried first, so it is usually short).
     private static byte[]? Complete(JsonFrame state)
