@@ -99,4 +99,7 @@ internal sealed class Fork : JsonFrame
 
     public override JsonFrame? Step(byte b) => Of(alternatives.Select(a => a.Step(b)));
     public override bool IsComplete => alternatives.Any(a => a.IsComplete);
+
+    // Plain text is allowed when some alternative takes it: all must be inside text for the counts to decide.
+    public override int PlainRoom => alternatives.Min(a => a.PlainRoom) < 0 ? -1 : alternatives.Max(a => a.PlainRoom);
 }
