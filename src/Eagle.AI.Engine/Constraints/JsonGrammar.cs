@@ -18,7 +18,7 @@ public sealed class JsonGrammar
     public static JsonGrammar AnyObject { get; } = new(ObjectFrame.AnyObject);
 
     /// <summary>A value valid against <paramref name="schema"/> (see <see cref="JsonSchemaCompiler"/> for the keywords).</summary>
-    /// <exception cref="NotSupportedException">The schema uses a keyword constrained decoding cannot enforce; the message names it.</exception>
+    /// <exception cref="UnsupportedSchemaException">The schema uses a keyword constrained decoding cannot enforce; the message names it.</exception>
     public static JsonGrammar FromSchema(JsonElement schema) => new(JsonSchemaCompiler.Compile(schema));
 
     /// <summary>

@@ -10,7 +10,7 @@ namespace Eagle.AI.Engine.Constraints;
 /// <c>anyOf</c>/<c>oneOf</c>, <c>$ref</c> to any JSON pointer in the document (<c>#/$defs/…</c>, <c>#/definitions/…</c>,
 /// or the exporter's <c>#/properties/…</c>), string <c>minLength</c>/<c>maxLength</c>, <c>format</c> <c>date-time</c>,
 /// <c>date</c> and <c>uuid</c>; annotations (<c>description</c>,
-/// <c>title</c>, …) are ignored. Any other keyword throws <see cref="NotSupportedException"/> naming it: a schema is never
+/// <c>title</c>, …) are ignored. Any other keyword throws <see cref="UnsupportedSchemaException"/> naming it: a schema is never
 /// silently left unconstrained.
 /// </summary>
 internal sealed class JsonSchemaCompiler
@@ -30,7 +30,7 @@ internal sealed class JsonSchemaCompiler
     private JsonSchemaCompiler(JsonElement root) => this.root = root;
 
     /// <summary>Compiles <paramref name="schema"/> (an object or a boolean schema).</summary>
-    /// <exception cref="NotSupportedException">The schema uses a keyword (or a form of one) constrained decoding cannot enforce.</exception>
+    /// <exception cref="UnsupportedSchemaException">The schema uses a keyword (or a form of one) constrained decoding cannot enforce.</exception>
     public static SchemaNode Compile(JsonElement schema)
     {
         var compiler = new JsonSchemaCompiler(schema);
@@ -49,15 +49,15 @@ internal sealed class JsonSchemaCompiler
     {
         if (s.ValueKind == JsonValueKind.True) return AnyNode.Instance;
         if (s.ValueKind != JsonValueKind.Object)
-            throw new NotSupportedException($"JSON Schema at '{at}': only object schemas and 'true' can constrain decoding, not {s.ValueKind}.");
+            throw new UnsupportedSchemaException($"JSON Schema at '{at}': only object schemas and 'true' can constrain decoding, not {s.ValueKind}.");
         foreach (var p in s.EnumerateObject())
             if (!Annotations.Contains(p.Name) && !Supported(p.Name))
-                throw new NotSupportedException($"JSON Schema keyword '{p.Name}' (at '{at}') is not supported by constrained decoding.");
+                throw new UnsupportedSchemaException($"JSON Schema keyword '{p.Name}' (at '{at}') is not supported by constrained decoding.");
 
         if (s.TryGetProperty("$ref", out var r))
         {
             if (s.EnumerateObject().Any(p => p.Name is not "$ref" && !Annotations.Contains(p.Name)))
-                throw new NotSupportedException($"JSON Schema at '{at}': '$ref' beside other constraints is not supported.");
+                throw new UnsupportedSchemaException($"JSON Schema at '{at}': '$ref' beside other constraints is not supported.");
             string pointer = r.GetString() ?? "#";
             if (!refs.TryGetValue(pointer, out var node)) refs[pointer] = node = new RefNode(pointer);
             return node;
@@ -66,14 +66,14 @@ internal sealed class JsonSchemaCompiler
         if (Get(s, "enum") is { } e)
         {
             if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() == 0)
-                throw new NotSupportedException($"JSON Schema at '{at}': 'enum' must be a non-empty array.");
+                throw new UnsupportedSchemaException($"JSON Schema at '{at}': 'enum' must be a non-empty array.");
             return Literals(s, [.. e.EnumerateArray()], at);
         }
         var union = Get(s, "anyOf") ?? Get(s, "oneOf");
         if (union is { } u)
         {
             if (s.EnumerateObject().Any(p => p.Name is not ("anyOf" or "oneOf") && !Annotations.Contains(p.Name)))
-                throw new NotSupportedException($"JSON Schema at '{at}': 'anyOf'/'oneOf' beside other constraints is not supported.");
+                throw new UnsupportedSchemaException($"JSON Schema at '{at}': 'anyOf'/'oneOf' beside other constraints is not supported.");
             string key = s.TryGetProperty("anyOf", out _) ? "anyOf" : "oneOf";
             return Union([.. u.EnumerateArray().Select((a, i) => Node(a, $"{at}/{key}/{i}"))]);
         }
@@ -93,7 +93,7 @@ internal sealed class JsonSchemaCompiler
         null => null,
         { ValueKind: JsonValueKind.String } t => [t.GetString()!],
         { ValueKind: JsonValueKind.Array } t => [.. t.EnumerateArray().Select(x => x.GetString() ?? "")],
-        _ => throw new NotSupportedException($"JSON Schema at '{at}': 'type' must be a string or an array of strings."),
+        _ => throw new UnsupportedSchemaException($"JSON Schema at '{at}': 'type' must be a string or an array of strings."),
     };
 
     // No 'type': the keywords present say which shape is meant; with none, any value.
@@ -119,16 +119,16 @@ internal sealed class JsonSchemaCompiler
         "integer" => NumberNode.Int,
         "boolean" => LiteralNode.Boolean,
         "null" => LiteralNode.Null,
-        _ => throw new NotSupportedException($"JSON Schema at '{at}': type '{type}' is not supported."),
+        _ => throw new UnsupportedSchemaException($"JSON Schema at '{at}': type '{type}' is not supported."),
     };
 
     // A fixed-shape string; a length bound beside it would need checking against every shape, so it is refused.
     private static LiteralNode Format(JsonElement s, string format, string at)
     {
         if (Get(s, "minLength") is not null || Get(s, "maxLength") is not null)
-            throw new NotSupportedException($"JSON Schema at '{at}': 'format' with 'minLength'/'maxLength' is not supported.");
+            throw new UnsupportedSchemaException($"JSON Schema at '{at}': 'format' with 'minLength'/'maxLength' is not supported.");
         return StringFormats.Get(format)
-            ?? throw new NotSupportedException($"JSON Schema keyword 'format' (at '{at}') with value '{format}' is not supported by constrained decoding (supported: date-time, date, uuid).");
+            ?? throw new UnsupportedSchemaException($"JSON Schema keyword 'format' (at '{at}') with value '{format}' is not supported by constrained decoding (supported: date-time, date, uuid).");
     }
 
     private SchemaNode Object(JsonElement s, string at)
@@ -140,17 +140,17 @@ internal sealed class JsonSchemaCompiler
             foreach (var p in props.EnumerateObject())
             {
                 if (p.Name.Any(ch => ch is '"' or '\\' || ch < ' '))
-                    throw new NotSupportedException($"JSON Schema at '{at}': property name '{p.Name}' needs escaping, which is not supported.");
+                    throw new UnsupportedSchemaException($"JSON Schema at '{at}': property name '{p.Name}' needs escaping, which is not supported.");
                 index[p.Name] = names.Count;
                 names.Add(Encoding.UTF8.GetBytes(p.Name));
                 properties.Add(Node(p.Value, $"{at}/properties/{p.Name}"));
             }
-        if (names.Count > 64) throw new NotSupportedException($"JSON Schema at '{at}': more than 64 properties are not supported.");
+        if (names.Count > 64) throw new UnsupportedSchemaException($"JSON Schema at '{at}': more than 64 properties are not supported.");
         ulong required = 0;
         if (Get(s, "required") is { } req)
             foreach (var name in req.EnumerateArray().Select(x => x.GetString() ?? ""))
                 required |= index.TryGetValue(name, out int i) ? 1UL << i
-                    : throw new NotSupportedException($"JSON Schema at '{at}': required property '{name}' is not among 'properties'.");
+                    : throw new UnsupportedSchemaException($"JSON Schema at '{at}': required property '{name}' is not among 'properties'.");
         SchemaNode? additional = Get(s, "additionalProperties") switch
         {
             null => AnyNode.Instance,
@@ -164,7 +164,7 @@ internal sealed class JsonSchemaCompiler
     {
         null => absent,
         { } v when v.TryGetInt32(out int n) && n >= 0 => n,
-        _ => throw new NotSupportedException($"JSON Schema at '{at}': '{name}' must be a non-negative 32-bit integer."),
+        _ => throw new UnsupportedSchemaException($"JSON Schema at '{at}': '{name}' must be a non-negative 32-bit integer."),
     };
 
     // enum/const: the values' compact texts; a 'type' beside them keeps only the values of that type.
@@ -172,7 +172,7 @@ internal sealed class JsonSchemaCompiler
     {
         var types = Types(s, at);
         var kept = values.Where(v => types is null || types.Any(t => OfKind(v, t))).ToArray();
-        if (kept.Length == 0) throw new NotSupportedException($"JSON Schema at '{at}': no 'enum'/'const' value has the schema's type.");
+        if (kept.Length == 0) throw new UnsupportedSchemaException($"JSON Schema at '{at}': no 'enum'/'const' value has the schema's type.");
         return new LiteralNode([.. kept.Select(v => JsonSerializer.SerializeToUtf8Bytes(v, Compact)).Distinct(ByteArrays.Comparer)]);
     }
 
@@ -194,7 +194,7 @@ internal sealed class JsonSchemaCompiler
     private JsonElement Resolve(string pointer)
     {
         if (!pointer.StartsWith('#'))
-            throw new NotSupportedException($"JSON Schema '$ref' '{pointer}': only references within the document ('#…') are supported.");
+            throw new UnsupportedSchemaException($"JSON Schema '$ref' '{pointer}': only references within the document ('#…') are supported.");
         var e = root;
         foreach (var raw in pointer[1..].Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -205,7 +205,7 @@ internal sealed class JsonSchemaCompiler
                 JsonValueKind.Array when int.TryParse(part, out int i) && i >= 0 && i < e.GetArrayLength() => (e = e[i]).ValueKind != JsonValueKind.Undefined,
                 _ => false,
             };
-            if (!found) throw new NotSupportedException($"JSON Schema '$ref' '{pointer}' does not resolve within the document.");
+            if (!found) throw new UnsupportedSchemaException($"JSON Schema '$ref' '{pointer}' does not resolve within the document.");
         }
         return e;
     }

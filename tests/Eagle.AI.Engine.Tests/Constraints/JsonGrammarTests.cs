@@ -100,7 +100,7 @@ public class JsonGrammarTests
     [InlineData("""{"type":"array","uniqueItems":true}""", "uniqueItems")]
     public void Unsupported_keywords_are_named(string schema, string keyword)
     {
-        var e = Assert.Throws<NotSupportedException>(() => Schema(schema));
+        var e = Assert.Throws<UnsupportedSchemaException>(() => Schema(schema));
         Assert.Contains($"'{keyword}'", e.Message);
     }
 }
