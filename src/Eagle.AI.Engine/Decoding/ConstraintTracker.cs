@@ -15,6 +15,7 @@ namespace Eagle.AI.Engine.Decoding;
 internal sealed class ConstraintTracker(OutputConstraint constraint, IReadOnlySet<int> stops)
 {
     private readonly Stopwatch clock = new();
+    private readonly List<double> stepMs = [];
 
     /// <summary>The grammar state after every emitted token.</summary>
     public JsonFrame State { get; private set; } = constraint.Start();
@@ -22,7 +23,10 @@ internal sealed class ConstraintTracker(OutputConstraint constraint, IReadOnlySe
     /// <summary>Time spent computing masks.</summary>
     public double MaskMs => clock.Elapsed.TotalMilliseconds;
 
-    /// <summary>Masks computed (one per row).</summary>
+    /// <summary>Time to mask each step's logits.</summary>
+    public IReadOnlyList<double> StepMs => [.. stepMs];
+
+    /// <summary>Masks computed (one per distinct state).</summary>
     public int Masks { get; private set; }
 
     /// <summary>Moves the state past an emitted token.</summary>
@@ -38,6 +42,7 @@ internal sealed class ConstraintTracker(OutputConstraint constraint, IReadOnlySe
     {
         int n = (int)logits.shape[0], vocab = (int)logits.shape[1];
         var allowed = new bool[n * vocab];
+        double before = clock.Elapsed.TotalMilliseconds;
         clock.Start();
         // Nodes often share a state (plain text inside a string returns the same frame): each distinct one is walked once.
         var first = new Dictionary<JsonFrame, int>(ReferenceEqualityComparer.Instance);
@@ -53,6 +58,7 @@ internal sealed class ConstraintTracker(OutputConstraint constraint, IReadOnlySe
             }
         }
         clock.Stop();
+        stepMs.Add(clock.Elapsed.TotalMilliseconds - before);
         using var mask = tensor(allowed, [n, vocab], device: logits.device);
         using var forbidden = mask.logical_not();
         return logits.Fill(forbidden, double.NegativeInfinity);

@@ -41,7 +41,12 @@ public abstract class DecodingSession : IDisposable
         Options = options;
         this.onTokens = onTokens;
         stop = new HashSet<int>(options.StopTokenIds ?? target.Config.EosTokenIds);
-        if (options.Constraint is { } c) Constraint = new ConstraintTracker(c, stop);
+        if (options.Constraint is { } c)
+        {
+            // The end of the document is a stop id: without one a complete document would leave nothing to choose.
+            if (stop.Count == 0) throw new ArgumentException("A constrained request needs at least one stop id (its end).", nameof(options));
+            Constraint = new ConstraintTracker(c, stop);
+        }
     }
 
     /// <summary>The output constraint's state and masks; null when the request is unconstrained.</summary>
@@ -201,6 +206,7 @@ public abstract class DecodingSession : IDisposable
             {
                 MaskMs = Constraint?.MaskMs ?? 0,
                 Masks = Constraint?.Masks ?? 0,
+                MaskStepMs = Constraint?.StepMs ?? [],
                 PromptTokens = Prompt.Count,
                 CachedPromptTokens = CachedPromptTokens,
                 GeneratedTokens = output.Count,

@@ -65,6 +65,9 @@ public sealed record GenerationStats
     /// <summary>Token masks computed (one per distinct grammar state per step; 0 when unconstrained).</summary>
     public int Masks { get; init; }
 
+    /// <summary>Time to mask each step's logits (all rows of a verified tree together); empty when unconstrained.</summary>
+    public IReadOnlyList<double> MaskStepMs { get; init; } = [];
+
     /// <summary>Rounds that drafted and verified a tree; the other <see cref="Rounds"/> were plain one-token steps chosen by an adaptive tree (<see cref="SpeculationPolicy"/>).</summary>
     public int DraftedRounds { get; init; }
 
