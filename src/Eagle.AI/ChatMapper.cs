@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Eagle.AI.Engine.Constraints;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Text;
@@ -33,12 +34,17 @@ internal static class ChatMapper
         var stops = ToStopSequences(options?.StopSequences);
         var (speculative, tree) = ToEngineKnobs(options?.AdditionalProperties, info);
         var tools = ToPromptTools(options, out string? toolInstruction);
+        var grammar = ResponseConstraint.Grammar(options, tools?.Select(t => t.Name).ToList(), out string? formatInstruction);
         LogIgnored(options, logger);
 
         var prompt = new Llama3ChatFormat(engine.Tokenizer).Format(
-            ToPromptMessages(list, options?.Instructions, toolInstruction), tools, new ChatFormatOptions { Version = info.ChatFormat });
+            ToPromptMessages(list, options?.Instructions, toolInstruction ?? formatInstruction), tools, new ChatFormatOptions { Version = info.ChatFormat });
         info.ThrowIfPromptTooLong(prompt.Ids.Count, nameof(messages));
-        var request = new EngineRequest(prompt.Ids, ToGenerationOptions(options, info, prompt.Ids.Count), speculative, tree, options?.ConversationId);
+        var generation = ToGenerationOptions(options, info, prompt.Ids.Count) with
+        {
+            Constraint = grammar is null ? null : new OutputConstraint(grammar, TokenTrie.For(engine.Tokenizer)),
+        };
+        var request = new EngineRequest(prompt.Ids, generation, speculative, tree, options?.ConversationId);
         return new PreparedChat(prompt, request, stops, tools is not null, toolInstruction is not null, options?.AllowMultipleToolCalls == false);
     }
 
@@ -198,7 +204,6 @@ internal static class ChatMapper
         if (o is null) return;
         if (o.FrequencyPenalty is not null and not 0f) Log.IgnoredOption(logger, nameof(ChatOptions.FrequencyPenalty));
         if (o.PresencePenalty is not null and not 0f) Log.IgnoredOption(logger, nameof(ChatOptions.PresencePenalty));
-        if (o.ResponseFormat is ChatResponseFormatJson) Log.IgnoredOption(logger, nameof(ChatOptions.ResponseFormat));
         if (o.Reasoning is not null) Log.IgnoredOption(logger, nameof(ChatOptions.Reasoning));
     }
 

@@ -21,11 +21,13 @@ namespace Eagle.AI;
 /// <para>Honoured <see cref="ChatOptions"/>: <c>Temperature</c> (0 = greedy), <c>TopP</c>, <c>TopK</c>, <c>Seed</c>,
 /// <c>MaxOutputTokens</c>, <c>StopSequences</c> (text held back until it cannot start one), <c>Instructions</c> (merged into
 /// the system turn), <c>Tools</c> (LLaMA-3.1 JSON tool calling; answers that parse become <see cref="FunctionCallContent"/>),
-/// <c>ToolMode</c> (<c>None</c> omits the tools; <c>RequireAny</c>/<c>RequireSpecific</c> add an instruction, and an answer
-/// that is still text is returned as text and logged), <c>AllowMultipleToolCalls</c> (false keeps the first call), <c>ModelId</c> (must be this model's) and
+/// <c>ToolMode</c> (<c>None</c> omits the tools; <c>RequireAny</c>/<c>RequireSpecific</c> add an instruction and constrain
+/// decoding to one JSON call of an offered function with parameters valid for its schema), <c>ResponseFormat</c> (JSON:
+/// decoding is constrained to one JSON object, or to one value valid against the schema; a schema keyword that cannot be
+/// enforced throws <see cref="NotSupportedException"/> naming it), <c>AllowMultipleToolCalls</c> (false keeps the first call), <c>ModelId</c> (must be this model's) and
 /// <c>AdditionalProperties</c> (<see cref="EagleChatOptionKeys"/>). Unset values come from <see cref="EagleOptions"/> and
 /// the model's <c>generation_config.json</c>. Ignored (logged at debug level): <c>FrequencyPenalty</c>,
-/// <c>PresencePenalty</c>, JSON <c>ResponseFormat</c>, <c>Reasoning</c>. <c>ConversationId</c> is a hint only (every request
+/// <c>PresencePenalty</c>, <c>Reasoning</c>. <c>ConversationId</c> is a hint only (every request
 /// sends the whole history, and reuse of earlier turns' KV is automatic): it pins the conversation's retained prefix
 /// against eviction, and the response carries it back. Messages: system, user, assistant (text and function calls) and tool (function results);
 /// any other role is rendered as a user turn.</para>
@@ -71,6 +73,7 @@ public sealed class EagleChatClient : IChatClient
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">No messages, <see cref="ChatOptions.ModelId"/> names another model, or the prompt does not fit the context.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the exception names it.</exception>
+    /// <exception cref="NotSupportedException">The JSON response schema uses a keyword constrained decoding cannot enforce.</exception>
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         CancellationToken cancellationToken = default)
     {

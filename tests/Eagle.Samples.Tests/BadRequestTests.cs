@@ -46,6 +46,10 @@ public sealed class BadRequestTests(ScriptedServer server) : IClassFixture<Scrip
         { "{\"messages\":[" + User + "],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":[]}}]}", "tools[0].function.parameters" },
         { "{\"messages\":[" + User + "],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}},{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}", "tools[1].function.name" },
         { "{\"messages\":[" + User + "],\"stream\":\"yes\"}", "stream" },
+        { "{\"messages\":[" + User + "],\"response_format\":{\"type\":\"xml\"}}", "response_format.type" },
+        { "{\"messages\":[" + User + "],\"response_format\":\"json\"}", "response_format" },
+        { "{\"messages\":[" + User + "],\"response_format\":{\"type\":\"json_schema\"}}", "response_format.json_schema" },
+        { "{\"messages\":[" + User + "],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\"}}}", "response_format.json_schema.schema" },
     };
 
     [Theory]

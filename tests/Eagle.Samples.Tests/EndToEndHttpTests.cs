@@ -111,9 +111,32 @@ public sealed class EndToEndHttpTests(TinyChatServer server)
         Assert.Equal("stop", second.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
     }
 
+    [Fact]
+    public async Task JsonSchema_response_format_and_a_required_tool_are_enforced()
+    {
+        using var http = server.CreateClient();
+        const string format = """
+            "response_format":{"type":"json_schema","json_schema":{"name":"place","strict":true,"schema":
+              {"type":"object","properties":{"city":{"type":"string","maxLength":10},"n":{"type":"integer"}},"required":["city","n"],"additionalProperties":false}}},
+            "temperature":0,"max_tokens":200
+            """;
+        var body = await (await http.PostJsonAsync(Request(TinyChatScript.CapitalQuestion, format))).JsonAsync(HttpStatusCode.OK);
+        var choice = body.GetProperty("choices")[0];
+        Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
+        var answer = JsonDocument.Parse(choice.GetProperty("message").GetProperty("content").GetString()!).RootElement;
+        Assert.True(answer.GetProperty("n").TryGetInt64(out _));
+        Assert.True(answer.GetProperty("city").GetString()!.Length <= 10);
+
+        // Asked something else, the model still has to call the tool.
+        var called = await (await http.PostJsonAsync(Request(TinyChatScript.CapitalQuestion, $"\"tools\":[{WeatherTool}],\"tool_choice\":\"required\",\"temperature\":0,\"max_tokens\":200")))
+            .JsonAsync(HttpStatusCode.OK);
+        Assert.Equal("tool_calls", called.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
+
     [Theory]
     [InlineData("\"top_p\":0", "top_p", nameof(ChatOptions.TopP))]
     [InlineData("\"tools\":[" + WeatherTool + "],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}", "tool_choice", "get_time")]
+    [InlineData("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"strict\":true,\"schema\":{\"type\":\"string\",\"pattern\":\"a\"}}}", "response_format", "'pattern'")]
     public async Task EngineRefusal_Is400NamingTheOption_AndTheServerGoesOn(string fields, string param, string mentioned)
     {
         using var http = server.CreateClient();

@@ -4,7 +4,7 @@ namespace Eagle.Samples.WebApi.Contracts;
 
 /// <summary>
 /// The body of <c>POST /v1/chat/completions</c>: the fields this server reads. Fields whose JSON shape varies
-/// (<c>content</c>, <c>stop</c>, <c>tool_choice</c>) stay <see cref="JsonElement"/>s and are checked by the mappers, so an
+/// (<c>content</c>, <c>stop</c>, <c>tool_choice</c>, <c>response_format</c>) stay <see cref="JsonElement"/>s and are checked by the mappers, so an
 /// error can name the exact parameter; unknown fields are ignored, as OpenAI-compatible servers commonly do.
 /// </summary>
 internal sealed record ChatCompletionRequest
@@ -23,6 +23,7 @@ internal sealed record ChatCompletionRequest
     public IReadOnlyList<RequestTool?>? Tools { get; init; }
     public JsonElement? ToolChoice { get; init; }
     public bool? ParallelToolCalls { get; init; }
+    public JsonElement? ResponseFormat { get; init; }
     public bool? Stream { get; init; }
     public StreamOptions? StreamOptions { get; init; }
 }

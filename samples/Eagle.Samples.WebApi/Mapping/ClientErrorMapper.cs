@@ -14,6 +14,9 @@ internal static class ClientErrorMapper
     public static RequestError? ToRequestError(Exception exception, ChatCompletionRequest request) => exception switch
     {
         ArgumentException e => FromArgument(e, ToRequestParam(e.ParamName, request)),
+        // A schema the engine cannot enforce: the response format's, else a required tool's parameters.
+        Eagle.AI.Engine.Constraints.UnsupportedSchemaException e => new RequestError(StatusCodes.Status400BadRequest, e.Message,
+            request.ResponseFormat is { ValueKind: System.Text.Json.JsonValueKind.Object } ? "response_format" : "tools", "unsupported_value"),
         NotSupportedException e => new RequestError(StatusCodes.Status400BadRequest, e.Message, "messages", "unsupported_value"),
         // Every batch slot runs and the queue is full: the client should come back later, not wait without bound.
         Eagle.AI.EngineBusyException e => new RequestError(StatusCodes.Status429TooManyRequests, e.Message, null, "rate_limit_exceeded") { RetryAfter = e.RetryAfter },

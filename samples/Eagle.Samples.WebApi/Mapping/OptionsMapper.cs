@@ -49,6 +49,7 @@ internal static class OptionsMapper
             Tools = tools,
             ToolMode = ToolMapper.ToToolMode(request.ToolChoice, tools is { Count: > 0 }),
             AllowMultipleToolCalls = request.ParallelToolCalls,
+            ResponseFormat = ResponseFormatMapper.ToResponseFormat(request.ResponseFormat),
         };
     }
 

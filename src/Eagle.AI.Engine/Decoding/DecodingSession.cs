@@ -41,7 +41,19 @@ public abstract class DecodingSession : IDisposable
         Options = options;
         this.onTokens = onTokens;
         stop = new HashSet<int>(options.StopTokenIds ?? target.Config.EosTokenIds);
+        if (options.Constraint is { } c)
+        {
+            // The end of the document is a stop id: without one a complete document would leave nothing to choose.
+            if (stop.Count == 0) throw new ArgumentException("A constrained request needs at least one stop id (its end).", nameof(options));
+            Constraint = new ConstraintTracker(c, stop);
+        }
     }
+
+    /// <summary>The output constraint's state and masks; null when the request is unconstrained.</summary>
+    private protected ConstraintTracker? Constraint { get; }
+
+    /// <summary>The logits with what the output constraint forbids masked out (the logits themselves when unconstrained).</summary>
+    private protected Tensor Constrained(Tensor logits) => Constraint is { } c ? c.Mask(logits) : logits;
 
     /// <summary>The model this session decodes with.</summary>
     public LlamaForCausalLM Target { get; }
@@ -210,6 +222,9 @@ public abstract class DecodingSession : IDisposable
             double total = clock.Elapsed.TotalMilliseconds;
             var stats = Statistics() with
             {
+                MaskMs = Constraint?.MaskMs ?? 0,
+                Masks = Constraint?.Masks ?? 0,
+                MaskStepMs = Constraint?.StepMs ?? [],
                 PromptTokens = Prompt.Count,
                 CachedPromptTokens = CachedPromptTokens,
                 GeneratedTokens = output.Count,
@@ -342,6 +357,7 @@ public abstract class DecodingSession : IDisposable
         foreach (int t in tokens)
         {
             output.Add(t);
+            Constraint?.Accept(t);
             if (stop.Contains(t)) { Done = true; reason = FinishReason.Stop; break; }
             if (output.Count >= Options.MaxNewTokens) { Done = true; break; }
         }

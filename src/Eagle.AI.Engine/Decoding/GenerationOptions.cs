@@ -9,6 +9,8 @@ public sealed record GenerationOptions
     public SamplingOptions Sampling { get; init; } = SamplingOptions.Greedy;
     /// <summary>Ids that end generation (kept as the last output token); null = the model's eos ids.</summary>
     public IReadOnlyCollection<int>? StopTokenIds { get; init; }
+    /// <summary>What the output must spell (structured output, a required tool call); null = unconstrained.</summary>
+    public Constraints.OutputConstraint? Constraint { get; init; }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the option and its allowed range.</summary>
     public void Validate()
@@ -56,6 +58,15 @@ public sealed record GenerationStats
     public double DraftMs { get; init; }
     /// <summary>Time in target verification forwards (speculative only).</summary>
     public double VerifyMs { get; init; }
+
+    /// <summary>Time computing the output constraint's token masks (0 when unconstrained).</summary>
+    public double MaskMs { get; init; }
+
+    /// <summary>Token masks computed (one per distinct grammar state per step; 0 when unconstrained).</summary>
+    public int Masks { get; init; }
+
+    /// <summary>Time to mask each step's logits (all rows of a verified tree together); empty when unconstrained.</summary>
+    public IReadOnlyList<double> MaskStepMs { get; init; } = [];
 
     /// <summary>Rounds that drafted and verified a tree; the other <see cref="Rounds"/> were plain one-token steps chosen by an adaptive tree (<see cref="SpeculationPolicy"/>).</summary>
     public int DraftedRounds { get; init; }

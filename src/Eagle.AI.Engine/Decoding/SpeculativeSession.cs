@@ -31,6 +31,7 @@ public sealed class SpeculativeSession : DecodingSession
     // The round in flight between Plan and Complete.
     private TreeBudget? budget;
     private DraftTree? tree;
+    private Constraints.JsonFrame[]? treeStates;                                // each verified node's grammar state (constrained only)
     private Tensor? uniforms;
     private int past;
     private double roundStart, drafted;
@@ -138,6 +139,7 @@ public sealed class SpeculativeSession : DecodingSession
         // context limit only a prefix of the nodes is verified (parents precede children, so it is still a tree).
         if (drafts.Count > buffers.MaxTreeTokens)
             throw new InvalidOperationException($"the drafter returned a tree of {drafts.Count} nodes, more than its MaxTreeTokens ({buffers.MaxTreeTokens})");
+        if (Constraint is { } c) (drafts, treeStates) = c.Prune(drafts);           // drop drafts the grammar forbids
         tree = drafts.Prefix(Math.Max(1, Capacity - past), device);
         var (treeIds, positions, mask) = buffers.Load(tree.OnDevice(device), past);
         return new ForwardItem(treeIds, positions, cache, mask, forward);
@@ -156,7 +158,7 @@ public sealed class SpeculativeSession : DecodingSession
                 Pending(Features(o)?.clone(), [.. Prompt.Skip(start + 1).Take(n)]);
                 return;
             }
-            int root = sampler.Next(o.Logits[0]);                                   // the prefill's one read
+            int root = sampler.Next(Constrained(o.Logits[0]));                      // the prefill's one read
             Pending(Features(o)?.clone(), [.. Prompt.Skip(start + 1), root]);
             PrefillDone();
             Emit([root]);
@@ -166,14 +168,17 @@ public sealed class SpeculativeSession : DecodingSession
         int emittedDrafts = 0;
         if (tree is null)
         {
-            int[] token = [sampler.Next(o.Logits[0])];
+            int[] token = [sampler.Next(Constrained(o.Logits[0]))];
             Emit(token);
             Pending(Features(o)?.clone(), token);
             verifyMs += Now - roundStart;
         }
         else
         {
-            var accepted = sampler.IsGreedy ? Acceptance.Greedy(tree, o.Logits) : Acceptance.Sample(tree, o.Logits, sampler, uniforms!);
+            // Constrained: every node's logits masked by its own grammar state, so acceptance is exact w.r.t. the
+            // constrained distribution.
+            var logits = Constraint is { } c ? c.MaskRows(o.Logits, treeStates!) : o.Logits;
+            var accepted = sampler.IsGreedy ? Acceptance.Greedy(tree, logits) : Acceptance.Sample(tree, logits, sampler, uniforms!);
             policy.Observe(budget!.Value, accepted.Nodes.Length - 1);
             verifiedTokens += tree.Count;
 

@@ -80,7 +80,7 @@ public sealed class VanillaSession : DecodingSession
             PrefillDone();
         }
         else rounds++;
-        next = sampler.Next(output.Logits[0]);
+        next = sampler.Next(Constrained(output.Logits[0]));
         Emit([next]);
         if (!Done && cache.Length >= Capacity) ContextFull();
     }

@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Constraints;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
@@ -35,10 +36,11 @@ internal static class BenchCommand
         var multiTurn = new Option<bool>("--multi-turn") { Description = "two-turn conversations (--questions' turns, rendered by the model's tokenizer or --tokenizer; else random ids; a --shape model's answer goes back as its ids, a real model's as text): time to first token of turn 2 with and without reusing turn 1's KV, and the cached share; vanilla and speculative (--draft, else a random EAGLE-3-shaped head)" };
         var totalTokens = new Option<string>("--total-tokens") { Description = "with --draft: comma-separated tree sizes to compare, each a number or auto; with --acceptance: one size or auto", DefaultValueFactory = _ => "auto" };
         var json = Cli.JsonOutput();
+        var responseFormat = ResponseFormatOption.Create();
         var shared = new ModelOptions();
         var cmd = new Command("bench", "Measure decode tokens/s against the memory-bandwidth floor; with --draft, speculative vs vanilla side by side")
         {
-            model, shape, maxNew, runs, threads, questions, tokenizerFolder, limit, temperature, topP, totalTokens, projection, acceptance, promptTokens, concurrency, multiTurn, json,
+            model, shape, maxNew, runs, threads, questions, tokenizerFolder, limit, temperature, topP, totalTokens, projection, acceptance, promptTokens, concurrency, multiTurn, responseFormat, json,
         };
         shared.AddTo(cmd, withTreeSizes: false);
         cmd.SetAction(r => Cli.Run(() =>
@@ -125,7 +127,8 @@ internal static class BenchCommand
                 else AcceptanceBench.Print(report);
                 return 0;
             }
-            report = Run(target, r.GetValue(maxNew), r.GetValue(runs));
+            var constraint = ResponseFormatOption.Parse(r.GetValue(responseFormat), textFolder is null ? null : ModelOptions.TryTokenizer(textFolder));
+            report = Run(target, r.GetValue(maxNew), r.GetValue(runs), constraint);
             if (r.GetValue(projection))
                 report["speculative_projection"] = SpeculativeProjection.Measure(target, (double)report["decode_ms_per_token"]);
             if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
@@ -146,7 +149,7 @@ internal static class BenchCommand
         return [.. Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, length).Select(_ => random.Next(vocab)).ToArray())];
     }
 
-    private static Dictionary<string, object> Run(LlamaForCausalLM target, int maxNew, int runs)
+    private static Dictionary<string, object> Run(LlamaForCausalLM target, int maxNew, int runs, OutputConstraint? constraint)
     {
         var c = target.Config;
         // Bytes one decode step reads: every weight, except an untied embedding table of which one row is read.
@@ -165,7 +168,7 @@ internal static class BenchCommand
         var stats = Enumerable.Range(0, runs).Select(_ => gen.Generate(prompt, options).Stats).ToList();
         double msPerToken = stats.Min(s => s.DecodeMs / (s.GeneratedTokens - 1));
         var (layerMs, headMs) = Breakdown(target);
-        return new Dictionary<string, object>
+        var report = new Dictionary<string, object>
         {
             ["device"] = target.Device.ToString(),
             ["dtype"] = TorchRuntime.Name(target.DType),
@@ -185,6 +188,16 @@ internal static class BenchCommand
             ["layers_ms"] = Math.Round(layerMs * c.NumHiddenLayers, 2),
             ["lm_head_ms"] = Math.Round(headMs, 2),
         };
+        if (constraint is not null)
+        {
+            // The same decode under the output constraint: its step time, and the share the token masks take.
+            var constrained = Enumerable.Range(0, runs).Select(_ => gen.Generate(prompt, options with { Constraint = constraint, StopTokenIds = null }).Stats).ToList();
+            var (mean, p99) = ResponseFormatOption.MaskTimes(constrained);
+            report["constrained_decode_ms_per_token"] = Math.Round(constrained.Average(s => s.DecodeMs / Math.Max(1, s.GeneratedTokens - 1)), 2);
+            report["mask_ms_per_token_mean"] = Math.Round(mean, 3);
+            report["mask_ms_per_token_p99"] = Math.Round(p99, 3);
+        }
+        return report;
     }
 
     // Best-of-5 device-to-device copy of a 256 MiB buffer; bandwidth counts the bytes read plus the bytes written. Shown
@@ -257,5 +270,7 @@ internal static class BenchCommand
         Console.WriteLine($"where a step goes: layers {r["layers_ms"]} ms ({r["layer_ms"]} each), lm_head {r["lm_head_ms"]} ms, other {other:F2} ms");
         Console.WriteLine("  (layers: one decoder layer on one token, timed alone, × the layer count; lm_head: the vocabulary product;" +
                           " other: the rest of a decode step — embedding, final norm, sampling, the host read of the token)");
+        if (r.TryGetValue("mask_ms_per_token_mean", out var mask))
+            Console.WriteLine($"constrained decode {r["constrained_decode_ms_per_token"]} ms/token; token mask {mask} ms/token mean, {r["mask_ms_per_token_p99"]} p99");
     }
 }

@@ -24,10 +24,11 @@ internal static class GenerateCommand
         var topK = new Option<int>("--top-k") { Description = "0 = off", DefaultValueFactory = _ => 0 };
         var seed = new Option<long?>("--seed") { Description = "sampling seed (same seed, same output)" };
         var json = Cli.JsonOutput();
+        var responseFormat = ResponseFormatOption.Create();
         var shared = new ModelOptions();
         var cmd = new Command("generate", "Generate from a prompt, vanilla or (with --draft) speculative")
         {
-            model, promptIds, promptText, user, messages, maxNew, temperature, topP, topK, seed, json,
+            model, promptIds, promptText, user, messages, maxNew, temperature, topP, topK, seed, responseFormat, json,
         };
         shared.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
@@ -44,6 +45,7 @@ internal static class GenerateCommand
             };
             options.Validate();
             var tokenizer = ModelOptions.TryTokenizer(folder);
+            options = options with { Constraint = ResponseFormatOption.Parse(r.GetValue(responseFormat), tokenizer) };
             int[] prompt = Prompt(r.GetValue(promptIds), r.GetValue(promptText), r.GetValue(user), r.GetValue(messages), tokenizer, folder);
             using var target = LlamaCheckpoint.Load(folder, plan, Cli.LoadProgress("model"));
             using var drafter = r.GetValue(shared.Draft) is { } draft
@@ -119,11 +121,13 @@ internal static class GenerateCommand
             ["mean_acceptance_length"] = Math.Round(r.Stats.MeanAcceptanceLength, 4),
             ["draft_ms"] = Math.Round(r.Stats.DraftMs, 3),
             ["verify_ms"] = Math.Round(r.Stats.VerifyMs, 3),
+            ["mask_ms"] = Math.Round(r.Stats.MaskMs, 3),
         },
     };
 
     public static string Describe(GenerationResult r) =>
         $"{r.Stats.GeneratedTokens} tokens ({r.FinishReason.ToString().ToLowerInvariant()}); prompt {r.Stats.PromptTokens} tokens, " +
         $"prefill {r.Stats.PrefillMs:F1} ms, decode {r.Stats.DecodeTokensPerSecond:F1} tokens/s, " +
-        $"τ {r.Stats.MeanAcceptanceLength:F2} over {r.Stats.Rounds} rounds";
+        $"τ {r.Stats.MeanAcceptanceLength:F2} over {r.Stats.Rounds} rounds" +
+        (r.Stats.MaskStepMs.Count == 0 ? "" : $"; token masks {ResponseFormatOption.MaskTimes([r.Stats]).Mean:F2} ms/step (p99 {ResponseFormatOption.MaskTimes([r.Stats]).P99:F2})");
 }

@@ -26,6 +26,27 @@ public class CliGenerateTests
     }
 
     [Fact]
+    public void Response_format_constrains_the_output_to_the_schema_file_or_to_json()
+    {
+        using var dir = new TempDir();
+        string model = TinyModelWithTokenizer(dir);
+        string schema = Path.Combine(dir.Path, "schema.json");
+        File.WriteAllText(schema, """{"type":"object","properties":{"ok":{"type":"boolean"},"n":{"type":"integer"}},"required":["ok","n"],"additionalProperties":false}""");
+        var answer = Json(EagleProcess.Run("generate", "--model", model, "--prompt", "Hello", "--max-new-tokens", "60", "--response-format", schema, "--json"));
+        Assert.Equal("stop", answer.GetProperty("finish_reason").GetString());
+        var value = JsonDocument.Parse(answer.GetProperty("text").GetString()!).RootElement;
+        Assert.Equal(JsonValueKind.Number, value.GetProperty("n").ValueKind);
+        Assert.True(value.GetProperty("ok").ValueKind is JsonValueKind.True or JsonValueKind.False);
+
+        var json = Json(EagleProcess.Run("generate", "--model", model, "--prompt", "Hello", "--max-new-tokens", "8", "--response-format", "json", "--json"));
+        Assert.StartsWith("{", json.GetProperty("text").GetString(), StringComparison.Ordinal);
+
+        var refused = EagleProcess.Run("generate", "--model", model, "--prompt", "a", "--response-format", "nowhere.json");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("nowhere.json", refused.StdErr);
+    }
+
+    [Fact]
     public void Prompt_text_and_messages_are_encoded_with_the_folders_tokenizer_and_the_output_has_text()
     {
         using var dir = new TempDir();

@@ -1,0 +1,225 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Eagle.AI.Engine.Constraints;
+
+/// <summary>
+/// Compiles a JSON Schema into <see cref="SchemaNode"/>s. Supported: <c>type</c> (one or a list), <c>properties</c>,
+/// <c>required</c>, <c>additionalProperties</c>, <c>enum</c>, <c>const</c>, <c>items</c>, <c>minItems</c>/<c>maxItems</c>,
+/// <c>anyOf</c>/<c>oneOf</c>, <c>$ref</c> to any JSON pointer in the document (<c>#/$defs/…</c>, <c>#/definitions/…</c>,
+/// or the exporter's <c>#/properties/…</c>), string <c>minLength</c>/<c>maxLength</c>, <c>format</c> <c>date-time</c>,
+/// <c>date</c> and <c>uuid</c>; annotations (<c>description</c>,
+/// <c>title</c>, …) are ignored. Any other keyword throws <see cref="UnsupportedSchemaException"/> naming it: a schema is never
+/// silently left unconstrained.
+/// </summary>
+internal sealed class JsonSchemaCompiler
+{
+    private static readonly HashSet<string> Annotations = new(StringComparer.Ordinal)
+    {
+        "$schema", "$id", "$comment", "$defs", "definitions", "title", "description", "default", "examples",
+        "readOnly", "writeOnly", "deprecated",
+    };
+
+    // enum/const values are matched in this exact form: compact, non-ASCII characters as themselves.
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private readonly JsonElement root;
+    private readonly Dictionary<string, RefNode> refs = new(StringComparer.Ordinal);
+
+    private JsonSchemaCompiler(JsonElement root) => this.root = root;
+
+    /// <summary>Compiles <paramref name="schema"/> (an object or a boolean schema).</summary>
+    /// <exception cref="UnsupportedSchemaException">The schema uses a keyword (or a form of one) constrained decoding cannot enforce.</exception>
+    public static SchemaNode Compile(JsonElement schema)
+    {
+        var compiler = new JsonSchemaCompiler(schema);
+        var node = compiler.Node(schema, "#");
+        // Targets compile after their referrers; compiling one may find new references.
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        while (compiler.refs.Keys.FirstOrDefault(k => !done.Contains(k)) is { } pointer)
+        {
+            done.Add(pointer);
+            compiler.refs[pointer].Target = compiler.Node(compiler.Resolve(pointer), pointer);
+        }
+        return node;
+    }
+
+    private SchemaNode Node(JsonElement s, string at)
+    {
+        if (s.ValueKind == JsonValueKind.True) return AnyNode.Instance;
+        if (s.ValueKind != JsonValueKind.Object)
+            throw new UnsupportedSchemaException($"JSON Schema at '{at}': only object schemas and 'true' can constrain decoding, not {s.ValueKind}.");
+        foreach (var p in s.EnumerateObject())
+            if (!Annotations.Contains(p.Name) && !Supported(p.Name))
+                throw new UnsupportedSchemaException($"JSON Schema keyword '{p.Name}' (at '{at}') is not supported by constrained decoding.");
+
+        if (s.TryGetProperty("$ref", out var r))
+        {
+            if (s.EnumerateObject().Any(p => p.Name is not "$ref" && !Annotations.Contains(p.Name)))
+                throw new UnsupportedSchemaException($"JSON Schema at '{at}': '$ref' beside other constraints is not supported.");
+            string pointer = r.GetString() ?? "#";
+            if (!refs.TryGetValue(pointer, out var node)) refs[pointer] = node = new RefNode(pointer);
+            return node;
+        }
+        if (Get(s, "const") is { } c) return Literals(s, [c], at);
+        if (Get(s, "enum") is { } e)
+        {
+            if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() == 0)
+                throw new UnsupportedSchemaException($"JSON Schema at '{at}': 'enum' must be a non-empty array.");
+            return Literals(s, [.. e.EnumerateArray()], at);
+        }
+        var union = Get(s, "anyOf") ?? Get(s, "oneOf");
+        if (union is { } u)
+        {
+            if (s.EnumerateObject().Any(p => p.Name is not ("anyOf" or "oneOf") && !Annotations.Contains(p.Name)))
+                throw new UnsupportedSchemaException($"JSON Schema at '{at}': 'anyOf'/'oneOf' beside other constraints is not supported.");
+            string key = s.TryGetProperty("anyOf", out _) ? "anyOf" : "oneOf";
+            return Union([.. u.EnumerateArray().Select((a, i) => Node(a, $"{at}/{key}/{i}"))]);
+        }
+        var types = Types(s, at);
+        if (types is null) return InferType(s, at);
+        return Union([.. types.Select(t => OfType(s, t, at))]);
+    }
+
+    private static bool Supported(string keyword) => keyword is "type" or "properties" or "required" or "additionalProperties"
+        or "enum" or "const" or "items" or "minItems" or "maxItems" or "anyOf" or "oneOf" or "$ref" or "minLength" or "maxLength"
+        or "format";
+
+    private static JsonElement? Get(JsonElement s, string name) => s.TryGetProperty(name, out var v) ? v : null;
+
+    private static string[]? Types(JsonElement s, string at) => Get(s, "type") switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.String } t => [t.GetString()!],
+        { ValueKind: JsonValueKind.Array } t => [.. t.EnumerateArray().Select(x => x.GetString() ?? "")],
+        _ => throw new UnsupportedSchemaException($"JSON Schema at '{at}': 'type' must be a string or an array of strings."),
+    };
+
+    // No 'type': the keywords present say which shape is meant; with none, any value.
+    private SchemaNode InferType(JsonElement s, string at)
+    {
+        if (Get(s, "format") is not null) return OfType(s, "string", at);
+        if (Get(s, "properties") is not null || Get(s, "required") is not null || Get(s, "additionalProperties") is not null)
+            return OfType(s, "object", at);
+        if (Get(s, "items") is not null || Get(s, "minItems") is not null || Get(s, "maxItems") is not null)
+            return OfType(s, "array", at);
+        if (Get(s, "minLength") is not null || Get(s, "maxLength") is not null) return OfType(s, "string", at);
+        return AnyNode.Instance;
+    }
+
+    private SchemaNode OfType(JsonElement s, string type, string at) => type switch
+    {
+        "object" => Object(s, at),
+        "array" => new ArrayNode(Get(s, "items") is { } items ? Node(items, at + "/items") : AnyNode.Instance,
+            Count(s, "minItems", 0, at), Count(s, "maxItems", int.MaxValue, at)),
+        "string" => Get(s, "format") is { } f ? Format(s, f.GetString() ?? "", at)
+            : new StringNode(Count(s, "minLength", 0, at), Count(s, "maxLength", int.MaxValue, at)),
+        "number" => NumberNode.Number,
+        "integer" => NumberNode.Int,
+        "boolean" => LiteralNode.Boolean,
+        "null" => LiteralNode.Null,
+        _ => throw new UnsupportedSchemaException($"JSON Schema at '{at}': type '{type}' is not supported."),
+    };
+
+    // A fixed-shape string; a length bound beside it would need checking against every shape, so it is refused.
+    private static LiteralNode Format(JsonElement s, string format, string at)
+    {
+        if (Get(s, "minLength") is not null || Get(s, "maxLength") is not null)
+            throw new UnsupportedSchemaException($"JSON Schema at '{at}': 'format' with 'minLength'/'maxLength' is not supported.");
+        return StringFormats.Get(format)
+            ?? throw new UnsupportedSchemaException($"JSON Schema keyword 'format' (at '{at}') with value '{format}' is not supported by constrained decoding (supported: date-time, date, uuid).");
+    }
+
+    private SchemaNode Object(JsonElement s, string at)
+    {
+        var names = new List<byte[]>();
+        var properties = new List<SchemaNode>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (Get(s, "properties") is { } props)
+            foreach (var p in props.EnumerateObject())
+            {
+                if (p.Name.Any(ch => ch is '"' or '\\' || ch < ' '))
+                    throw new UnsupportedSchemaException($"JSON Schema at '{at}': property name '{p.Name}' needs escaping, which is not supported.");
+                index[p.Name] = names.Count;
+                names.Add(Encoding.UTF8.GetBytes(p.Name));
+                properties.Add(Node(p.Value, $"{at}/properties/{p.Name}"));
+            }
+        if (names.Count > 64) throw new UnsupportedSchemaException($"JSON Schema at '{at}': more than 64 properties are not supported.");
+        ulong required = 0;
+        if (Get(s, "required") is { } req)
+            foreach (var name in req.EnumerateArray().Select(x => x.GetString() ?? ""))
+                required |= index.TryGetValue(name, out int i) ? 1UL << i
+                    : throw new UnsupportedSchemaException($"JSON Schema at '{at}': required property '{name}' is not among 'properties'.");
+        SchemaNode? additional = Get(s, "additionalProperties") switch
+        {
+            null => AnyNode.Instance,
+            { ValueKind: JsonValueKind.False } => null,
+            { } a => Node(a, at + "/additionalProperties"),
+        };
+        return new ObjectNode([.. names], [.. properties], required, additional);
+    }
+
+    private static int Count(JsonElement s, string name, int absent, string at) => Get(s, name) switch
+    {
+        null => absent,
+        { } v when v.TryGetInt32(out int n) && n >= 0 => n,
+        _ => throw new UnsupportedSchemaException($"JSON Schema at '{at}': '{name}' must be a non-negative 32-bit integer."),
+    };
+
+    // enum/const: the values' compact texts; a 'type' beside them keeps only the values of that type.
+    private SchemaNode Literals(JsonElement s, JsonElement[] values, string at)
+    {
+        var types = Types(s, at);
+        var kept = values.Where(v => types is null || types.Any(t => OfKind(v, t))).ToArray();
+        if (kept.Length == 0) throw new UnsupportedSchemaException($"JSON Schema at '{at}': no 'enum'/'const' value has the schema's type.");
+        return new LiteralNode([.. kept.Select(v => JsonSerializer.SerializeToUtf8Bytes(v, Compact)).Distinct(ByteArrays.Comparer)]);
+    }
+
+    private static bool OfKind(JsonElement v, string type) => type switch
+    {
+        "object" => v.ValueKind == JsonValueKind.Object,
+        "array" => v.ValueKind == JsonValueKind.Array,
+        "string" => v.ValueKind == JsonValueKind.String,
+        "number" => v.ValueKind == JsonValueKind.Number,
+        "integer" => v.ValueKind == JsonValueKind.Number && v.TryGetDecimal(out var d) && d == decimal.Truncate(d),
+        "boolean" => v.ValueKind is JsonValueKind.True or JsonValueKind.False,
+        "null" => v.ValueKind == JsonValueKind.Null,
+        _ => false,
+    };
+
+    private static SchemaNode Union(SchemaNode[] alternatives) => alternatives.Length == 1 ? alternatives[0] : new UnionNode(alternatives);
+
+    // A JSON pointer into the schema document ("#", "#/$defs/Name", "#/properties/a/items").
+    private JsonElement Resolve(string pointer)
+    {
+        if (!pointer.StartsWith('#'))
+            throw new UnsupportedSchemaException($"JSON Schema '$ref' '{pointer}': only references within the document ('#…') are supported.");
+        var e = root;
+        foreach (var raw in pointer[1..].Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string part = Uri.UnescapeDataString(raw).Replace("~1", "/").Replace("~0", "~");
+            bool found = e.ValueKind switch
+            {
+                JsonValueKind.Object => e.TryGetProperty(part, out e),
+                JsonValueKind.Array when int.TryParse(part, out int i) && i >= 0 && i < e.GetArrayLength() => (e = e[i]).ValueKind != JsonValueKind.Undefined,
+                _ => false,
+            };
+            if (!found) throw new UnsupportedSchemaException($"JSON Schema '$ref' '{pointer}' does not resolve within the document.");
+        }
+        return e;
+    }
+}
+
+/// <summary>Content equality for byte arrays.</summary>
+internal sealed class ByteArrays : IEqualityComparer<byte[]>
+{
+    public static readonly ByteArrays Comparer = new();
+    public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+    public int GetHashCode(byte[] obj)
+    {
+        var h = new HashCode();
+        h.AddBytes(obj);
+        return h.ToHashCode();
+    }
+}
