@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Eagle.AI.Engine.Text;
 using Eagle.AI.Testing;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Distributed;
@@ -124,6 +125,27 @@ public class TinyChatModelTests(TinyChatEngineFixture fixture) : IClassFixture<T
         reuseOff.PrefixCacheTokens = 0;
         using var plain = new EagleEngine(reuseOff);
         Assert.Equal((await new EagleChatClient(plain).GetResponseAsync(chat)).Text, second.Text);
+    }
+
+    [Fact]
+    public async Task Under_another_system_prompt_only_the_shared_header_is_reused()
+    {
+        // The template's opening (BOS, system header, knowledge and date lines) is the same under any system prompt; the
+        // conversation after it is not. Reuse stops where the token ids part, and the answer is what it is without reuse.
+        using var engine = new EagleEngine(TinyChatModel.Options(speculative: false));
+        using var client = new EagleChatClient(engine);
+        var first = await client.GetResponseAsync([new(ChatRole.System, "You are a helpful assistant."), new(ChatRole.User, GreetingQuestion)]);
+        Assert.Equal(GreetingAnswer, first.Text);
+        ChatMessage[] other = [new(ChatRole.System, "You are Eagle. Answer briefly."), new(ChatRole.User, GreetingQuestion)];
+        var second = await client.GetResponseAsync(other);
+
+        var format = new Llama3ChatFormat(engine.Tokenizer);
+        var a = format.Format([PromptMessage.System("You are a helpful assistant."), PromptMessage.User(GreetingQuestion)]).Ids;
+        var b = format.Format([PromptMessage.System("You are Eagle. Answer briefly."), PromptMessage.User(GreetingQuestion)]).Ids;
+        int shared = a.Zip(b).TakeWhile(p => p.First == p.Second).Count();
+        Assert.InRange(shared, 8, b.Count - 10);                                     // the header, not the conversation
+        Assert.Equal(shared, second.Usage!.CachedInputTokenCount);
+        Assert.Equal(GreetingAnswer, second.Text);
     }
 
     [Fact]
