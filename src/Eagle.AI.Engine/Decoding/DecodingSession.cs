@@ -171,7 +171,7 @@ public abstract class DecodingSession : IDisposable
     public ForwardItem Plan(BatchLoad? load = null)
     {
         var draft = PlanDraft(load ?? BatchLoad.Alone);
-        return PlanForward(draft is { } d ? d.Drafter.Draft([d.Call])[0] : null);
+        return PlanStep(draft is { } d ? d.Drafter.Draft([d.Call])[0] : null);
     }
 
     // The first half of planning: the session decides its step and says what it needs drafted (null = nothing).
@@ -188,9 +188,6 @@ public abstract class DecodingSession : IDisposable
     /// <see cref="PlanStep"/>.
     /// </summary>
     private protected virtual PlannedDraft? DecideStep(BatchLoad load) => null;
-
-    // The second half: the forward item, given the tree drafted for this session (null when it asked for none).
-    private ForwardItem PlanForward(DraftTree? tree) => PlanStep(tree);
 
     /// <summary>A draft a session needs this step: the call to make of <see cref="Drafter"/>, and the tokens its tree may put in the forward.</summary>
     private protected readonly record struct PlannedDraft(IDrafter Drafter, DraftCall Call, int Tokens);
@@ -268,7 +265,7 @@ public abstract class DecodingSession : IDisposable
                 tokens += (drafts[j]?.Tokens ?? sessions[j].MinimumTokens) - sessions[j].MinimumTokens;
             }
             var trees = DraftTogether(drafts);
-            for (int j = 0; j < sessions.Count; j++) items[j] = sessions[j].PlanForward(trees[j]);
+            for (int j = 0; j < sessions.Count; j++) items[j] = sessions[j].PlanStep(trees[j]);
         }
         catch (Exception e) when (DeviceMemory.IsOutOfMemory(e))
         {
