@@ -32,17 +32,6 @@ public sealed class EagleEngine : IDisposable
     private double recentRequestSeconds = 1; // a running mean of request durations, for Retry-After
     private int disposed;
 
-    /// <summary>Validates <paramref name="options"/>, loads the model and starts the generation thread (and warms up when asked).</summary>
-    /// <param name="options">Where the model is and how to run it.</param>
-    /// <param name="loggerFactory">Receives loading progress and per-request diagnostics.</param>
-    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is invalid; the message names it.</exception>
-    /// <exception cref="TorchRuntimeException">The native runtime cannot load, or CUDA was asked for and is not available (the message says how to get it).</exception>
-    /// <exception cref="Engine.Checkpoints.CheckpointException">A model file is missing or malformed.</exception>
-    public EagleEngine(EagleOptions options, ILoggerFactory? loggerFactory = null)
-        : this(options, loggerFactory, null)
-    {
-    }
-
     /// <summary>Validates <paramref name="options"/>, loads the model reporting every tensor to <paramref name="progress"/>, and starts the generation thread.</summary>
     /// <param name="options">Where the model is and how to run it.</param>
     /// <param name="loggerFactory">Receives loading progress and per-request diagnostics.</param>
@@ -50,7 +39,7 @@ public sealed class EagleEngine : IDisposable
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is invalid; the message names it.</exception>
     /// <exception cref="TorchRuntimeException">The native runtime cannot load, or CUDA was asked for and is not available (the message says how to get it).</exception>
     /// <exception cref="Engine.Checkpoints.CheckpointException">A model file is missing or malformed.</exception>
-    public EagleEngine(EagleOptions options, ILoggerFactory? loggerFactory, IProgress<ModelLoadProgress>? progress)
+    public EagleEngine(EagleOptions options, ILoggerFactory? loggerFactory = null, IProgress<ModelLoadProgress>? progress = null)
         : this(LoadValidated(options, Logger(loggerFactory), progress), Logger(loggerFactory), options.MaxBatchSize, options.MaxQueuedRequests)
     {
         if (!options.Warmup) return;

@@ -1,7 +1,7 @@
 namespace Eagle.AI.Engine.Checkpoints;
 
 /// <summary>Opens Hugging Face checkpoints in any of their on-disk layouts.</summary>
-public static class Checkpoint
+internal static class Checkpoint
 {
     /// <summary>The files a checkpoint folder is searched for, in order of preference.</summary>
     private static readonly string[] Layouts =

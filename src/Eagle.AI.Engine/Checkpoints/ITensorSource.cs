@@ -13,7 +13,7 @@ namespace Eagle.AI.Engine.Checkpoints;
 /// <see cref="SafetensorsWriter"/> replaces files by rename, which is safe. <see cref="Load"/> may be called from
 /// several threads; <see cref="IDisposable.Dispose"/> must not race with it.
 /// </remarks>
-public interface ITensorSource : IDisposable
+internal interface ITensorSource : IDisposable
 {
     /// <summary>The file or folder the source was opened from.</summary>
     string Path { get; }

@@ -12,7 +12,7 @@ namespace Eagle.AI.Engine.Checkpoints;
 /// first) and then by name, so every tensor's offset is a multiple of its element size (it can be memory-mapped) and
 /// the same tensors always produce the same bytes.
 /// </summary>
-public static class SafetensorsWriter
+internal static class SafetensorsWriter
 {
     private const string IndexFileName = "model.safetensors.index.json";
 

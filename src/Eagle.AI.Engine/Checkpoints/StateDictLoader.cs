@@ -3,7 +3,7 @@ using TorchSharp;
 namespace Eagle.AI.Engine.Checkpoints;
 
 /// <summary>Copies a checkpoint's tensors into a module whose parameter names are the checkpoint's keys.</summary>
-public static class StateDictLoader
+internal static class StateDictLoader
 {
     /// <summary>
     /// Copies every parameter and persistent buffer of <paramref name="module"/> (named as

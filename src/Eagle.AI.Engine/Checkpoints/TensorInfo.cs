@@ -9,4 +9,4 @@ namespace Eagle.AI.Engine.Checkpoints;
 /// </param>
 /// <param name="Shape">The tensor's sizes; empty for a scalar.</param>
 /// <param name="File">The file that holds the tensor's data (a shard's path for sharded checkpoints).</param>
-public sealed record TensorInfo(string Name, string DType, long[] Shape, string File);
+internal sealed record TensorInfo(string Name, string DType, long[] Shape, string File);

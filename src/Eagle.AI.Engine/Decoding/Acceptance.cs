@@ -10,7 +10,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// <paramref name="DeviceNodes"/> holds <paramref name="Nodes"/> on the device (int64), for gathering the accepted K/V and
 /// features without an upload; it belongs to the caller's dispose scope.
 /// </summary>
-public sealed record AcceptedPath(int[] Nodes, int[] Tokens, int Bonus, Tensor? DeviceNodes = null);
+internal sealed record AcceptedPath(int[] Nodes, int[] Tokens, int Bonus, Tensor? DeviceNodes = null);
 
 /// <summary>
 /// Decides which drafted tokens the target accepts, given the target's logits at every tree node. Both rules keep the
@@ -18,7 +18,7 @@ public sealed record AcceptedPath(int[] Nodes, int[] Tokens, int Bonus, Tensor? 
 /// device over the whole tree at once; the only device→host read is the accepted path itself (one
 /// <see cref="HostReads"/> read per call).
 /// </summary>
-public static class Acceptance
+internal static class Acceptance
 {
     // Static: a temporary Scalar can be finalized while a native call still reads it.
     private static readonly Scalar Zero = 0.ToScalar();

@@ -4,7 +4,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// How many KV positions a request gets: prompt + max new tokens + room for a draft tree, capped by the context limit.
 /// Never the model's <c>max_position_embeddings</c> blindly: 131072 positions of fp16 KV for an 8B model is 17 GB.
 /// </summary>
-public static class ContextBudget
+internal static class ContextBudget
 {
     /// <summary>The default context limit.</summary>
     public const int DefaultContextLimit = 8192;

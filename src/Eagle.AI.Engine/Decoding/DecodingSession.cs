@@ -12,7 +12,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// <see cref="Complete"/> takes that forward's output, chooses or accepts tokens, commits and emits them.
 /// <see cref="Step(IReadOnlyList{DecodingSession})"/> runs one step of several sessions through one forward.
 /// </summary>
-public abstract class DecodingSession : IDisposable
+internal abstract class DecodingSession : IDisposable
 {
     private readonly Func<IReadOnlyList<int>, bool>? onTokens;
     private readonly HashSet<int> stop;

@@ -31,7 +31,7 @@ internal static class HostReads
     }
 
     /// <summary>Device→host reads made on this thread while it was open.</summary>
-    public sealed class Counter : IDisposable
+    internal sealed class Counter : IDisposable
     {
         /// <summary>Reads so far.</summary>
         public int Count { get; private set; }

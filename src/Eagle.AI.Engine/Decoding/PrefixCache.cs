@@ -8,7 +8,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// conversation: its newest); an entry is only read (copied from) when a session starts, so evicting never touches a
 /// running session. Not thread-safe: the engine uses it from its generation thread.
 /// </summary>
-public sealed class PrefixCache(int budgetPositions) : IDisposable
+internal sealed class PrefixCache(int budgetPositions) : IDisposable
 {
     /// <summary>Shared prefixes shorter than this are not worth a copy; the prompt is prefilled as usual.</summary>
     public const int MinimumReuseTokens = 8;

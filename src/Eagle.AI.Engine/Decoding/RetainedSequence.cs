@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// target: only committed, emitted tokens), and a speculative session's drafting state. A new session copies the
 /// prefix it can use and prefills only the rest (<see cref="PrefixCache"/>).
 /// </summary>
-public sealed class RetainedSequence : IDisposable
+internal sealed class RetainedSequence : IDisposable
 {
     internal RetainedSequence(IReadOnlyList<int> tokens, KVCache cache, IDraftState? draftState)
     {

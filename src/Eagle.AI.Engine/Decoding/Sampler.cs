@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// device; the draw is an inverse-CDF on the host with a seeded <see cref="Random"/>, so the same seed reproduces the same
 /// tokens on any device, and acceptance tests in speculative decoding draw from the same stream.
 /// </summary>
-public sealed class Sampler
+internal sealed class Sampler
 {
     private readonly SamplingOptions options;
     private readonly Random random;

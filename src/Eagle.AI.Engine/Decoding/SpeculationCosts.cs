@@ -13,7 +13,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// beam and its top-k), and the round's bookkeeping (<see cref="RoundOverheadMs"/>: tree mask, acceptance, KV
 /// compaction). <see cref="SpeculationPolicy"/> weighs them against the acceptance it observes.
 /// </summary>
-public sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStepMs, double RoundOverheadMs)
+internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStepMs, double RoundOverheadMs)
 {
     /// <summary>One plain decode step: a one-token target forward.</summary>
     public double StepMs => Verify.Milliseconds(1);

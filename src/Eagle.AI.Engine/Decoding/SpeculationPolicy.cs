@@ -32,7 +32,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// cent), and a head that starts being accepted is noticed within one probe. In a batch of n sessions a probe delays all
 /// of them, so the interval may grow to n × <see cref="MaxProbeInterval"/>.</para>
 /// </remarks>
-public sealed class SpeculationPolicy
+internal sealed class SpeculationPolicy
 {
     /// <summary>Per-round decay of the acceptance counts.</summary>
     public const double Decay = 0.95;
@@ -223,7 +223,7 @@ public sealed class SpeculationPolicy
 /// <summary>What the rest of a batched step carries besides one session's tokens.</summary>
 /// <param name="OtherTokens">Tokens the other sessions put in the step's forward.</param>
 /// <param name="Sessions">Sessions in the step, this one included.</param>
-public readonly record struct BatchLoad(int OtherTokens, int Sessions)
+internal readonly record struct BatchLoad(int OtherTokens, int Sessions)
 {
     /// <summary>A session alone in its step.</summary>
     public static readonly BatchLoad Alone = new(0, 1);

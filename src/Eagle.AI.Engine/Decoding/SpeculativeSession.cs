@@ -12,7 +12,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// tree in one forward, and <see cref="Acceptance"/> keeps exactly the tokens plain decoding would have produced
 /// (greedy) or an exact sample of its distribution (sampling); their K/V are compacted into the committed prefix.
 /// </summary>
-public sealed class SpeculativeSession : DecodingSession
+internal sealed class SpeculativeSession : DecodingSession
 {
     private readonly IDrafter drafter;
     private readonly Sampler sampler;

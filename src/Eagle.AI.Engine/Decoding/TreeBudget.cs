@@ -5,7 +5,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// <paramref name="Depth"/> expansion passes after the root's children (so its longest path has Depth + 1 drafts and
 /// drafting costs Depth + 1 head forwards). Chosen per round by <see cref="SpeculationPolicy"/>.
 /// </summary>
-public readonly record struct TreeBudget(int TotalTokens, int Depth)
+internal readonly record struct TreeBudget(int TotalTokens, int Depth)
 {
     /// <summary>Most drafted tokens one round can accept.</summary>
     public int MaxAccepted => Math.Min(TotalTokens - 1, Depth + 1);

@@ -11,7 +11,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// reads views of them, so verification allocates no mask, ids or positions per round and uploads nothing. The mask's
 /// committed-prefix columns are set once as the prefix grows (they are all true for every node).
 /// </summary>
-public sealed class TreeBuffers : IDisposable
+internal sealed class TreeBuffers : IDisposable
 {
 
     private readonly Tensor ids;        // int64 [T]

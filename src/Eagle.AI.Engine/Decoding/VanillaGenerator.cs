@@ -12,7 +12,7 @@ public sealed class VanillaGenerator(LlamaForCausalLM target, int contextLimit =
     /// A session for <paramref name="prompt"/>, to be stepped alone or batched with others; it starts after the prefix
     /// it shares with <paramref name="reuse"/>, when given.
     /// </summary>
-    public VanillaSession Start(IReadOnlyList<int> prompt, GenerationOptions options, Func<IReadOnlyList<int>, bool>? onTokens = null,
+    internal VanillaSession Start(IReadOnlyList<int> prompt, GenerationOptions options, Func<IReadOnlyList<int>, bool>? onTokens = null,
         RetainedSequence? reuse = null) =>
         new(target, prompt, options, onTokens, contextLimit, PrefillChunkTokens, reuse);
 

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Decoding;
 
 /// <summary>Plain decoding as a session: the prompt's forward, then one token per step.</summary>
-public sealed class VanillaSession : DecodingSession
+internal sealed class VanillaSession : DecodingSession
 {
     private readonly Sampler sampler;
     private readonly KVCache cache;

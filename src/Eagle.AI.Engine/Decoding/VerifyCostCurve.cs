@@ -10,7 +10,7 @@ namespace Eagle.AI.Engine.Decoding;
 /// What one target forward costs for n tokens after a committed prefix, and the tree size it favours. On a GPU a
 /// 60-token verify costs about one decode step, so big trees are free; on a CPU it costs several, so a small tree wins.
 /// </summary>
-public sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseconds)> Points)
+internal sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Milliseconds)> Points)
 {
     /// <summary>Token counts measured by default: the sizes <see cref="SpeculationPolicy.MenuUpTo"/> offers, and 64.</summary>
     public static readonly int[] DefaultSizes = [1, 2, 4, 8, 16, 32, 60, 64];

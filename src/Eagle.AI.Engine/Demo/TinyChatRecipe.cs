@@ -18,7 +18,7 @@ namespace Eagle.AI.Engine.Demo;
 /// end-to-end tests can show the real engine with speculation on. Seeded, fp32 and on one thread, so every machine
 /// builds the same weights; a build that does not reproduce every scripted answer greedily fails.
 /// </summary>
-public static class TinyChatRecipe
+internal static class TinyChatRecipe
 {
     private const long Seed = 20261128;
     private static readonly TrainingOptions TargetTraining = new() { Steps = 500, LearningRate = 4e-3, SequencesPerStep = 4, Seed = Seed };
@@ -38,7 +38,7 @@ public static class TinyChatRecipe
     /// <param name="TargetAccuracy">The target's first-token accuracy on the script.</param>
     /// <param name="HeadLoss">The head's last training loss.</param>
     /// <param name="HeadAgreement">The head's agreement with the target in training.</param>
-    public sealed record BuildReport(double Seconds, double TargetLoss, double TargetAccuracy, double HeadLoss, double HeadAgreement);
+    internal sealed record BuildReport(double Seconds, double TargetLoss, double TargetAccuracy, double HeadLoss, double HeadAgreement);
 
     /// <summary>
     /// A short hash of the training data and settings (for a cache folder name): a changed script or recipe never

@@ -4,7 +4,7 @@ namespace Eagle.AI.Engine.Demo;
 /// What the tiny chat demo model (<see cref="TinyChatRecipe"/>) is trained to say. Greedy decoding reproduces these strings exactly, so end-to-end
 /// tests can assert on them.
 /// </summary>
-public static class TinyChatScript
+internal static class TinyChatScript
 {
     /// <summary>A greeting the model answers with <see cref="GreetingAnswer"/>.</summary>
     public const string GreetingQuestion = "Hello, who are you?";

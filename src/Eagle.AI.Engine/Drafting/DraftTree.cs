@@ -17,7 +17,7 @@ namespace Eagle.AI.Engine.Drafting;
 /// on a device-built tree its first use reads the tree back (one counted <see cref="HostReads"/> read). A tree built from
 /// host arrays has both views; its device tensors are made on first use and belong to the caller's dispose scope.
 /// </remarks>
-public sealed class DraftTree
+internal sealed class DraftTree
 {
     private static readonly Scalar Zero = 0L.ToScalar();                         // static: never finalized mid-call
     private static readonly Scalar MinusOne = (-1L).ToScalar();
@@ -278,7 +278,7 @@ public sealed class DraftTree
 /// mask bool [n, n] (row i: the nodes node i attends to within the tree) and, for the EAGLE-1 sampling rule, the draft
 /// distributions fp32 [n, V] each node's children were drawn from.
 /// </summary>
-public sealed record DeviceTree(Tensor Tokens, Tensor Parents, Tensor Depths, Tensor Mask, Tensor? Distributions)
+internal sealed record DeviceTree(Tensor Tokens, Tensor Parents, Tensor Depths, Tensor Mask, Tensor? Distributions)
 {
     internal void MoveToOuterDisposeScope()
     {

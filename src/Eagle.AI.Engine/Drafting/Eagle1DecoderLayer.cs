@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Drafting;
 /// EAGLE-1's <c>layers.0</c>: a LLaMA decoder layer without <c>input_layernorm</c> (the reference skips it for layer 0,
 /// because <c>fc</c> already mixed the inputs).
 /// </summary>
-public sealed class Eagle1DecoderLayer : nn.Module
+internal sealed class Eagle1DecoderLayer : nn.Module
 {
     /// <summary>q/k/v over H inputs.</summary>
     public readonly LlamaAttention self_attn;

@@ -10,7 +10,7 @@ namespace Eagle.AI.Engine.Drafting;
 /// the target's final-norm hidden state, fuses it with the next token's embedding through <c>fc</c>, runs one decoder
 /// layer and predicts with the target's own lm_head (no norm before it), over the full target vocabulary.
 /// </summary>
-public sealed class Eagle1Head : EagleHead
+internal sealed class Eagle1Head : EagleHead
 {
     /// <summary>[H, 2H], with a bias [H] when the config's <c>bias</c> is true (the default).</summary>
     public readonly Linear fc;
@@ -34,7 +34,7 @@ public sealed class Eagle1Head : EagleHead
     /// <inheritdoc/>
     public override int DraftVocabSize => Config.VocabSize;
     /// <inheritdoc/>
-    public override FeatureRequest Features => new(null, FinalHidden: true);
+    internal override FeatureRequest Features => new(null, FinalHidden: true);
     /// <inheritdoc/>
     public override int FeatureSize => HiddenSize;
 
@@ -48,7 +48,7 @@ public sealed class Eagle1Head : EagleHead
     }
 
     /// <inheritdoc/>
-    public override Tensor LogProbs(Tensor x)
+    internal override Tensor LogProbs(Tensor x)
     {
         using var scope = NewDisposeScope();
         var logits = nn.functional.linear(x, TargetLmHead);                 // [n, V]; no norm before the head

@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Drafting;
 /// EAGLE-3's <c>midlayer</c>: a LLaMA decoder layer whose attention reads the normed token embedding and the normed
 /// feature side by side (2H inputs), while the residual stream is the un-normed feature.
 /// </summary>
-public sealed class Eagle3DecoderLayer : nn.Module
+internal sealed class Eagle3DecoderLayer : nn.Module
 {
     /// <summary>[H], on the feature stream.</summary>
     public readonly RMSNorm hidden_norm;

@@ -12,7 +12,7 @@ namespace Eagle.AI.Engine.Drafting;
 /// <see cref="Eagle3DecoderLayer"/>, and predicts over its own draft vocabulary of Vd tokens, which <c>d2t</c> maps
 /// into the target's (target id = draft id + d2t[draft id]).
 /// </summary>
-public sealed class Eagle3Head : EagleHead
+internal sealed class Eagle3Head : EagleHead
 {
     /// <summary>[H, 3H], no bias: fuses the low, middle and high features.</summary>
     public readonly Projection fc;
@@ -55,7 +55,7 @@ public sealed class Eagle3Head : EagleHead
     /// <inheritdoc/>
     public override int DraftVocabSize => Config.DraftVocabSize;
     /// <inheritdoc/>
-    public override FeatureRequest Features => new([.. captureLayers], FinalHidden: false);
+    internal override FeatureRequest Features => new([.. captureLayers], FinalHidden: false);
     /// <inheritdoc/>
     public override int FeatureSize => 3 * HiddenSize;
 
@@ -73,7 +73,7 @@ public sealed class Eagle3Head : EagleHead
     }
 
     /// <inheritdoc/>
-    public override Tensor LogProbs(Tensor x)
+    internal override Tensor LogProbs(Tensor x)
     {
         using var scope = NewDisposeScope();
         var logits = lm_head.forward(norm.forward(x));                             // [n, Vd]
@@ -81,7 +81,7 @@ public sealed class Eagle3Head : EagleHead
     }
 
     /// <inheritdoc/>
-    public override Tensor ToTarget(Tensor draftIds)
+    internal override Tensor ToTarget(Tensor draftIds)
     {
         using var flat = draftIds.reshape(-1);
         using var offsets = d2t.index_select(0, flat);
@@ -90,7 +90,7 @@ public sealed class Eagle3Head : EagleHead
     }
 
     /// <inheritdoc/>
-    public override int ToTarget(int draftId) => checked((int)(draftId + d2tHost[draftId]));
+    internal override int ToTarget(int draftId) => checked((int)(draftId + d2tHost[draftId]));
 
     /// <summary>
     /// Sets the draft-to-target map from offsets [Vd] (d2t[i] = target id − i).

@@ -10,7 +10,7 @@ namespace Eagle.AI.Engine.Drafting;
 /// token) pairs and keeps their K/V, then expands the tree (dynamic or static, per <see cref="TreeSettings"/>) with
 /// scratch K/V written after the committed entries and truncated away before it returns.
 /// </summary>
-public sealed class EagleDrafter : IDrafter
+internal sealed class EagleDrafter : IDrafter
 {
     private readonly bool ownsHead;
     private readonly StaticTree? staticTree;

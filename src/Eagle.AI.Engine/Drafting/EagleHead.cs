@@ -15,7 +15,7 @@ namespace Eagle.AI.Engine.Drafting;
 public abstract class EagleHead : nn.Module
 {
     /// <summary>The checkpoint's own embedding table [V, H], or null when the target's is borrowed.</summary>
-    public readonly Embedding? embed_tokens;
+    internal readonly Embedding? embed_tokens;
 
     // Held in a plain record so that RegisterComponents does not adopt the target's modules as the head's own.
     private readonly Borrowed borrowed;
@@ -81,12 +81,12 @@ public abstract class EagleHead : nn.Module
     /// <summary>Rows of the head's log-probabilities: Vd for EAGLE-3, V for EAGLE-1.</summary>
     public abstract int DraftVocabSize { get; }
     /// <summary>What the target must return for this head.</summary>
-    public abstract FeatureRequest Features { get; }
+    internal abstract FeatureRequest Features { get; }
     /// <summary>Width of one target feature row: 3H (EAGLE-3) or H (EAGLE-1).</summary>
     public abstract int FeatureSize { get; }
 
     /// <summary>A one-layer draft KV cache of <paramref name="capacity"/> positions for this head.</summary>
-    public KVCache NewCache(int capacity) => new(1, Config.NumKeyValueHeads, Config.HeadDim, capacity, DType, Device);
+    internal KVCache NewCache(int capacity) => new(1, Config.NumKeyValueHeads, Config.HeadDim, capacity, DType, Device);
 
     /// <summary>
     /// Runs n draft positions: <paramref name="hidden"/> [n, F] target features or [n, H] earlier draft outputs,
@@ -95,7 +95,7 @@ public abstract class EagleHead : nn.Module
     /// at cache.Length without advancing it. Returns the pre-norm outputs [n, H], which are also the hidden inputs of
     /// the positions that follow them.
     /// </summary>
-    public Tensor Forward(Tensor hidden, Tensor ids, Tensor positions, Tensor? mask, KVCache cache) =>
+    internal Tensor Forward(Tensor hidden, Tensor ids, Tensor positions, Tensor? mask, KVCache cache) =>
         Forward(hidden, ids, positions, PackedSequences.One((int)ids.shape[0], cache, mask));
 
     /// <summary>
@@ -104,7 +104,7 @@ public abstract class EagleHead : nn.Module
     /// the head's weights are read once for all of them. The hidden inputs must be all target features or all draft
     /// outputs. No cache is advanced.
     /// </summary>
-    public Tensor Forward(Tensor hidden, Tensor ids, Tensor positions, PackedSequences batch)
+    internal Tensor Forward(Tensor hidden, Tensor ids, Tensor positions, PackedSequences batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
         using var scope = NewDisposeScope();
@@ -120,13 +120,13 @@ public abstract class EagleHead : nn.Module
     private protected abstract Tensor Layer(Tensor x, Tensor emb, Tensor cos, Tensor sin, PackedSequences batch);
 
     /// <summary>Draft log-probabilities fp32 [n, Vd] of the outputs x [n, H] of <see cref="Forward(Tensor, Tensor, Tensor, PackedSequences)"/>.</summary>
-    public abstract Tensor LogProbs(Tensor x);
+    internal abstract Tensor LogProbs(Tensor x);
 
     /// <summary>Maps draft-vocabulary ids [..] (int64) to target ids (EAGLE-3: id + d2t[id]; EAGLE-1: the same tensor).</summary>
-    public virtual Tensor ToTarget(Tensor draftIds) => draftIds;
+    internal virtual Tensor ToTarget(Tensor draftIds) => draftIds;
 
     /// <summary>Host version of <see cref="ToTarget(Tensor)"/> for one id.</summary>
-    public virtual int ToTarget(int draftId) => draftId;
+    internal virtual int ToTarget(int draftId) => draftId;
 
     /// <summary>Checkpoint keys the state-dict loader must not expect in the module (read separately or unused).</summary>
     private protected virtual ISet<string> IgnoredKeys => new HashSet<string>(StringComparer.Ordinal) { "t2d" };

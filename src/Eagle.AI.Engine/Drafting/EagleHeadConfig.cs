@@ -118,7 +118,7 @@ public sealed record EagleHeadConfig
     /// with <c>fc.weight</c> [H, 2H] → EAGLE-1; otherwise a <c>draft_vocab_size</c> in the config → EAGLE-3.
     /// </summary>
     /// <exception cref="CheckpointException">Neither layout matches.</exception>
-    public EagleHeadKind DetectKind(IReadOnlyDictionary<string, TensorInfo> tensors, string source)
+    internal EagleHeadKind DetectKind(IReadOnlyDictionary<string, TensorInfo> tensors, string source)
     {
         if (tensors.ContainsKey("d2t") || tensors.Keys.Any(k => k.StartsWith("midlayer.", StringComparison.Ordinal)))
             return EagleHeadKind.Eagle3;

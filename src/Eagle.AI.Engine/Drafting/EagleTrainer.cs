@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Drafting;
 
 /// <summary>Knobs of <see cref="EagleTrainer"/>.</summary>
-public sealed record TrainingOptions
+internal sealed record TrainingOptions
 {
     /// <summary>Optimiser steps.</summary>
     public int Steps { get; init; } = 400;
@@ -37,7 +37,7 @@ public sealed record TrainingOptions
 /// Loss per step, for progress reports and tests, and the head's agreement with the target: top-1 over the draft
 /// vocabulary at the first draft step and, for EAGLE heads, at every unrolled step (index 0 = the first).
 /// </summary>
-public sealed record TrainingReport(IReadOnlyList<double> Losses, double FirstTokenAccuracy)
+internal sealed record TrainingReport(IReadOnlyList<double> Losses, double FirstTokenAccuracy)
 {
     /// <summary>Top-1 agreement at each unrolled draft step, given correct earlier drafts; empty for a target's training.</summary>
     public IReadOnlyList<double> StepAccuracies { get; init; } = [];
@@ -53,7 +53,7 @@ public sealed record TrainingReport(IReadOnlyList<double> Losses, double FirstTo
 /// p_{t+1+j}. Losses are summed with weights <see cref="TrainingOptions.StepDecay"/>^j. Small on purpose: enough to
 /// make tiny test pairs whose drafts are accepted several tokens deep.
 /// </summary>
-public static class EagleTrainer
+internal static class EagleTrainer
 {
     /// <summary>
     /// Greedy continuations of random prompts: the kind of text a greedy benchmark will then ask the head to draft.

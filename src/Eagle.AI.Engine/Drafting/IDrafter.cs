@@ -10,7 +10,7 @@ namespace Eagle.AI.Engine.Drafting;
 /// <see cref="IDraftState"/> that <see cref="Begin"/> returns, which the session owns; tree expansion must not leak into
 /// it. One drafter therefore serves any number of concurrent sessions.
 /// </summary>
-public interface IDrafter : IDisposable
+internal interface IDrafter : IDisposable
 {
     /// <summary>Which target features this drafter consumes.</summary>
     FeatureRequest Features { get; }
@@ -65,10 +65,10 @@ public interface IDrafter : IDisposable
 }
 
 /// <summary>One request's part of a batched <see cref="IDrafter.Draft(IReadOnlyList{DraftCall})"/>: the arguments of a single draft.</summary>
-public sealed record DraftCall(IDraftState State, Tensor? Features, int[] NextTokens, DraftContext Context);
+internal sealed record DraftCall(IDraftState State, Tensor? Features, int[] NextTokens, DraftContext Context);
 
 /// <summary>One request's drafting state (<see cref="IDrafter.Begin"/>), e.g. its draft KV cache.</summary>
-public interface IDraftState : IDisposable
+internal interface IDraftState : IDisposable
 {
     /// <summary>Draft positions committed so far: the (feature, next token) pairs consumed.</summary>
     int CommittedLength { get; }
@@ -81,7 +81,7 @@ public interface IDraftState : IDisposable
 }
 
 /// <summary>The state of drafters that keep none.</summary>
-public sealed class NoDraftState : IDraftState
+internal sealed class NoDraftState : IDraftState
 {
     private int committed;
 
@@ -96,7 +96,7 @@ public sealed class NoDraftState : IDraftState
 }
 
 /// <summary>What the target must return for the drafter: residual-stream inputs of some layers (EAGLE-3) and/or the final-norm hidden states (EAGLE-1/2).</summary>
-public sealed record FeatureRequest(int[]? CaptureLayers, bool FinalHidden)
+internal sealed record FeatureRequest(int[]? CaptureLayers, bool FinalHidden)
 {
     /// <summary>No features (test drafters).</summary>
     public static readonly FeatureRequest None = new(null, false);
@@ -105,7 +105,7 @@ public sealed record FeatureRequest(int[]? CaptureLayers, bool FinalHidden)
 /// <summary>Per-round information a drafter may use.</summary>
 /// <param name="Sampling">true when the target samples (a static-tree drafter then samples its children without replacement).</param>
 /// <param name="Random">the request's seeded random source, for drafters that sample.</param>
-public sealed record DraftContext(bool Sampling, Random Random)
+internal sealed record DraftContext(bool Sampling, Random Random)
 {
     /// <summary>This round's tree size (<see cref="Decoding.SpeculationPolicy"/>); null = the drafter's own settings. A
     /// drafter may return a smaller tree than it asks for, never a bigger one.</summary>

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Llama;
 
 /// <summary>An embedding table whose only parameter is <c>weight</c> [V, H], created uninitialised.</summary>
-public sealed class Embedding : nn.Module<Tensor, Tensor>
+internal sealed class Embedding : nn.Module<Tensor, Tensor>
 {
     /// <summary>[V, H]</summary>
     public readonly Parameter weight;

@@ -10,7 +10,7 @@ namespace Eagle.AI.Engine.Llama;
 /// keeps only the accepted entries with <see cref="Compact"/>, and rejected entries need no rollback because the next
 /// forward overwrites them.
 /// </summary>
-public sealed class KVCache : IDisposable
+internal sealed class KVCache : IDisposable
 {
     private readonly Tensor[] keys;   // per layer [1, kvHeads, Capacity, D]
     private readonly Tensor[] values; // per layer [1, kvHeads, Capacity, D]

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Llama;
 
 /// <summary>Decoder layers <see cref="First"/>..<see cref="Last"/> (inclusive) on <see cref="Device"/>.</summary>
-public sealed record LayerSegment(Device Device, int First, int Last);
+internal sealed record LayerSegment(Device Device, int First, int Last);
 
 /// <summary>
 /// Which device holds which decoder layers, for a model too big for one GPU: <c>cuda:0=0-15;cuda:1=16-31</c>. The
@@ -18,7 +18,7 @@ public sealed class LayerPlacement
     private LayerPlacement(IReadOnlyList<LayerSegment> segments) => Segments = segments;
 
     /// <summary>The segments in layer order; together they cover every layer once.</summary>
-    public IReadOnlyList<LayerSegment> Segments { get; }
+    internal IReadOnlyList<LayerSegment> Segments { get; }
 
     /// <summary>The first segment's device: embedding, final norm, lm_head and the draft head live there.</summary>
     public Device Home => Segments[0].Device;
@@ -55,10 +55,10 @@ public sealed class LayerPlacement
     /// </summary>
     /// <returns>The first segment's device as written (the home device).</returns>
     /// <exception cref="FormatException">As <see cref="Parse"/>, for everything but the hardware.</exception>
-    public static string Check(string spec) => Read(spec)[0].Device;
+    internal static string Check(string spec) => Read(spec)[0].Device;
 
     /// <summary>Why this placement does not fit a model of <paramref name="layers"/> decoder layers, or null when it covers them exactly.</summary>
-    public string? Mismatch(int layers)
+    internal string? Mismatch(int layers)
     {
         var last = Segments[^1];
         if (last.Last >= layers) return $"'{last.Device}={last.First}-{last.Last}' ends beyond the model's {layers} layers (0..{layers - 1})";

@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Llama;
 /// ([1, kvHeads, group·n, D]) and the mask rows are repeated to match. q/k/v_proj share one [(heads + 2·kvHeads)·D, in]
 /// storage (see <see cref="Fused"/>), so they run as one GEMM while the checkpoint keys stay per projection.
 /// </summary>
-public sealed class LlamaAttention : nn.Module
+internal sealed class LlamaAttention : nn.Module
 {
     /// <summary>[heads·D, H]</summary>
     public readonly Projection q_proj;

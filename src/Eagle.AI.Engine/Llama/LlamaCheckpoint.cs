@@ -37,7 +37,7 @@ public static class LlamaCheckpoint
     /// <summary>Loads <paramref name="folder"/> where <paramref name="plan"/> says (its draft device is the drafter's business).</summary>
     /// <exception cref="CheckpointException">A file is missing or malformed, or a tensor is missing, unexpected or mis-shaped.</exception>
     /// <exception cref="ArgumentException">The plan's placement does not cover the model's layers exactly.</exception>
-    public static LlamaForCausalLM Load(string folder, LoadPlan plan, Action<int, int>? progress = null) =>
+    internal static LlamaForCausalLM Load(string folder, LoadPlan plan, Action<int, int>? progress = null) =>
         Load(folder, plan.DType, plan.Device, progress, plan.Placement);
 
     /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> (or shards + index when <paramref name="maxShardBytes"/> is set).</summary>

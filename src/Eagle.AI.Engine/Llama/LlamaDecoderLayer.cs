@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Llama;
 
 /// <summary>Pre-norm decoder block: h = x + attn(norm(x)); out = h + mlp(norm(h)).</summary>
-public sealed class LlamaDecoderLayer : nn.Module
+internal sealed class LlamaDecoderLayer : nn.Module
 {
     /// <summary>Attention.</summary>
     public readonly LlamaAttention self_attn;

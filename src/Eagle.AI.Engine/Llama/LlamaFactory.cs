@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Llama;
 
 /// <summary>Builds random LLaMA models in memory and writes them as Hugging Face checkpoints.</summary>
-public static class LlamaFactory
+internal static class LlamaFactory
 {
     /// <summary>A model with seeded random weights (see <see cref="RandomWeights"/>).</summary>
     public static LlamaForCausalLM CreateRandom(LlamaConfig config, long seed, ScalarType dtype, Device device, double lmHeadScale = 8.0)

@@ -13,9 +13,9 @@ namespace Eagle.AI.Engine.Llama;
 public sealed class LlamaForCausalLM : nn.Module
 {
     /// <summary>The decoder stack.</summary>
-    public readonly LlamaModel model;
+    internal readonly LlamaModel model;
     /// <summary>[V, H]; null when the embeddings are tied.</summary>
-    public readonly Projection? lm_head;
+    internal readonly Projection? lm_head;
     private readonly RotaryEmbedding rotary;
 
     /// <summary>
@@ -54,7 +54,7 @@ public sealed class LlamaForCausalLM : nn.Module
     /// <see cref="LlamaAttention.Fused"/>). Both settings compute the same function; false runs one GEMM per projection,
     /// for comparisons and measurements.
     /// </summary>
-    public bool FusedProjections
+    internal bool FusedProjections
     {
         get => model.layers.All(l => l.self_attn.Fused && l.mlp.Fused);
         set
@@ -71,7 +71,7 @@ public sealed class LlamaForCausalLM : nn.Module
     public Tensor LmHeadWeight => lm_head?.weight ?? model.embed_tokens.weight;
 
     /// <summary>A new KV cache for one request of up to <paramref name="capacity"/> positions.</summary>
-    public KVCache NewCache(int capacity) =>
+    internal KVCache NewCache(int capacity) =>
         new(Config.NumKeyValueHeads, Config.HeadDim, capacity, DType,
             Enumerable.Range(0, Config.NumHiddenLayers).Select(Placement.DeviceOf).ToArray());
 
@@ -80,7 +80,7 @@ public sealed class LlamaForCausalLM : nn.Module
     /// committed prefix, with <paramref name="mask"/> bool [n, past + n] (true = attend; null = causal). Writes their K/V
     /// into <paramref name="cache"/> and advances it by n.
     /// </summary>
-    public TargetOutput Forward(Tensor ids, Tensor positions, KVCache cache, Tensor? mask, ForwardRequest request) =>
+    internal TargetOutput Forward(Tensor ids, Tensor positions, KVCache cache, Tensor? mask, ForwardRequest request) =>
         Forward([new ForwardItem(ids, positions, cache, mask, request)])[0];
 
     /// <summary>
@@ -89,7 +89,7 @@ public sealed class LlamaForCausalLM : nn.Module
     /// cache with its own mask and gets its own logits, features and hidden states, as if it had run alone.
     /// </summary>
     /// <exception cref="ArgumentException">No items, two items share a cache, or they capture different layers.</exception>
-    public IReadOnlyList<TargetOutput> Forward(IReadOnlyList<ForwardItem> items)
+    internal IReadOnlyList<TargetOutput> Forward(IReadOnlyList<ForwardItem> items)
     {
         ArgumentNullException.ThrowIfNull(items);
         if (items.Count == 0) throw new ArgumentException("at least one sequence is needed", nameof(items));
@@ -162,10 +162,10 @@ public sealed class LlamaForCausalLM : nn.Module
     /// Logits [r, V] in the model's dtype for final-norm hidden states <paramref name="h"/> [r, H]: the lm_head product
     /// (on the CPU for a few rows, the AVX-512 kernel; see <see cref="LinearDispatch"/>).
     /// </summary>
-    public Tensor LmHead(Tensor h) => LinearDispatch.Apply(h, LmHeadWeight);
+    internal Tensor LmHead(Tensor h) => LinearDispatch.Apply(h, LmHeadWeight);
 
     /// <summary>Causal mask bool [n, past + n]: every new token sees the whole committed prefix and the new tokens up to itself.</summary>
-    public static Tensor CausalMask(int past, int n, Device device)
+    internal static Tensor CausalMask(int past, int n, Device device)
     {
         using var scope = NewDisposeScope();
         var m = ones([n, past + n], ScalarType.Bool, device).tril(past);

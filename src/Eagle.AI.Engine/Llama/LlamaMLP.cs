@@ -7,7 +7,7 @@ namespace Eagle.AI.Engine.Llama;
 /// SwiGLU feed-forward: down(silu(gate(x)) · up(x)). gate_proj and up_proj share one [2I, H] storage (see
 /// <see cref="Fused"/>), so they run as one GEMM while the checkpoint keys stay per projection.
 /// </summary>
-public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
+internal sealed class LlamaMLP : nn.Module<Tensor, Tensor>
 {
     /// <summary>[I, H]</summary>
     public readonly Projection gate_proj;

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Llama;
 
 /// <summary>The decoder stack (<c>model.*</c> keys): embed_tokens → layers → norm.</summary>
-public sealed class LlamaModel : nn.Module
+internal sealed class LlamaModel : nn.Module
 {
     /// <summary>Embedding table [V, H].</summary>
     public readonly Embedding embed_tokens;

@@ -4,7 +4,7 @@ using Eagle.AI.Engine.Checkpoints;
 namespace Eagle.AI.Engine.Llama;
 
 /// <summary>Named shapes: tiny test models (real LLaMA-3 vocabulary, so the real tokenizer works) and real model sizes for benchmarks.</summary>
-public static class LlamaPresets
+internal static class LlamaPresets
 {
     private static readonly JsonElement Bos = JsonSerializer.SerializeToElement(128000);
     private static readonly JsonElement Eos = JsonSerializer.SerializeToElement(new[] { 128001, 128008, 128009 });

@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Llama;
 /// A token sequence to learn, with the positions whose next token is scored: <see cref="Learn"/>[i] = true trains the
 /// model to predict <see cref="Ids"/>[i + 1] after reading <see cref="Ids"/>[0..i] (null = every position).
 /// </summary>
-public sealed record LearnedSequence(int[] Ids, bool[]? Learn = null);
+internal sealed record LearnedSequence(int[] Ids, bool[]? Learn = null);
 
 /// <summary>
 /// Fits a (tiny) target to token sequences with AdamW and next-token cross-entropy, so test models can say something
@@ -18,7 +18,7 @@ public sealed record LearnedSequence(int[] Ids, bool[]? Learn = null);
 /// that token the argmax), and leaving those two 128k-row tables out of the gradient and the optimiser is what makes
 /// training a real-vocabulary model take seconds. Logits are computed only at the scored positions.
 /// </summary>
-public static class LlamaTrainer
+internal static class LlamaTrainer
 {
     /// <summary>Trains <paramref name="model"/> in place; returns the summed loss per step and the final greedy accuracy on the scored positions.</summary>
     /// <exception cref="ArgumentException">A sequence is shorter than 2 tokens, its mask has the wrong length, or it scores nothing.</exception>

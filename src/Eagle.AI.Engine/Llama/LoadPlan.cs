@@ -12,7 +12,7 @@ namespace Eagle.AI.Engine.Llama;
 /// <param name="Placement">The decoder layers split over devices; null = all on <paramref name="Device"/>.</param>
 /// <param name="DraftDevice">The draft head's device; null = the target's.</param>
 /// <param name="AutoDType">Whether <c>auto</c> chose <paramref name="DType"/> (<see cref="TorchRuntime.AutoDTypeReason"/> says why).</param>
-public sealed record LoadPlan(Device Device, ScalarType DType, LayerPlacement? Placement = null, Device? DraftDevice = null, bool AutoDType = false)
+internal sealed record LoadPlan(Device Device, ScalarType DType, LayerPlacement? Placement = null, Device? DraftDevice = null, bool AutoDType = false)
 {
     /// <summary>
     /// Resolves the text: an <c>auto</c> device is the placement's first device when there is a placement, else as

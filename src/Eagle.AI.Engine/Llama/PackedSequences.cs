@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Llama;
 /// all rows at once, so a step reads every weight once however many sequences it serves; only attention is per
 /// sequence.
 /// </summary>
-public sealed class PackedSequences
+internal sealed class PackedSequences
 {
     /// <summary>Packs sequences of <paramref name="lengths"/> tokens over their caches and masks.</summary>
     public PackedSequences(IReadOnlyList<int> lengths, IReadOnlyList<KVCache> caches, IReadOnlyList<Tensor?> masks)

@@ -8,7 +8,7 @@ namespace Eagle.AI.Engine.Llama;
 /// A bias-free linear layer whose only parameter is <c>weight</c> [out, in], created uninitialised: checkpoints fill it,
 /// so random initialisation of billions of parameters (what <c>nn.Linear</c> does) would be wasted work.
 /// </summary>
-public sealed class Projection : nn.Module<Tensor, Tensor>
+internal sealed class Projection : nn.Module<Tensor, Tensor>
 {
     /// <summary>[out, in]</summary>
     public readonly Parameter weight;

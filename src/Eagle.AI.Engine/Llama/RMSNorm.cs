@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Llama;
 
 /// <summary>RMSNorm as LLaMA computes it: statistics in fp32, the result cast back before the weight multiplies it.</summary>
-public sealed class RMSNorm : nn.Module<Tensor, Tensor>
+internal sealed class RMSNorm : nn.Module<Tensor, Tensor>
 {
     /// <summary>[H]</summary>
     public readonly Parameter weight;

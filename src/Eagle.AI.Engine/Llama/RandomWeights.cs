@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Llama;
 /// of about <c>lmHeadScale</c>: the softmax is peaked and greedy choices are far from ties, so fp32 rounding differences
 /// between code paths (one token vs a tree of tokens) cannot flip an argmax.
 /// </summary>
-public static class RandomWeights
+internal static class RandomWeights
 {
     /// <summary>Fills every parameter of <paramref name="model"/> from <paramref name="seed"/>.</summary>
     public static void Initialize(nn.Module model, int layers, long seed, double lmHeadScale = 8.0)

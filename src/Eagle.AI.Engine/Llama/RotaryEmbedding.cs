@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Llama;
 /// adjacent elements), with LLaMA-3.1's <c>llama3</c> frequency scaling. Positions are arbitrary per token, which is what
 /// tree verification needs (siblings share a position).
 /// </summary>
-public sealed class RotaryEmbedding : IDisposable
+internal sealed class RotaryEmbedding : IDisposable
 {
     private readonly Tensor invFreq; // [D/2] fp32
 

@@ -7,7 +7,7 @@ namespace Eagle.AI.Engine.Llama;
 /// is the concatenation (low → high layer) of the residual-stream inputs of the requested layers, [n, k·H] (EAGLE-3
 /// features); <see cref="FinalHidden"/> is the final-norm output [n, H] (EAGLE-1/2 feature). The caller disposes it.
 /// </summary>
-public sealed record TargetOutput(Tensor Logits, Tensor? Captured, Tensor? FinalHidden) : IDisposable
+internal sealed record TargetOutput(Tensor Logits, Tensor? Captured, Tensor? FinalHidden) : IDisposable
 {
     /// <inheritdoc/>
     public void Dispose()
@@ -22,7 +22,7 @@ public sealed record TargetOutput(Tensor Logits, Tensor? Captured, Tensor? Final
 /// <param name="LogitRows">int64 [r] rows of the new tokens to project to logits; null = all rows.</param>
 /// <param name="CaptureLayers">layer indices whose residual-stream inputs to return, ascending; null = none.</param>
 /// <param name="FinalHidden">whether to return the final-norm hidden states.</param>
-public sealed record ForwardRequest(Tensor? LogitRows = null, int[]? CaptureLayers = null, bool FinalHidden = false)
+internal sealed record ForwardRequest(Tensor? LogitRows = null, int[]? CaptureLayers = null, bool FinalHidden = false)
 {
     /// <summary>Logits of every new token, nothing else.</summary>
     public static readonly ForwardRequest AllLogits = new();
@@ -34,5 +34,5 @@ public sealed record ForwardRequest(Tensor? LogitRows = null, int[]? CaptureLaye
 /// <param name="Cache">The sequence's own KV cache; the forward writes the n entries and advances it.</param>
 /// <param name="Mask">bool [n, past + n] (true = attend); null = causal.</param>
 /// <param name="Request">Which logits rows (relative to this sequence) and features it needs.</param>
-public sealed record ForwardItem(Tensor Ids, Tensor Positions, KVCache Cache, Tensor? Mask, ForwardRequest Request);
+internal sealed record ForwardItem(Tensor Ids, Tensor Positions, KVCache Cache, Tensor? Mask, ForwardRequest Request);
 

@@ -7,7 +7,7 @@ namespace Eagle.AI.Engine.Runtime;
 /// in bf16 against 3.9 in fp32, and an 8-token verify costs 1.16× a one-token step instead of 3.1×. Without those
 /// instructions bf16 is emulated and slower than fp32.
 /// </summary>
-public static class CpuFeatures
+internal static class CpuFeatures
 {
     private static readonly Lazy<IReadOnlySet<string>> Flags = new(() => Parse(TryRead("/proc/cpuinfo")));
 

@@ -11,7 +11,7 @@ namespace Eagle.AI.Engine.Runtime;
 /// to be true" from <c>Scalar::toFloat</c>, or silently wrong numbers. Here every Scalar is static or a <c>using</c>
 /// local that lives past the call. BannedSymbols.txt makes the build reject the unsafe TorchSharp overloads.
 /// </summary>
-public static class HeldScalars
+internal static class HeldScalars
 {
     /// <summary>1, as every add's alpha and every range's step.</summary>
     public static readonly Scalar One = 1L.ToScalar();

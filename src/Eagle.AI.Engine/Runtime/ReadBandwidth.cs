@@ -10,7 +10,7 @@ namespace Eagle.AI.Engine.Runtime;
 /// this is the fastest a step can be. It reads buffers far larger than any last-level cache (a small buffer measures
 /// the cache, and a copy measures writes too), with the decoding thread count, best of several passes.
 /// </summary>
-public static unsafe class ReadBandwidth
+internal static unsafe class ReadBandwidth
 {
     private const long Bytes = 1L << 30; // 1 GiB, in 4 buffers of 256 MiB
     private static float sink; // the sums land here, so no read can be optimised away

@@ -11,7 +11,7 @@ namespace Eagle.AI.Engine.Runtime;
 /// checkpoint and the <see cref="ReferenceFile"/> computed from it, and the engine, on the device and dtype under test,
 /// must reproduce its logits, captured hidden states and greedy continuation within <see cref="SelfTestTolerance"/>.
 /// </summary>
-public static class ReferenceComparison
+internal static class ReferenceComparison
 {
     /// <summary>The checkpoint folders (those with a <c>config.json</c> and a reference file) directly under <paramref name="root"/>, sorted.</summary>
     public static IReadOnlyList<string> Folders(string root) =>

@@ -12,7 +12,7 @@ namespace Eagle.AI.Engine.Runtime;
 /// states entering some layers, and a greedy continuation. Hidden state i is Hugging Face's
 /// <c>output_hidden_states[i]</c>, the residual stream entering layer i, which is what the engine captures for EAGLE-3.
 /// </summary>
-public sealed record ReferenceFile
+internal sealed record ReferenceFile
 {
     /// <summary>The value of <see cref="Format"/> this version reads and writes.</summary>
     public const string FormatName = "eagle-reference-v1";

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Runtime;
 
 /// <summary>The first rows of a self-test: which device and runtime the checks run on, and whether CUDA is there.</summary>
-public static class SelfTestDevice
+internal static class SelfTestDevice
 {
     /// <summary>
     /// Resolves <paramref name="spec"/> (see <see cref="TorchRuntime.ParseDevice"/>) and describes it: CUDA availability

@@ -8,7 +8,7 @@ namespace Eagle.AI.Engine.Runtime;
 /// fp32 over the same inputs (rounded to the dtype first, so only the op's own error is measured). This is what catches
 /// a libtorch build whose kernels or ABI disagree with TorchSharp's bindings (a silently wrong result, not a crash).
 /// </summary>
-public static class SelfTestOps
+internal static class SelfTestOps
 {
     /// <summary>One row per op: linear, matmul, SDPA (bool and additive masks), softmax, topk, argmax, multinomial, index_select, gather, scatter.</summary>
     public static IReadOnlyList<SelfTestResult> Run(Device device, ScalarType dtype)

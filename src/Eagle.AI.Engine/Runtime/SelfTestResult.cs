@@ -1,7 +1,7 @@
 namespace Eagle.AI.Engine.Runtime;
 
 /// <summary>How one self-test check came out.</summary>
-public enum SelfTestOutcome
+internal enum SelfTestOutcome
 {
     /// <summary>Within its limit.</summary>
     Pass,
@@ -16,7 +16,7 @@ public enum SelfTestOutcome
 /// <param name="Outcome">Pass, fail or information only.</param>
 /// <param name="Measured">What was measured, e.g. "rel err 3.1e-04".</param>
 /// <param name="Limit">The tolerance or requirement it was judged against; empty for information rows.</param>
-public sealed record SelfTestResult(string Check, SelfTestOutcome Outcome, string Measured, string Limit = "")
+internal sealed record SelfTestResult(string Check, SelfTestOutcome Outcome, string Measured, string Limit = "")
 {
     /// <summary>Pass when <paramref name="error"/> ≤ <paramref name="tolerance"/> (NaN fails).</summary>
     public static SelfTestResult Within(string check, double error, double tolerance, string extra = "") =>

@@ -8,7 +8,7 @@ namespace Eagle.AI.Engine.Runtime;
 /// layout, wrong rotation) gives errors of order 1; these limits sit well above rounding noise: fp16 keeps 11
 /// significant bits (≈ 5e-4 per rounding), bf16 8 (≈ 4e-3).
 /// </summary>
-public static class SelfTestTolerance
+internal static class SelfTestTolerance
 {
     /// <summary>For a single op against CPU fp32 on the same (rounded) inputs.</summary>
     public static double Op(ScalarType dtype) => dtype switch

@@ -10,7 +10,7 @@ namespace Eagle.AI.Engine.Runtime;
 /// random EAGLE-3 head proposes poor trees, but tree verification, acceptance and KV-cache compaction still run on the
 /// device, and any error in them changes the output.
 /// </summary>
-public static class SpeculativeSelfTest
+internal static class SpeculativeSelfTest
 {
     /// <summary>
     /// Runs both decoders on <paramref name="prompts"/> for <paramref name="newTokens"/> tokens each (no stop tokens) and

@@ -110,7 +110,7 @@ public static class TorchRuntime
     }
 
     /// <summary>Whether two devices are the same (<see cref="Device"/> compares by reference; index −1 and 0 alike).</summary>
-    public static bool SameDevice(Device a, Device b) =>
+    internal static bool SameDevice(Device a, Device b) =>
         a.type == b.type && Math.Max(a.index, 0) == Math.Max(b.index, 0);
 
     /// <summary>
@@ -151,13 +151,13 @@ public static class TorchRuntime
         : NamedDType(spec) ?? throw new ArgumentException($"dtype '{spec}': expected auto, float32, bfloat16 or float16", nameof(spec));
 
     /// <summary>Whether <paramref name="spec"/> is a dtype <see cref="ParseDType"/> takes; loads no runtime.</summary>
-    public static bool IsDTypeSpelling(string? spec) => spec is not null && (IsAuto(spec) || NamedDType(spec) is not null);
+    internal static bool IsDTypeSpelling(string? spec) => spec is not null && (IsAuto(spec) || NamedDType(spec) is not null);
 
     /// <summary>
     /// Whether <paramref name="spec"/> is spelled as <see cref="ParseDevice"/> takes it (auto, cpu, cuda or cuda:N, any case,
     /// surrounding spaces ignored); it loads no runtime and asks no hardware, so options can be checked before anything loads.
     /// </summary>
-    public static bool IsDeviceSpelling(string? spec)
+    internal static bool IsDeviceSpelling(string? spec)
     {
         string s = spec?.Trim().ToLowerInvariant() ?? "";
         return s is "auto" or "cpu" or "cuda" || (s.StartsWith("cuda:", StringComparison.Ordinal) && s.Length > 5 && s.AsSpan(5).IndexOfAnyExceptInRange('0', '9') < 0);
@@ -172,7 +172,7 @@ public static class TorchRuntime
     };
 
     /// <summary>Whether a device or dtype option says <c>auto</c> (any case, surrounding spaces ignored).</summary>
-    public static bool IsAuto(string? spec) => spec is not null && spec.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase);
+    internal static bool IsAuto(string? spec) => spec is not null && spec.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// The dtype <c>auto</c> picks: fp16 on CUDA; on a CPU bf16 where it computes bf16 natively
@@ -182,7 +182,7 @@ public static class TorchRuntime
         device.type == DeviceType.CUDA ? ScalarType.Float16 : CpuFeatures.HasNativeBFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
 
     /// <summary>Why <see cref="AutoDType"/> chose what it chose, for the load log.</summary>
-    public static string AutoDTypeReason(Device device) =>
+    internal static string AutoDTypeReason(Device device) =>
         device.type == DeviceType.CUDA ? "fp16 on CUDA"
         : CpuFeatures.HasNativeBFloat16 ? "bf16: the CPU has bf16 dot-product instructions (avx512_bf16/amx_bf16)"
         : "fp32: the CPU has no native bf16 (avx512_bf16/amx_bf16)";

@@ -4,4 +4,4 @@ namespace Eagle.AI.Engine.Text;
 /// <param name="Messages">The conversation so far.</param>
 /// <param name="Tools">Tools offered to the model; null for none (an empty list still renders the tool preamble, as the template does).</param>
 /// <param name="Options">Template options.</param>
-public sealed record ChatConversation(IReadOnlyList<PromptMessage> Messages, IReadOnlyList<PromptTool>? Tools, ChatFormatOptions Options);
+internal sealed record ChatConversation(IReadOnlyList<PromptMessage> Messages, IReadOnlyList<PromptTool>? Tools, ChatFormatOptions Options);

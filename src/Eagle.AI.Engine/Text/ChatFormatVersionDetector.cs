@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Eagle.AI.Engine.Text;
 
 /// <summary>Tells LLaMA-3.0 from 3.1 by the files of a model folder (the vocabulary is identical, the prompt format is not).</summary>
-public static class ChatFormatVersionDetector
+internal static class ChatFormatVersionDetector
 {
     /// <summary>
     /// Returns <see cref="ChatFormatVersion.Llama31"/> when <c>config.json</c> has <c>rope_scaling.rope_type == "llama3"</c>

@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Text;
 /// or a JSON string. Supported <c>vars</c>: <c>tools_in_user_message</c>, <c>date_string</c>, <c>add_generation_prompt</c>.
 /// Other top-level keys (such as <c>name</c> or <c>rendered</c>) are ignored.
 /// </summary>
-public static class ConversationJson
+internal static class ConversationJson
 {
     /// <summary>
     /// Parses a JSON array of conversations, a single conversation object, or a plain OpenAI <c>messages</c> array (an

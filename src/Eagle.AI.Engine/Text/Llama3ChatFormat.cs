@@ -16,7 +16,7 @@ public sealed class Llama3ChatFormat
     /// <summary>Formats a conversation.</summary>
     /// <param name="conversation">Messages, tools and options.</param>
     /// <exception cref="ChatFormatException">The template cannot render the conversation.</exception>
-    public ChatPrompt Format(ChatConversation conversation) =>
+    internal ChatPrompt Format(ChatConversation conversation) =>
         Format(conversation.Messages, conversation.Tools, conversation.Options);
 
     /// <summary>Formats messages, with optional tools.</summary>
