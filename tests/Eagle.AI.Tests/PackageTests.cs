@@ -59,8 +59,11 @@ public class PackageTests
         Assert.Contains("README.md", names);
         Assert.Contains($"lib/net10.0/{id}.dll", names);
         Assert.Contains($"lib/net10.0/{id}.xml", names);
+        Assert.Contains("LICENSE", names);
         using var nuspec = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open();
-        var dependencies = XDocument.Load(nuspec).Descendants().Where(e => e.Name.LocalName == "dependency")
+        var metadata = XDocument.Load(nuspec);
+        CheckMetadata(metadata, nupkg);
+        var dependencies = metadata.Descendants().Where(e => e.Name.LocalName == "dependency")
             .Select(e => (string)e.Attribute("id")!).ToList();
         Assert.DoesNotContain(dependencies, d => d.StartsWith("libtorch", StringComparison.OrdinalIgnoreCase) || d.StartsWith("TorchSharp-", StringComparison.OrdinalIgnoreCase));
         if (id == "Eagle.AI.Engine")
@@ -72,6 +75,44 @@ public class PackageTests
         {
             Assert.Contains(id == "Eagle.AI" ? "Eagle.AI.Engine" : "Eagle.AI", dependencies);
         }
+    }
+
+    // License, tags and where the package came from: the commit always, the repository and project URLs when the
+    // clone's origin is a web address (Source Link reads them from git; a local-path origin has none to publish).
+    private static void CheckMetadata(XDocument nuspec, string nupkg)
+    {
+        string? Value(string name) => nuspec.Descendants().FirstOrDefault(e => e.Name.LocalName == name)?.Value;
+        var license = nuspec.Descendants().Single(e => e.Name.LocalName == "license");
+        Assert.Equal(("expression", "MIT"), ((string?)license.Attribute("type"), license.Value));
+        Assert.Contains("speculative-decoding", Value("tags") ?? "", StringComparison.Ordinal);
+        var repository = nuspec.Descendants().Single(e => e.Name.LocalName == "repository");
+        Assert.Equal(Git("rev-parse", "HEAD"), (string?)repository.Attribute("commit"));
+        string origin = Git("remote", "get-url", "origin");
+        if (origin.StartsWith("https://", StringComparison.Ordinal))
+        {
+            Assert.Equal(origin, (string?)repository.Attribute("url"));
+            Assert.Equal(origin.EndsWith(".git", StringComparison.Ordinal) ? origin[..^4] : origin, Value("projectUrl"));
+        }
+        else
+        {
+            Assert.True(Value("projectUrl") is null, $"{nupkg} names a project URL without a web origin");
+        }
+    }
+
+    // git's answer in the repository, trimmed; empty when the command fails (e.g. no remote named origin).
+    private static string Git(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("git", arguments)
+        {
+            WorkingDirectory = TestRepository.Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        _ = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd().Trim();
+        process.WaitForExit();
+        return process.ExitCode == 0 ? output : "";
     }
 
     private static void WriteApp(string folder, string feed, string version)
