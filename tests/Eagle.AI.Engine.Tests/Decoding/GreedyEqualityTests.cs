@@ -141,4 +141,20 @@ public class EagleHeadGreedyEqualityTests
             Assert.Equal(vanilla.Generate(prompt, options).OutputIds, speculative.Generate(prompt, options).OutputIds);
         }
     }
+
+    // The public constructor, as an app that drives the engine itself uses it: a head, the default (adaptive) tree,
+    // whose round costs it measures; disposing the generator leaves the head usable.
+    [Fact]
+    public void The_public_constructor_over_a_head_equals_vanilla_and_leaves_the_head_to_the_caller()
+    {
+        using var target = TestModels.Create("A", seed: 11);
+        using var head = DraftingFixtures.Head(EagleHeadKind.Eagle3, target);
+        var options = new GenerationOptions { MaxNewTokens = 16, StopTokenIds = [] };
+        int[] prompt = [5, 9, 14, 3];
+        var expected = new VanillaGenerator(target).Generate(prompt, options).OutputIds;
+        using (var speculative = new SpeculativeGenerator(target, head))
+            Assert.Equal(expected, speculative.Generate(prompt, options).OutputIds);
+        using var again = new SpeculativeGenerator(target, head, new TreeSettings { TotalTokens = 8, Depth = 3, TopK = 2 });
+        Assert.Equal(expected, again.Generate(prompt, options).OutputIds);
+    }
 }
