@@ -334,12 +334,13 @@ public sealed class EagleEngine : IDisposable
     }
 
     // What the step did: per session a prefill chunk or one decoding round (its tokens are the round's acceptance
-    // length), and over all of them the tokens the target took.
+    // length), and over all of them the tokens the target took. A step is at most one round of each session.
     private void AfterStep(List<Running> active)
     {
         int prefilled = 0, verified = 0;
         for (int j = 0; j < active.Count; j++)
         {
+            if (!active[j].Work.Trace.Observed) continue;                           // the warm-up is not traffic
             var (then, now) = (beforeStep[j], active[j].Session.Progress);
             prefilled += now.Prefilled - then.Prefilled;
             verified += now.VerifiedTokens - then.VerifiedTokens;

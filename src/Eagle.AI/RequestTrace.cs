@@ -48,6 +48,9 @@ internal sealed class RequestTrace
         phase = telemetry.StartSpan(EngineTelemetry.QueueSpan, ActivityKind.Internal, this.request.Context, Tags());
     }
 
+    /// <summary>Whether the request's metrics are recorded (all but the engine's warm-up).</summary>
+    public bool Observed => observed;
+
     /// <summary>The request span, if anyone listens.</summary>
     public Activity? Span => request;
 
