@@ -83,3 +83,22 @@ public sealed class MetricsAccessTests
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/metrics")).StatusCode);
     }
 }
+
+/// <summary>The conversation stays out of the server's log, also when a request is refused for a value it holds.</summary>
+public sealed class LogPrivacyTests
+{
+    [Fact]
+    public async Task Neither_a_conversation_nor_a_refused_requests_values_reach_the_log()
+    {
+        using var server = ScriptedServer.OnLoopback();
+        using var http = server.CreateClient();
+
+        await (await http.PostJsonAsync("""{"messages":[{"role":"user","content":"tell nobody: zebra"}]}""")).JsonAsync(HttpStatusCode.OK);
+        var error = await (await http.PostJsonAsync("""{"messages":[{"role":"zebra-role","content":"zebra"}]}"""))
+            .ErrorAsync(HttpStatusCode.BadRequest, "messages[0].role");
+
+        Assert.Contains("zebra-role", error.GetProperty("message").GetString(), StringComparison.Ordinal);   // the client is told
+        Assert.Contains(server.Logs.Lines, l => l.Message.Contains("400 invalid_value (parameter: messages[0].role)", StringComparison.Ordinal));
+        Assert.DoesNotContain(server.Logs.Lines, l => l.Message.Contains("zebra", StringComparison.OrdinalIgnoreCase));
+    }
+}
