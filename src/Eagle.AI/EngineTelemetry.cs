@@ -83,11 +83,15 @@ internal sealed class EngineTelemetry : IDisposable
             "Tokens the target verified in one scheduler step for the decoding requests (one per plain round, the draft tree per drafted round).",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048] });
         reusedTokens = Meter.CreateCounter<long>(ReusedTokensName, "{token}", "Prompt tokens whose KV came from the prefix cache instead of a prefill.");
-        Meter.CreateObservableGauge(QueuedName, () => Volatile.Read(ref queued), "{request}", "Requests waiting for a place in the batch.");
-        Meter.CreateObservableGauge(ActiveName, () => Volatile.Read(ref active), "{request}", "Requests being decoded.");
-        kvPositions = Meter.CreateObservableGauge(KVPositionsName, () => Volatile.Read(ref positions), "{position}",
+        // The gauges carry the model too, so that two engines in one app (keyed registrations) stay apart.
+        KeyValuePair<string, object?>[] model = [Model];
+        Meter.CreateObservableGauge(QueuedName, () => new Measurement<int>(Volatile.Read(ref queued), model), "{request}",
+            "Requests waiting for a place in the batch.");
+        Meter.CreateObservableGauge(ActiveName, () => new Measurement<int>(Volatile.Read(ref active), model), "{request}",
+            "Requests being decoded.");
+        kvPositions = Meter.CreateObservableGauge(KVPositionsName, () => new Measurement<int>(Volatile.Read(ref positions), model), "{position}",
             "KV cache positions the running requests hold (each reserves prompt + answer budget).");
-        prefixPositions = Meter.CreateObservableGauge(PrefixPositionsName, () => Volatile.Read(ref retained), "{position}",
+        prefixPositions = Meter.CreateObservableGauge(PrefixPositionsName, () => new Measurement<int>(Volatile.Read(ref retained), model), "{position}",
             "KV positions of finished requests kept in the prefix cache for reuse.");
     }
 

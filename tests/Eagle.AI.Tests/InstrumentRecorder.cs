@@ -13,10 +13,16 @@ internal sealed class InstrumentRecorder : IDisposable
     private readonly ConcurrentQueue<Measurement> measurements = new();
 
     public InstrumentRecorder(Meter meter)
+        : this(m => m == meter)
+    {
+    }
+
+    /// <summary>Records every meter <paramref name="listenTo"/> accepts, also those created later (filter the measurements then).</summary>
+    public InstrumentRecorder(Func<Meter, bool> listenTo)
     {
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter == meter) l.EnableMeasurementEvents(instrument);
+            if (listenTo(instrument.Meter)) l.EnableMeasurementEvents(instrument);
         };
         listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Add(i, v, tags));
         listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Add(i, v, tags));

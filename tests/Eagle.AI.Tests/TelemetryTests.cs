@@ -186,6 +186,26 @@ public class TelemetryTests(LoggedTinyChatEngineFixture fixture) : IClassFixture
         Assert.Equal(0, recorder.Gauges()[T.ActiveName]);
     }
 
+    [Fact]
+    public async Task The_warm_up_request_is_not_counted()
+    {
+        // Listening before the engine exists: its meter is told apart by a model id of this test's own.
+        string modelId = "warm-up-" + Guid.NewGuid().ToString("N");
+        using var recorder = new InstrumentRecorder(m => m.Name == EagleTelemetry.MeterName);
+        var options = TinyChatModel.Options();
+        options.ModelId = modelId;
+        options.Warmup = true;
+        using var engine = new EagleEngine(options);
+        bool Ours(InstrumentRecorder.Measurement m) => Equals(m.Tags.GetValueOrDefault(T.RequestModelKey), modelId);
+        string[] perRequest = [T.RequestDurationName, T.TokenUsageName, T.AcceptanceLengthName, T.RoundsName, T.PrefillTokensName, T.VerifyTokensName];
+
+        Assert.All(perRequest, name => Assert.DoesNotContain(recorder.Of(name), Ours));
+        using var client = new EagleChatClient(engine);
+        await client.GetResponseAsync(GreetingQuestion);
+        Assert.Single(recorder.Of(T.RequestDurationName), Ours);
+        Assert.Single(recorder.Of(T.PrefillTokensName), Ours);
+    }
+
     private static void AssertNoText(IEnumerable<string> texts)
     {
         // Words of the prompt and of the answer that no attribute, metric tag or log line has any business holding.
