@@ -2,6 +2,7 @@ using Eagle.AI;
 using Eagle.Samples.WebApi;
 using Eagle.Samples.WebApi.Endpoints;
 using Eagle.Samples.WebApi.Security;
+using Eagle.Samples.WebApi.Telemetry;
 
 // appsettings.json is read from beside the app, so the server can be started from any folder; relative model paths
 // are resolved against that folder, the current directory (ModelPaths).
@@ -15,6 +16,8 @@ builder.Services.AddSingleton<ServedModel>();
 builder.Services.AddHealthChecks().AddCheck<ChatClientHealthCheck>("chat-client");
 // The "Server" section: API keys, limits, timeouts, keep-alive, CORS, rate limits.
 builder.Services.AddServerProtections(builder.Configuration);
+// The "Telemetry" section: /metrics (Prometheus) always, OTLP when an endpoint is configured.
+builder.Services.AddServerTelemetry(builder.Configuration);
 
 var app = builder.Build();
 app.UseExceptionHandler(errors => errors.Run(ErrorWriter.UnexpectedAsync));
@@ -22,6 +25,7 @@ app.UseServerProtections();
 app.MapChatCompletions().RequireAuthorization();
 app.MapModels().RequireAuthorization();
 app.MapHealthChecks("/health");
+app.MapMetrics();
 app.MapFallback(ErrorWriter.UnknownUrlAsync);
 
 try

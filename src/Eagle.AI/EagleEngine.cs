@@ -28,6 +28,8 @@ public sealed class EagleEngine : IDisposable
     private readonly ILogger logger;
     private readonly Thread thread;
     private readonly int maxBatchSize, maxQueuedRequests;
+    private readonly EngineTelemetry telemetry;
+    private readonly List<DecodingProgress> beforeStep = [];   // the sessions' counters before a step, when observed
     private int pending;                    // admitted and not yet completed: queued + running
     private double recentRequestSeconds = 1; // a running mean of request durations, for Retry-After
     private int disposed;
@@ -40,7 +42,8 @@ public sealed class EagleEngine : IDisposable
     /// <exception cref="TorchRuntimeException">The native runtime cannot load, or CUDA was asked for and is not available (the message says how to get it).</exception>
     /// <exception cref="Engine.Checkpoints.CheckpointException">A model file is missing or malformed.</exception>
     public EagleEngine(EagleOptions options, ILoggerFactory? loggerFactory = null, IProgress<ModelLoadProgress>? progress = null)
-        : this(LoadValidated(options, Logger(loggerFactory), progress), Logger(loggerFactory), options.MaxBatchSize, options.MaxQueuedRequests)
+        : this(LoadValidated(options, Logger(loggerFactory), progress), Logger(loggerFactory), options.MaxBatchSize, options.MaxQueuedRequests,
+            options.RecordContent)
     {
         if (!options.Warmup) return;
         try
@@ -54,14 +57,15 @@ public sealed class EagleEngine : IDisposable
         }
     }
 
-    private EagleEngine(LoadedModel model, ILogger logger, int maxBatchSize, int maxQueuedRequests)
-        : this(model.Tokenizer, model, model.Info, logger, maxBatchSize, maxQueuedRequests) => this.model = model;
+    private EagleEngine(LoadedModel model, ILogger logger, int maxBatchSize, int maxQueuedRequests, bool recordContent)
+        : this(model.Tokenizer, model, model.Info, logger, maxBatchSize, maxQueuedRequests, recordContent) => this.model = model;
 
     /// <summary>An engine over any decoder (tests script one); starts the generation thread.</summary>
     internal EagleEngine(Llama3Tokenizer tokenizer, IRequestDecoder decoder, EngineInfo info, ILogger? logger = null,
-        int maxBatchSize = 8, int maxQueuedRequests = 64)
+        int maxBatchSize = 8, int maxQueuedRequests = 64, bool recordContent = false)
     {
         Tokenizer = tokenizer;
+        telemetry = new EngineTelemetry(info.ModelId, recordContent, tokenizer);
         Info = info;
         this.decoder = decoder;
         this.logger = logger ?? NullLogger.Instance;
@@ -97,6 +101,9 @@ public sealed class EagleEngine : IDisposable
 
     internal EngineInfo Info { get; }
 
+    /// <summary>This engine's meter, activity source and instruments (see <see cref="EagleTelemetry"/>).</summary>
+    internal EngineTelemetry Telemetry => telemetry;
+
     /// <summary>
     /// Queues a request for the generation thread, where it is decoded together with the other active requests.
     /// <paramref name="onTokens"/> runs on that thread with each decoding step's tokens (prefill's token first; a round
@@ -121,11 +128,17 @@ public sealed class EagleEngine : IDisposable
         options.Validate();
         if (promptIds.Count == 0) throw new ArgumentException("The prompt is empty.", nameof(promptIds));
         Info.ThrowIfPromptTooLong(promptIds.Count, nameof(promptIds));
-        return GenerateAsync(new EngineRequest(promptIds, options, Info.SpeculativeByDefault), onTokens, cancellationToken);
+        return GenerateAsync(new EngineRequest(promptIds, options, Info.SpeculativeByDefault), onTokens, cancellationToken,
+            EngineTelemetry.TextCompletion);
     }
 
     /// <summary>Queues <paramref name="request"/>, whose options and prompt were checked where they entered (above, or <see cref="ChatMapper.Prepare"/>).</summary>
-    internal Task<GenerationResult> GenerateAsync(EngineRequest request, Func<IReadOnlyList<int>, bool>? onTokens, CancellationToken cancellationToken)
+    /// <param name="request">The request.</param>
+    /// <param name="onTokens">Sees the tokens as they are accepted.</param>
+    /// <param name="cancellationToken">Stops the request.</param>
+    /// <param name="operation">The <c>gen_ai.operation.name</c> its metrics and spans carry; null = the engine's own warm-up, not recorded.</param>
+    internal Task<GenerationResult> GenerateAsync(EngineRequest request, Func<IReadOnlyList<int>, bool>? onTokens, CancellationToken cancellationToken,
+        string? operation = EngineTelemetry.Chat)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
         Debug.Assert(request.PromptIds.Count is > 0 && request.PromptIds.Count < MaxContextTokens);
@@ -135,16 +148,19 @@ public sealed class EagleEngine : IDisposable
             var retryAfter = TimeSpan.FromSeconds(Math.Clamp(Math.Ceiling(Volatile.Read(ref recentRequestSeconds)), 1, 60));
             throw new EngineBusyException(maxBatchSize, maxQueuedRequests, retryAfter);
         }
-        var work = new GenerationWork(request, onTokens, cancellationToken);
+        var work = new GenerationWork(request, new RequestTrace(telemetry, request, operation ?? EngineTelemetry.TextCompletion, operation is not null),
+            onTokens, cancellationToken);
         work.Completion.Task.ContinueWith(static (_, e) => Interlocked.Decrement(ref ((EagleEngine)e!).pending), this,
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        telemetry.Enqueued();                                                       // before Add: the taker's Dequeued never precedes it
         try
         {
             queue.Add(work, CancellationToken.None);
         }
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
         {
-            work.Completion.TrySetException(new ObjectDisposedException(nameof(EagleEngine)));
+            telemetry.Dequeued();
+            work.Fail(new ObjectDisposedException(nameof(EagleEngine)));
             work.Dispose();
             throw new ObjectDisposedException(nameof(EagleEngine));
         }
@@ -168,6 +184,8 @@ public sealed class EagleEngine : IDisposable
                 while (active.Count < maxBatchSize && queue.TryTake(out var next)) Admit(next, active);
                 Leave(active);
                 if (active.Count == 0) continue;
+                bool observed = telemetry.StepsObserved;
+                if (observed) BeforeStep(active);
                 try
                 {
                     // Catches any tensor a step would otherwise leave behind.
@@ -178,27 +196,30 @@ public sealed class EagleEngine : IDisposable
                 {
                     // A step is shared: its failure fails every request in it (out of device memory in the batched
                     // forward does not: those requests are run again alone, and only one that does not fit by itself fails).
-                    foreach (var a in active) a.End(w => w.Completion.TrySetException(e));
+                    foreach (var a in active) End(a, w => w.Fail(e));
                     active.Clear();
                     continue;
                 }
+                if (observed) AfterStep(active);
                 Finish(active);
             }
         }
         finally
         {
             foreach (var a in active)
-                a.End(w => w.Completion.TrySetException(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed while this request ran.")));
+                End(a, w => w.Fail(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed while this request ran.")));
             // The weights are freed by the thread that used them, after its last request.
             model?.Dispose();
+            telemetry.Dispose();
         }
     }
 
     private void Admit(GenerationWork work, List<Running> active)
     {
+        telemetry.Dequeued();
         if (stopping.IsCancellationRequested)
         {
-            work.Completion.TrySetException(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed before this request ran."));
+            work.Fail(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed before this request ran."));
             work.Dispose();
             return;
         }
@@ -207,21 +228,27 @@ public sealed class EagleEngine : IDisposable
             work.Dispose();                                                         // cancelled while queued: already completed
             return;
         }
+        work.Trace.Admitted();
         try
         {
-            active.Add(new Running(work, decoder.Start(work.Request, ids => Deliver(work, ids))));
+            var session = decoder.Start(work.Request, ids => Deliver(work, ids));
+            active.Add(new Running(work, session, session.Progress.Capacity));
+            telemetry.Joined(session.Progress.Capacity);
         }
         catch (Exception e)
         {
-            work.Completion.TrySetException(e);                                     // e.g. its caches do not fit: it fails alone
+            work.Fail(e);                                                           // e.g. its caches do not fit: it fails alone
             work.Dispose();
         }
+        // Starting may have taken or cleared retained sequences.
+        if (telemetry.PositionsObserved) telemetry.Retained(decoder.RetainedPositions);
     }
 
     // Hands a step's tokens to the consumer; its exception fails its own request, not the step.
     private static bool Deliver(GenerationWork work, IReadOnlyList<int> ids)
     {
         if (work.Error is not null) return false;
+        work.Trace.Delivered();
         try
         {
             return work.OnTokens?.Invoke(ids) ?? true;
@@ -239,9 +266,9 @@ public sealed class EagleEngine : IDisposable
         active.RemoveAll(a =>
         {
             if (stopping.IsCancellationRequested)
-                a.End(w => w.Completion.TrySetException(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed while this request ran.")));
+                End(a, w => w.Fail(new ObjectDisposedException(nameof(EagleEngine), "The engine was disposed while this request ran.")));
             else if (a.Work.CancellationToken.IsCancellationRequested)
-                a.End(w => w.Completion.TrySetCanceled(w.CancellationToken));
+                End(a, w => w.Cancel());
             else
                 return false;
             return true;
@@ -254,7 +281,7 @@ public sealed class EagleEngine : IDisposable
         {
             if ((a.Work.Error ?? a.Session.Failure) is { } error)
             {
-                a.End(w => w.Completion.TrySetException(error));
+                End(a, w => w.Fail(error));
                 return true;
             }
             if (!a.Session.Done) return false;
@@ -263,26 +290,52 @@ public sealed class EagleEngine : IDisposable
                 result.Stats.MeanAcceptanceLength, result.FinishReason.ToString());
             double seconds = (result.Stats.PrefillMs + result.Stats.DecodeMs) / 1000;
             Volatile.Write(ref recentRequestSeconds, 0.8 * Volatile.Read(ref recentRequestSeconds) + 0.2 * seconds);
-            a.End(w => w.Completion.TrySetResult(result));
+            End(a, w => w.Succeed(result));
             return true;
         });
     }
 
-    // An admitted request and its session; End completes it and frees both.
-    private sealed record Running(GenerationWork Work, IRequestSession Session)
+    // An admitted request, its session and the KV positions it holds.
+    private sealed record Running(GenerationWork Work, IRequestSession Session, int Positions);
+
+    // Frees a request's session and completes it; the gauges and its metrics are updated first, so a caller that
+    // awaited the request finds them current.
+    private void End(Running a, Action<GenerationWork> complete)
     {
-        public void End(Action<GenerationWork> complete)
+        try
         {
-            try
-            {
-                Session.Dispose();
-            }
-            finally
-            {
-                complete(Work);
-                Work.Dispose();
-            }
+            a.Session.Dispose();
         }
+        finally
+        {
+            telemetry.Left(a.Positions);
+            if (telemetry.PositionsObserved) telemetry.Retained(decoder.RetainedPositions);
+            complete(a.Work);
+            a.Work.Dispose();
+        }
+    }
+
+    // The sessions' counters before a step (only while someone listens to the per-step instruments).
+    private void BeforeStep(List<Running> active)
+    {
+        beforeStep.Clear();
+        foreach (var a in active) beforeStep.Add(a.Session.Progress);
+    }
+
+    // What the step did: per session a prefill chunk or one decoding round (its tokens are the round's acceptance
+    // length), and over all of them the tokens the target took. A step is at most one round of each session.
+    private void AfterStep(List<Running> active)
+    {
+        int prefilled = 0, verified = 0;
+        for (int j = 0; j < active.Count; j++)
+        {
+            if (!active[j].Work.Trace.Observed) continue;                           // the warm-up is not traffic
+            var (then, now) = (beforeStep[j], active[j].Session.Progress);
+            prefilled += now.Prefilled - then.Prefilled;
+            verified += now.VerifiedTokens - then.VerifiedTokens;
+            if (now.Rounds > then.Rounds) telemetry.Round(now.Generated - then.Generated, now.AcceptedDraftTokens - then.AcceptedDraftTokens);
+        }
+        telemetry.Step(prefilled, verified);
     }
 
     private void WarmUp()
@@ -291,7 +344,8 @@ public sealed class EagleEngine : IDisposable
         int[] prompt = [Tokenizer.BosId, .. Tokenizer.Encode("Hello")];
         // Two tokens, so a speculative engine also drafts and verifies one tree.
         var options = new GenerationOptions { MaxNewTokens = 2, StopTokenIds = [] };
-        GenerateAsync(prompt, options).GetAwaiter().GetResult();
+        // Not the operators' traffic: no metrics or spans for it.
+        GenerateAsync(new EngineRequest(prompt, options, Info.SpeculativeByDefault), null, CancellationToken.None, operation: null).GetAwaiter().GetResult();
         Log.WarmedUp(logger, clock.Elapsed.TotalMilliseconds);
     }
 

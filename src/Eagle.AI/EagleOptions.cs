@@ -93,6 +93,15 @@ public sealed class EagleOptions
     /// <summary>Default for <c>ChatOptions.TopK</c>; null = <c>generation_config.json</c>, else 0 (off).</summary>
     public int? TopK { get; set; }
 
+    /// <summary>
+    /// Whether traces carry the prompt and answer text (default false: logs, metrics and spans hold counts, timings and
+    /// the model id, never the conversation). When true, each request span gets two events, <c>gen_ai.content.prompt</c>
+    /// (attribute <c>gen_ai.prompt</c>: the prompt as the chat template rendered it) and <c>gen_ai.content.completion</c>
+    /// (attribute <c>gen_ai.completion</c>: the answer's tokens as text); metrics and logs never carry text. Turn it on
+    /// only where the trace backend may hold what users type.
+    /// </summary>
+    public bool RecordContent { get; set; }
+
     /// <summary>Run one tiny request right after loading, so the first real request does not pay for first-use costs; with dependency injection, also load the model when the host starts instead of at the first request.</summary>
     public bool Warmup { get; set; }
 }

@@ -165,6 +165,9 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
     public void Step(IReadOnlyList<IRequestSession> sessions) =>
         DecodingSession.Step(sessions.Select(s => ((Session)s).Decoding).ToArray());
 
+    /// <inheritdoc/>
+    public int RetainedPositions => Prefixes.Positions;
+
     // A decoding session and the per-request drafter it may need for a tree shape of its own. When it ends, its caches go
     // to the prefix cache (when reuse is on and the session is between steps) instead of being freed.
     private sealed class Session(DecodingSession decoding, EagleDrafter? ownDrafter, PrefixCache prefixes, string? conversationId) : IRequestSession
@@ -176,6 +179,8 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
         public GenerationResult Result => Decoding.Result;
 
         public Exception? Failure => Decoding.Failure;
+
+        public DecodingProgress Progress => Decoding.Progress;
 
         public void Dispose()
         {

@@ -20,6 +20,9 @@ internal interface IRequestDecoder
     /// ends with <see cref="IRequestSession.Failure"/>; an exception fails the whole step.
     /// </summary>
     void Step(IReadOnlyList<IRequestSession> sessions);
+
+    /// <summary>Positions of finished requests' KV kept for reuse (the prefix cache); read on the generation thread only.</summary>
+    int RetainedPositions => 0;
 }
 
 /// <summary>One admitted request on the generation thread.</summary>
@@ -33,4 +36,7 @@ internal interface IRequestSession : IDisposable
 
     /// <summary>Why the request failed alone in a shared step (then it is <see cref="Done"/> without a result); null otherwise.</summary>
     Exception? Failure => null;
+
+    /// <summary>The counters so far, read around each step for the engine's metrics (a script may leave them zero).</summary>
+    DecodingProgress Progress => default;
 }

@@ -134,7 +134,7 @@ internal static partial class ChatCompletionsEndpoint
         }
         catch (Exception e) when (ClientErrorMapper.ToRequestError(e, request) is { } error)
         {
-            LogRefused(logger, error.StatusCode, error.Code, error.Message);
+            LogRefused(logger, error.StatusCode, error.Code, error.Param ?? "none");
             await WriteErrorAsync(context, events, error).ConfigureAwait(false);
         }
         catch (Exception e) when (events.Started && !cancellation.ClientGone)
@@ -160,7 +160,7 @@ internal static partial class ChatCompletionsEndpoint
 
     private static Task RefuseAsync(HttpResponse response, RequestError error, ILogger logger)
     {
-        LogRefused(logger, error.StatusCode, error.Code, error.Message);
+        LogRefused(logger, error.StatusCode, error.Code, error.Param ?? "none");
         return ErrorWriter.WriteAsync(response, error);
     }
 
@@ -168,8 +168,10 @@ internal static partial class ChatCompletionsEndpoint
     private static partial void LogStreamFailed(ILogger logger, Exception exception);
 
     // A client's mistake is not the server's: one line at Information, no stack trace, so bad requests cannot flood the log.
-    [LoggerMessage(2, LogLevel.Information, "Refused a chat completion: {StatusCode} {Code}: {Message}")]
-    private static partial void LogRefused(ILogger logger, int statusCode, string? code, string message);
+    // The field at fault, not the message: messages quote what the client sent (a role, an id, a JSON error's text),
+    // and the conversation stays out of the server's logs; the client gets the whole message.
+    [LoggerMessage(2, LogLevel.Information, "Refused a chat completion: {StatusCode} {Code} (parameter: {Param})")]
+    private static partial void LogRefused(ILogger logger, int statusCode, string? code, string param);
 
     [LoggerMessage(3, LogLevel.Information, "A chat completion was cancelled: {Reason}")]
     private static partial void LogCancelled(ILogger logger, string reason);

@@ -338,6 +338,19 @@ internal abstract class DecodingSession : IDisposable
     /// <summary>The subclass's counters (forwards, rounds, drafts); the base fills in tokens and times.</summary>
     private protected abstract GenerationStats Statistics();
 
+    /// <summary>The counters so far, without building a <see cref="Result"/> (for per-step measurements).</summary>
+    public DecodingProgress Progress
+    {
+        get
+        {
+            var (rounds, accepted, verified) = RoundCounters;
+            return new DecodingProgress(Prefilled, output.Count, rounds, accepted, verified, Capacity);
+        }
+    }
+
+    /// <summary>Rounds, accepted drafts and verified tokens so far (see <see cref="DecodingProgress"/>).</summary>
+    private protected abstract (int Rounds, int AcceptedDraftTokens, int VerifiedTokens) RoundCounters { get; }
+
     /// <summary>Marks the end of prefill (called once, when the prompt's forward has been consumed).</summary>
     private protected void PrefillDone() => prefillMs = clock.Elapsed.TotalMilliseconds;
 

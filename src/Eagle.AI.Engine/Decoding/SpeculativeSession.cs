@@ -36,7 +36,7 @@ internal sealed class SpeculativeSession : DecodingSession
     private int past;
     private double roundStart, drafted;
 
-    private int rounds, acceptedDrafts, verifiedTokens, prefillForwards;
+    private int rounds, acceptedDrafts, verifiedTokens, plainRounds, prefillForwards;
     private double draftMs, verifyMs;
 
     /// <summary>
@@ -169,6 +169,7 @@ internal sealed class SpeculativeSession : DecodingSession
         if (tree is null)
         {
             int[] token = [sampler.Next(Constrained(o.Logits[0]))];
+            plainRounds++;
             Emit(token);
             Pending(Features(o)?.clone(), token);
             verifyMs += Now - roundStart;
@@ -213,6 +214,9 @@ internal sealed class SpeculativeSession : DecodingSession
         VerifiedTreeTokens = verifiedTokens,
         TreeSizes = policy.TreeSizes,
     };
+
+    private protected override (int Rounds, int AcceptedDraftTokens, int VerifiedTokens) RoundCounters =>
+        (rounds, acceptedDrafts, verifiedTokens + plainRounds);
 
     private void Allocating(string what)
     {

@@ -87,6 +87,8 @@ internal sealed class VanillaSession : DecodingSession
 
     private protected override GenerationStats Statistics() => new() { TargetForwards = forwards, Rounds = rounds };
 
+    private protected override (int Rounds, int AcceptedDraftTokens, int VerifiedTokens) RoundCounters => (rounds, 0, rounds);
+
     private bool relinquished;
 
     private protected override (KVCache Cache, Drafting.IDraftState? DraftState) Relinquish()
