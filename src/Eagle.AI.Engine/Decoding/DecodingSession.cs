@@ -259,10 +259,12 @@ internal abstract class DecodingSession : IDisposable
             // at least one each (or their prompt chunk) for those after.
             var drafts = new PlannedDraft?[sessions.Count];
             int tokens = sessions.Sum(s => s.MinimumTokens);
+            bool drafting = false;
             for (int j = 0; j < sessions.Count; j++)
             {
-                drafts[j] = sessions[j].PlanDraft(new BatchLoad(tokens - sessions[j].MinimumTokens, sessions.Count));
+                drafts[j] = sessions[j].PlanDraft(new BatchLoad(tokens - sessions[j].MinimumTokens, sessions.Count, drafting));
                 tokens += (drafts[j]?.Tokens ?? sessions[j].MinimumTokens) - sessions[j].MinimumTokens;
+                drafting |= drafts[j] is not null;
             }
             var trees = DraftTogether(drafts);
             for (int j = 0; j < sessions.Count; j++) items[j] = sessions[j].PlanStep(trees[j]);

@@ -30,7 +30,10 @@ namespace Eagle.AI.Engine.Decoding;
 /// <see cref="ProbeInterval"/> plain steps, the interval doubling after each failed probe up to
 /// <see cref="MaxProbeInterval"/>. A head that accepts nothing therefore costs one small round in 32 steps (a few per
 /// cent), and a head that starts being accepted is noticed within one probe. In a batch of n sessions a probe delays all
-/// of them, so the interval may grow to n × <see cref="MaxProbeInterval"/>.</para>
+/// of them, so the interval may grow to n × <see cref="MaxProbeInterval"/>. And a session past half its interval
+/// probes early when another session of the step drafts anyway (<see cref="BatchLoad.Drafting"/>): its smallest tree
+/// then adds one token to a step that is already long and one row to a head forward that runs anyway, so the batch's
+/// probes gather in few steps instead of each one stretching a step of its own.</para>
 /// </remarks>
 internal sealed class SpeculationPolicy
 {
@@ -116,7 +119,8 @@ internal sealed class SpeculationPolicy
         // A probe in a batch delays every session of its step, so beside n − 1 others the interval may grow n times as
         // long: the batch pays about what one session alone pays for its probes.
         int longest = MaxProbeInterval * Math.Max(1, l.Sessions);
-        if (choice < 0 && ++plainSteps >= Math.Min(probeInterval, longest))
+        int due = Math.Min(probeInterval, longest);
+        if (choice < 0 && (++plainSteps >= due || l.Drafting && 2 * plainSteps >= due))
         {
             choice = 0;                                                         // probe with the smallest tree
             probeInterval = Math.Min(2 * probeInterval, longest);
@@ -223,7 +227,8 @@ internal sealed class SpeculationPolicy
 /// <summary>What the rest of a batched step carries besides one session's tokens.</summary>
 /// <param name="OtherTokens">Tokens the other sessions put in the step's forward.</param>
 /// <param name="Sessions">Sessions in the step, this one included.</param>
-internal readonly record struct BatchLoad(int OtherTokens, int Sessions)
+/// <param name="Drafting">Whether a session decided before this one drafts a tree in this step.</param>
+internal readonly record struct BatchLoad(int OtherTokens, int Sessions, bool Drafting = false)
 {
     /// <summary>A session alone in its step.</summary>
     public static readonly BatchLoad Alone = new(0, 1);

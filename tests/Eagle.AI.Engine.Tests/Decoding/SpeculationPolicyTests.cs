@@ -74,6 +74,49 @@ public class SpeculationPolicyTests
         Assert.True(draftedBusy <= 10 + 2000 / (8 * SpeculationPolicy.MaxProbeInterval), $"{draftedBusy} drafted rounds beside 7 others");
     }
 
+    // Eight sessions with a head that is never right, stepped together as DecodingSession.Step does: each decides in
+    // turn, seeing whether one before it drafts. Probes that ride along with another's gather in few steps.
+    [Fact]
+    public void In_a_batch_probes_gather_in_few_steps_instead_of_one_step_each()
+    {
+        var policies = Enumerable.Range(0, 8).Select(_ => SpeculationPolicy.Adaptive(Largest, CpuLike())).ToArray();
+        // staggered starts, as requests that joined at different times
+        for (int p = 0; p < policies.Length; p++) Run(policies[p], 5 * p, _ => 0, new BatchLoad(7, 8));
+        int steps = 4000, stepsWithProbes = 0, probes = 0;
+        for (int step = 0; step < steps; step++)
+        {
+            bool drafting = false;
+            foreach (var policy in policies)
+            {
+                var b = policy.Next(new BatchLoad(7, 8, drafting));
+                if (b is not { } budget) continue;
+                policy.Observe(budget, 0);
+                drafting = true;
+                probes++;
+            }
+            if (drafting) stepsWithProbes++;
+        }
+        // Each session still probes about once per 8 × MaxProbeInterval steps (at most twice as often when riding
+        // along), but most of those probes share a step.
+        Assert.InRange(probes, steps / (8 * SpeculationPolicy.MaxProbeInterval), 2 * 8 * steps / (8 * SpeculationPolicy.MaxProbeInterval) + 40);
+        Assert.True(stepsWithProbes * 3 <= probes, $"{probes} probes in {stepsWithProbes} steps");
+    }
+
+    [Fact]
+    public void A_session_rides_along_only_past_half_its_probe_interval()
+    {
+        var policy = SpeculationPolicy.Adaptive(Largest, CpuLike());
+        Run(policy, 200, _ => 0);                                       // the interval has grown to MaxProbeInterval
+        var plainRun = Run(policy, SpeculationPolicy.MaxProbeInterval, _ => 0);
+        int sinceProbe = plainRun.Count - 1 - plainRun.FindLastIndex(b => b is not null);
+        while (2 * (sinceProbe + 1) < SpeculationPolicy.MaxProbeInterval)
+        {
+            Assert.Null(policy.Next(new BatchLoad(1, 2, Drafting: true)));      // too early: another's draft is no reason
+            sinceProbe++;
+        }
+        Assert.Equal(new TreeBudget(2, 0), policy.Next(new BatchLoad(1, 2, Drafting: true)));
+    }
+
     [Fact]
     public void Under_a_full_batch_on_a_compute_bound_device_speculation_shrinks_and_then_stops()
     {
