@@ -38,8 +38,14 @@ internal static class RemoteChatClient
             // The resilience handler's timeouts govern; HttpClient's own 100 s default would cut long answers short.
             .ConfigureHttpClient(http => http.Timeout = Timeout.InfiniteTimeSpan)
             .AddStandardResilienceHandler()
-            .Configure((resilience, sp) => ConfigureResilience(resilience, sp.GetRequiredService<IOptionsMonitor<EagleOptions>>().Get(optionsName).RequestTimeout));
+            .Configure((resilience, sp) => ConfigureResilience(resilience, UnvalidatedOptions(sp, optionsName).RequestTimeout));
     }
+
+    // The resilience options are validated when the host starts, like EagleOptions: reading the timeout through
+    // IOptionsMonitor would run EagleOptions' validation inside theirs and report a bad option twice.
+    private static EagleOptions UnvalidatedOptions(IServiceProvider services, string optionsName) =>
+        new OptionsFactory<EagleOptions>(services.GetServices<IConfigureOptions<EagleOptions>>(), services.GetServices<IPostConfigureOptions<EagleOptions>>())
+            .Create(optionsName);
 
     /// <summary>
     /// The standard handler's defaults (10 s an attempt, 30 s in all) suit short API calls, not generation: a
@@ -48,6 +54,8 @@ internal static class RemoteChatClient
     /// </summary>
     internal static void ConfigureResilience(HttpStandardResilienceOptions resilience, TimeSpan requestTimeout)
     {
+        // Out of range, EagleOptions' own validation names it; the handler's options stay valid meanwhile.
+        requestTimeout = TimeSpan.FromTicks(Math.Clamp(requestTimeout.Ticks, TimeSpan.TicksPerSecond, TimeSpan.TicksPerHour));
         resilience.AttemptTimeout.Timeout = requestTimeout;
         resilience.TotalRequestTimeout.Timeout = requestTimeout * (resilience.Retry.MaxRetryAttempts + 1) + TimeSpan.FromMinutes(1);
         // The options' validation wants the breaker's sampling window at least twice the attempt timeout.

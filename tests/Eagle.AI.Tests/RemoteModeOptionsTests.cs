@@ -144,6 +144,18 @@ public class RemoteModeOptionsTests
     }
 
     [Fact]
+    public async Task Both_a_model_folder_and_an_endpoint_fail_the_host_start_once()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddEagleChatClient(o => (o.Endpoint, o.ModelId, o.ModelPath) = (Server, "m", "/models/llama"));
+        using var host = builder.Build();
+        // Exactly one OptionsValidationException (not an aggregate): the HTTP resilience options, validated at start
+        // too, read the timeout without validating EagleOptions a second time.
+        var e = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("mutually exclusive", Assert.Single(e.Failures), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Ignored_options_are_those_that_differ_from_the_defaults()
     {
         Assert.Empty(RemoteChatClient.IgnoredOptions(Remote()));
