@@ -6,18 +6,21 @@ namespace Eagle.Samples.Tests;
 
 /// <summary>
 /// A loopback TCP proxy in front of a server that passes each response on only up to the end of its first server-sent
-/// <c>data:</c> event and then closes the connection: to the client, a server that went away in the middle of a
-/// stream. Where it breaks is fixed by the bytes, not by timing.
+/// <c>data:</c> event and then closes the connection (to the client, a server that went away in the middle of a
+/// stream) or, with <c>stall</c>, keeps it open and sends nothing more (a server that hangs). Where it breaks is fixed
+/// by the bytes, not by timing.
 /// </summary>
 internal sealed class BreakingProxy : IDisposable
 {
     private readonly TcpListener listener = new(IPAddress.Loopback, 0);
     private readonly Uri upstream;
+    private readonly bool stall;
     private readonly CancellationTokenSource stop = new();
 
-    public BreakingProxy(Uri upstream)
+    public BreakingProxy(Uri upstream, bool stall = false)
     {
         this.upstream = upstream;
+        this.stall = stall;
         listener.Start();
         _ = AcceptAsync();
     }
@@ -70,6 +73,7 @@ internal sealed class BreakingProxy : IDisposable
                         {
                             await toClient.WriteAsync(buffer.AsMemory(0, i + 1), stop.Token);
                             Interlocked.Increment(ref broken);
+                            if (stall) await Task.Delay(Timeout.Infinite, stop.Token);   // until the test ends
                             return;   // disposing both connections: the client's stream ends mid-body
                         }
                     }

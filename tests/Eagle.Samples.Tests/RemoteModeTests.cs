@@ -152,4 +152,31 @@ public sealed class RemoteModeTests(RemoteTinyChat server)
         Assert.StartsWith($"The connection to the chat server at {endpoint} broke off before the answer was complete", e.Message, StringComparison.Ordinal);
         Assert.IsAssignableFrom<IOException>(e.InnerException);
     }
+
+    [Fact]
+    public async Task A_server_that_stalls_mid_stream_ends_the_stream_after_the_request_timeout()
+    {
+        using var guard = Guard();
+        // The timeout also bounds the wait for the stream's start: a first request that pays for JIT compilation on a
+        // busy machine should not be what runs into it.
+        await using (var direct = RemoteTinyChat.Container(server.Endpoint))
+            await direct.GetRequiredService<IChatClient>().GetResponseAsync(TinyChatScript.CapitalQuestion, cancellationToken: guard.Token);
+        using var proxy = new BreakingProxy(server.BaseAddress, stall: true);
+        var endpoint = new Uri(proxy.Address, "v1");
+        // RequestTimeout bounds each read of a stream: a silent server ends it instead of hanging the caller.
+        await using var provider = RemoteTinyChat.Container(endpoint, o => o.RequestTimeout = TimeSpan.FromSeconds(3));
+        var client = provider.GetRequiredService<IChatClient>();
+
+        var e = await Assert.ThrowsAsync<ChatServerException>(async () =>
+        {
+            await foreach (var _ in client.GetStreamingResponseAsync(TinyChatScript.CapitalQuestion, cancellationToken: guard.Token))
+            {
+            }
+        });
+
+        Assert.True(proxy.Broken >= 1, e.ToString());   // the stream had started when the server fell silent
+        Assert.False(guard.IsCancellationRequested);
+        Assert.Null(e.StatusCode);
+        Assert.Equal($"The chat server at {endpoint} did not answer within EagleOptions.RequestTimeout (00:00:03).", e.Message);
+    }
 }
