@@ -26,7 +26,7 @@ public static class EagleServiceCollectionExtensions
 {
     /// <summary>Registers the chat client with options set in code.</summary>
     /// <param name="services">The service collection.</param>
-    /// <param name="configure">Sets the options, at least <see cref="EagleOptions.ModelPath"/>.</param>
+    /// <param name="configure">Sets the options: at least <see cref="EagleOptions.ModelPath"/>, or <see cref="EagleOptions.Endpoint"/> and <see cref="EagleOptions.ModelId"/> for a remote server.</param>
     /// <returns>The builder of the registered <see cref="IChatClient"/>.</returns>
     public static ChatClientBuilder AddEagleChatClient(this IServiceCollection services, Action<EagleOptions> configure)
     {
@@ -51,7 +51,7 @@ public static class EagleServiceCollectionExtensions
     /// <summary>Registers a keyed chat client (and its own keyed engine) with options set in code; the options are named after the key.</summary>
     /// <param name="services">The service collection.</param>
     /// <param name="serviceKey">The key of the <see cref="IChatClient"/> and of its <see cref="EagleEngine"/>.</param>
-    /// <param name="configure">Sets the options, at least <see cref="EagleOptions.ModelPath"/>.</param>
+    /// <param name="configure">Sets the options: at least <see cref="EagleOptions.ModelPath"/>, or <see cref="EagleOptions.Endpoint"/> and <see cref="EagleOptions.ModelId"/> for a remote server.</param>
     /// <returns>The builder of the registered keyed <see cref="IChatClient"/>.</returns>
     public static ChatClientBuilder AddKeyedEagleChatClient(this IServiceCollection services, object serviceKey, Action<EagleOptions> configure)
     {
