@@ -34,6 +34,10 @@ internal static class RemoteChatClient
     /// </summary>
     public static void AddHttpClient(IServiceCollection services, string optionsName)
     {
+        // Once per options name: registering the same client twice would stack two handlers retrying each other.
+        if (services.Any(d => d.ServiceType == typeof(HttpClientRegistered) && d.ImplementationInstance is HttpClientRegistered r && r.OptionsName == optionsName))
+            return;
+        services.AddSingleton(new HttpClientRegistered(optionsName));
         services.AddHttpClient(HttpClientName(optionsName))
             // The resilience handler's timeouts govern; HttpClient's own 100 s default would cut long answers short.
             .ConfigureHttpClient(http => http.Timeout = Timeout.InfiniteTimeSpan)
@@ -61,6 +65,9 @@ internal static class RemoteChatClient
         // The options' validation wants the breaker's sampling window at least twice the attempt timeout.
         resilience.CircuitBreaker.SamplingDuration = requestTimeout * 2;
     }
+
+    /// <summary>Marks the options names whose HTTP client is registered.</summary>
+    private sealed record HttpClientRegistered(string OptionsName);
 
     /// <summary>The remote client for validated remote-mode options.</summary>
     public static IChatClient Create(EagleOptions options, IHttpClientFactory httpClients, string optionsName, ILoggerFactory? loggerFactory)

@@ -156,6 +156,22 @@ public class RemoteModeOptionsTests
     }
 
     [Fact]
+    public async Task Registering_twice_gives_one_HTTP_client_with_one_resilience_handler()
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.AddEagleChatClient(o => (o.Endpoint, o.ModelId) = (Server, "first"));
+        services.AddEagleChatClient(o => o.ModelId = "second");   // the same (default) options, configured further
+        await using var provider = services.BuildServiceProvider();
+        Assert.Equal("second", provider.GetRequiredService<IChatClient>().GetService<ChatClientMetadata>()?.DefaultModelId);
+        var handlers = provider.GetRequiredService<IHttpMessageHandlerFactory>()
+            .CreateHandler(RemoteChatClient.HttpClientName(""));
+        int resilience = 0;
+        for (HttpMessageHandler? h = handlers; h is DelegatingHandler d; h = d.InnerHandler)
+            if (h is Microsoft.Extensions.Http.Resilience.ResilienceHandler) resilience++;
+        Assert.Equal(1, resilience);   // two would retry each other's retries
+    }
+
+    [Fact]
     public void Ignored_options_are_those_that_differ_from_the_defaults()
     {
         Assert.Empty(RemoteChatClient.IgnoredOptions(Remote()));
