@@ -12,8 +12,9 @@ namespace Eagle.Samples.Console;
 
 /// <summary>
 /// The chat loop: loads the model named by configuration (appsettings.json beside the app, environment variables,
-/// then the command line) or, with <c>Eagle:Endpoint</c>, uses that OpenAI-compatible server, then reads a line, streams the answer, prints its <see cref="AnswerStats"/>, and keeps the
-/// conversation. <c>/reset</c> forgets it; <c>/exit</c> or the end of input quits.
+/// then the command line) or, with <c>Eagle:Endpoint</c>, uses that OpenAI-compatible server; then reads a line,
+/// streams the answer, prints its <see cref="AnswerStats"/>, and keeps the conversation. <c>/reset</c> forgets it;
+/// <c>/exit</c> or the end of input quits.
 /// </summary>
 public static class ChatConsole
 {

@@ -41,6 +41,21 @@ public sealed partial class RemoteModeSampleTests(RemoteTinyChat server)
     }
 
     [Fact]
+    public async Task The_console_sample_survives_a_server_error_and_takes_the_next_question()
+    {
+        string[] args = ["--endpoint", server.Endpoint.ToString(), "--model-id", TinyChatServer.ModelId, "--api-key", "wrong-key", "--model=", "--draft="];
+        var output = new StringWriter { NewLine = "\n" };
+
+        // Both questions get a 401 (reported on stderr); the loop goes on to the end of input instead of throwing.
+        int code = await ChatConsole.RunAsync(args, new StringReader(TinyChatScript.GreetingQuestion + "\n" + TinyChatScript.CapitalQuestion), output);
+
+        Assert.Equal(0, code);
+        var lines = output.ToString().Split('\n', StringSplitOptions.TrimEntries);
+        Assert.DoesNotContain(lines, l => l.StartsWith('['));   // no answer, so no statistics
+        Assert.Equal(3, lines.Count(l => l.StartsWith('>')));   // two questions and the prompt left at the end of input
+    }
+
+    [Fact]
     public async Task The_console_sample_refuses_a_model_folder_beside_an_endpoint()
     {
         var output = new StringWriter();
