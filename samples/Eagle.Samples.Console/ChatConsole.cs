@@ -12,8 +12,9 @@ namespace Eagle.Samples.Console;
 
 /// <summary>
 /// The chat loop: loads the model named by configuration (appsettings.json beside the app, environment variables,
-/// then the command line), then reads a line, streams the answer, prints its <see cref="AnswerStats"/>, and keeps the
-/// conversation. <c>/reset</c> forgets it; <c>/exit</c> or the end of input quits.
+/// then the command line) or, with <c>Eagle:Endpoint</c>, uses that OpenAI-compatible server; then reads a line,
+/// streams the answer, prints its <see cref="AnswerStats"/>, and keeps the conversation. <c>/reset</c> forgets it;
+/// <c>/exit</c> or the end of input quits.
 /// </summary>
 public static class ChatConsole
 {
@@ -27,6 +28,9 @@ public static class ChatConsole
         ["--draft"] = "Eagle:DraftModelPath",
         ["--device"] = "Eagle:Device",
         ["--dtype"] = "Eagle:DType",
+        ["--endpoint"] = "Eagle:Endpoint",
+        ["--api-key"] = "Eagle:ApiKey",
+        ["--model-id"] = "Eagle:ModelId",
     };
 
     /// <summary>Runs the chat until <c>/exit</c> or the end of <paramref name="input"/>.</summary>
@@ -42,10 +46,10 @@ public static class ChatConsole
         IChatClient client;
         try
         {
-            // The engine validates the options and loads the model (and warms up, with Warmup) here, so its progress
-            // is logged before the first question rather than in the middle of it. The host is not started: its
-            // console lifetime would take Ctrl+C, which should simply end a REPL.
-            _ = host.Services.GetRequiredService<EagleEngine>();
+            // Making the client validates the options and loads the model (and warms up, with Warmup) here, so its
+            // progress is logged before the first question rather than in the middle of it; with Eagle:Endpoint it
+            // loads nothing and talks to that server. The host is not started: its console lifetime would take Ctrl+C,
+            // which should simply end a REPL.
             client = host.Services.GetRequiredService<IChatClient>();
         }
         catch (Exception e) when (e is OptionsValidationException or IOException or InvalidOperationException
@@ -73,7 +77,17 @@ public static class ChatConsole
                 continue;
             }
             history.Add(new ChatMessage(ChatRole.User, line));
-            await AnswerAsync(client, history, output).ConfigureAwait(false);
+            try
+            {
+                await AnswerAsync(client, history, output).ConfigureAwait(false);
+            }
+            catch (ChatServerException e)
+            {
+                // Remote mode: the server refused or broke off; say why and let the user ask again.
+                history.RemoveAt(history.Count - 1);
+                await output.WriteLineAsync().ConfigureAwait(false);
+                await System.Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            }
         }
         return 0;
     }

@@ -18,13 +18,14 @@ namespace Microsoft.SemanticKernel;
 /// naming the option, the model loaded at first use. With a <c>serviceId</c> every service is keyed by it (and the
 /// options are named after it), so <c>PromptExecutionSettings.ServiceId</c> selects it among several models. The
 /// service provider that owns the engine is the one the kernel builder builds; dispose it (<c>kernel.Services</c>) to
-/// release the model.
+/// release the model. With <see cref="EagleOptions.Endpoint"/> the kernel's chat client is an OpenAI-compatible
+/// server's instead (vLLM, SGLang), with the same middleware and plugins.
 /// </remarks>
 public static class EagleKernelBuilderExtensions
 {
     /// <summary>Adds the Eagle chat client with options set in code.</summary>
     /// <param name="builder">The kernel builder.</param>
-    /// <param name="configure">Sets the options, at least <see cref="EagleOptions.ModelPath"/>.</param>
+    /// <param name="configure">Sets the options: at least <see cref="EagleOptions.ModelPath"/>, or <see cref="EagleOptions.Endpoint"/> and <see cref="EagleOptions.ModelId"/> for a remote server.</param>
     /// <param name="serviceId">A key for the services, or null for the default (unkeyed) ones.</param>
     /// <returns><paramref name="builder"/>, for chaining.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="configure"/> is null.</exception>

@@ -12,7 +12,9 @@ internal sealed class EagleEngineWarmup(IServiceProvider services, object? servi
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (services.GetRequiredService<IOptionsMonitor<EagleOptions>>().Get(optionsName).Warmup)
+        var options = services.GetRequiredService<IOptionsMonitor<EagleOptions>>().Get(optionsName);
+        // Remote mode loads nothing here: the server warms itself.
+        if (options.Warmup && !options.IsRemote)
             _ = serviceKey is null ? services.GetRequiredService<EagleEngine>() : services.GetRequiredKeyedService<EagleEngine>(serviceKey);
         return Task.CompletedTask;
     }

@@ -9,15 +9,48 @@ namespace Eagle.AI;
 /// code. Generation defaults left null come from the model folder's <c>generation_config.json</c> when it has one,
 /// else greedy decoding up to the context limit.
 /// </summary>
+/// <remarks>
+/// <para><b>Remote mode.</b> With <see cref="Endpoint"/> set instead of <see cref="ModelPath"/>, no weights are loaded:
+/// the chat client talks to an OpenAI-compatible server (vLLM, SGLang, this project's WebApi sample) serving
+/// <see cref="ModelId"/>. The two are mutually exclusive. Remotely, <see cref="Endpoint"/>, <see cref="ApiKey"/>,
+/// <see cref="ModelId"/> (required), <see cref="RequestTimeout"/> and the request defaults
+/// <see cref="MaxOutputTokens"/>, <see cref="Temperature"/> and <see cref="TopP"/> apply. <see cref="DraftModelPath"/>
+/// is an error (the server loads its own draft head). Every other option describes the local engine (device, dtype,
+/// placement, batching, caches, the draft tree, speculation, warm-up) and is ignored, as is <see cref="TopK"/>, which the
+/// OpenAI chat API cannot carry: the server's own settings decide them. Ignored options that differ from their defaults
+/// are logged once when the client is created.</para>
+/// </remarks>
 public sealed class EagleOptions
 {
-    /// <summary>The target model's Hugging Face folder (<c>config.json</c>, weights, and a tokenizer: <c>original/tokenizer.model</c> or <c>tokenizer.json</c>). Required.</summary>
+    /// <summary>The target model's Hugging Face folder (<c>config.json</c>, weights, and a tokenizer: <c>original/tokenizer.model</c> or <c>tokenizer.json</c>). Required unless <see cref="Endpoint"/> is set; an empty value counts as unset.</summary>
     public string? ModelPath { get; set; }
+
+    /// <summary>
+    /// The base address of an OpenAI-compatible chat completions API to use instead of loading weights (remote mode),
+    /// the address an OpenAI client is given, usually ending in <c>/v1</c>: e.g. <c>http://vllm:8000/v1</c>, or a load
+    /// balancer in front of several servers. Must be an absolute http or https URL; mutually exclusive with
+    /// <see cref="ModelPath"/>; needs <see cref="ModelId"/>. Null = the local engine.
+    /// </summary>
+    public Uri? Endpoint { get; set; }
+
+    /// <summary>With <see cref="Endpoint"/>: the key sent as <c>Authorization: Bearer …</c> (vLLM's and SGLang's <c>--api-key</c>, the WebApi sample's <c>Server:ApiKeys</c>); null sends a placeholder, which servers without keys ignore.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>
+    /// With <see cref="Endpoint"/>: how long one attempt may wait for the server — for a non-streamed answer the whole
+    /// answer, for a stream its start and then the gap between two chunks. An attempt that fails transiently (a
+    /// connection error, 408, 429, 5xx, this timeout) is retried up to 3 times by the standard .NET HTTP resilience
+    /// handler, honouring <c>Retry-After</c>. Default 10 minutes; range [1 s, 1 h]. Ignored by the local engine.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    // An empty Endpoint (e.g. Eagle__Endpoint= to switch back to the local engine by configuration) counts as unset.
+    internal bool IsRemote => Endpoint is not null && !string.IsNullOrWhiteSpace(Endpoint.OriginalString);
 
     /// <summary>An EAGLE draft head's folder (EAGLE-3 or EAGLE-1/2); null = plain decoding.</summary>
     public string? DraftModelPath { get; set; }
 
-    /// <summary>The model id reported in responses and metadata; null = the name of <see cref="ModelPath"/>'s folder.</summary>
+    /// <summary>The model id reported in responses and metadata; null = the name of <see cref="ModelPath"/>'s folder. With <see cref="Endpoint"/>: the served model's name, which every request sends (required; e.g. vLLM's <c>--served-model-name</c>, by default the model argument).</summary>
     public string? ModelId { get; set; }
 
     /// <summary><c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. The draft head runs here too unless <see cref="DraftDevice"/> says otherwise.</summary>

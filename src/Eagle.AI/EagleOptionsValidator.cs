@@ -8,7 +8,8 @@ namespace Eagle.AI;
 
 /// <summary>
 /// Checks <see cref="EagleOptions"/> before anything is loaded; every message names the option and the offending path or
-/// value. Only the spelling of <see cref="EagleOptions.Device"/> is checked here: whether CUDA is really there is known
+/// value. With <see cref="EagleOptions.Endpoint"/> (remote mode) only what remote mode uses is checked, and the model
+/// folders are errors. Only the spelling of <see cref="EagleOptions.Device"/> is checked here: whether CUDA is really there is known
 /// once the runtime loads (<see cref="Engine.Runtime.TorchRuntime.ParseDevice"/> then says how to get it).
 /// </summary>
 internal sealed class EagleOptionsValidator : IValidateOptions<EagleOptions>
@@ -28,10 +29,42 @@ internal sealed class EagleOptionsValidator : IValidateOptions<EagleOptions>
             throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(EagleOptions), errors);
     }
 
-    private static IEnumerable<string> Errors(EagleOptions o)
+    private static IEnumerable<string> Errors(EagleOptions o) =>
+        (o.IsRemote ? RemoteErrors(o) : LocalErrors(o)).Concat(RequestDefaultErrors(o));
+
+    // Remote mode: what the server is and how to reach it. The local engine's options are ignored there (EagleOptions'
+    // remarks), so they are not checked; the model folders are errors, because they say something else is wanted.
+    private static IEnumerable<string> RemoteErrors(EagleOptions o)
+    {
+        var endpoint = o.Endpoint!;
+        if (!endpoint.IsAbsoluteUri || (endpoint.Scheme != Uri.UriSchemeHttp && endpoint.Scheme != Uri.UriSchemeHttps))
+            yield return $"EagleOptions.Endpoint '{endpoint.OriginalString}' must be an absolute http or https URL, the API's base address (e.g. http://localhost:8000/v1).";
+        if (!string.IsNullOrWhiteSpace(o.ModelPath))
+            yield return $"EagleOptions.ModelPath '{o.ModelPath}' and EagleOptions.Endpoint '{endpoint.OriginalString}' are mutually exclusive: " +
+                "set ModelPath to run the model in this process or Endpoint to use an OpenAI-compatible server, and leave the other empty.";
+        if (!string.IsNullOrWhiteSpace(o.DraftModelPath))
+            yield return $"EagleOptions.DraftModelPath '{o.DraftModelPath}' cannot be used with EagleOptions.Endpoint: the server loads its own draft head " +
+                "(vLLM --speculative-config, SGLang --speculative-draft-model-path); leave DraftModelPath empty.";
+        if (string.IsNullOrWhiteSpace(o.ModelId))
+            yield return "EagleOptions.ModelId is required with EagleOptions.Endpoint: the name the server serves the model under (e.g. vLLM's --served-model-name).";
+        if (o.RequestTimeout < TimeSpan.FromSeconds(1) || o.RequestTimeout > TimeSpan.FromHours(1))
+            yield return $"EagleOptions.RequestTimeout {o.RequestTimeout} must be in [00:00:01, 01:00:00].";
+    }
+
+    // The generation defaults apply in both modes (remotely as request defaults).
+    private static IEnumerable<string> RequestDefaultErrors(EagleOptions o)
+    {
+        if (o.MaxOutputTokens is < 1)
+            yield return $"EagleOptions.MaxOutputTokens {o.MaxOutputTokens} must be at least 1.";
+        foreach (var (option, value, rule) in SamplingOptions.OutOfRange(o.Temperature, o.TopP, o.TopK))
+            yield return $"EagleOptions.{option} {value} {rule}.";
+    }
+
+    private static IEnumerable<string> LocalErrors(EagleOptions o)
     {
         if (string.IsNullOrWhiteSpace(o.ModelPath))
-            yield return "EagleOptions.ModelPath is required: the folder of a Hugging Face LLaMA-3 model (config.json, weights, tokenizer).";
+            yield return "EagleOptions.ModelPath is required: the folder of a Hugging Face LLaMA-3 model (config.json, weights, tokenizer); " +
+                "or set EagleOptions.Endpoint (and ModelId) to use an OpenAI-compatible server instead.";
         else if (!Directory.Exists(o.ModelPath))
             yield return $"EagleOptions.ModelPath '{o.ModelPath}' does not exist or is not a folder.";
         else
@@ -66,10 +99,6 @@ internal sealed class EagleOptionsValidator : IValidateOptions<EagleOptions>
             yield return $"EagleOptions.PrefixCacheTokens {o.PrefixCacheTokens} must be in [0, 10000000] (0 turns reuse off).";
         if (o.PrefillChunkTokens is < 16 or > 65536)
             yield return $"EagleOptions.PrefillChunkTokens {o.PrefillChunkTokens} must be in [16, 65536].";
-        if (o.MaxOutputTokens is < 1)
-            yield return $"EagleOptions.MaxOutputTokens {o.MaxOutputTokens} must be at least 1.";
-        foreach (var (option, value, rule) in SamplingOptions.OutOfRange(o.Temperature, o.TopP, o.TopK))
-            yield return $"EagleOptions.{option} {value} {rule}.";
         if (TreeError(o) is { } tree)
             yield return tree;
     }

@@ -49,4 +49,10 @@ internal static partial class Log
 
     [LoggerMessage(21, LogLevel.Information, "Batching: up to {MaxBatchSize} requests decoded together; a request's KV takes {PositionKiB:F1} KiB a position, {FullContextMiB:F0} MiB at the full context of {ContextTokens} tokens")]
     public static partial void BatchMemory(ILogger logger, int maxBatchSize, double positionKiB, double fullContextMiB, int contextTokens);
+
+    [LoggerMessage(30, LogLevel.Information, "Remote mode: model {ModelId} on the OpenAI-compatible server at {Endpoint}; no weights are loaded here")]
+    public static partial void RemoteServer(ILogger logger, string endpoint, string modelId);
+
+    [LoggerMessage(31, LogLevel.Information, "Remote mode ignores these local-engine options (the server's own settings decide them): {Options}")]
+    public static partial void IgnoredRemotely(ILogger logger, string options);
 }

@@ -13,6 +13,24 @@ public sealed class TinyChatServer : WebApplicationFactory<Program>
 {
     public const string ModelId = TinyChatModel.ModelId;
 
+    private readonly string[] settings;
+
+    public TinyChatServer()
+        : this([])
+    {
+    }
+
+    private TinyChatServer(string[] settings) => this.settings = settings;
+
+    /// <summary>A started server on Kestrel (real HTTP on 127.0.0.1, a free port), with extra <c>Key=Value</c> settings.</summary>
+    internal static TinyChatServer OnLoopback(params string[] settings)
+    {
+        var server = new TinyChatServer(settings);
+        server.UseKestrel(0);
+        server.StartServer();
+        return server;
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         var options = TinyChatModel.Options(speculative: true);
@@ -31,6 +49,11 @@ public sealed class TinyChatServer : WebApplicationFactory<Program>
             builder.UseSetting("Eagle:Tree:TotalTokens", Invariant(tree.TotalTokens));
             builder.UseSetting("Eagle:Tree:Depth", Invariant(tree.Depth));
             builder.UseSetting("Eagle:Tree:TopK", Invariant(tree.TopK));
+        }
+        foreach (string setting in settings)
+        {
+            int eq = setting.IndexOf('=', StringComparison.Ordinal);
+            builder.UseSetting(setting[..eq], setting[(eq + 1)..]);
         }
     }
 }
