@@ -134,7 +134,7 @@ internal static partial class ChatCompletionsEndpoint
         }
         catch (Exception e) when (ClientErrorMapper.ToRequestError(e, request) is { } error)
         {
-            LogRefused(logger, error.StatusCode, error.Code, error.Param ?? "none");
+            Refused(logger, error);
             await WriteErrorAsync(context, events, error).ConfigureAwait(false);
         }
         catch (Exception e) when (events.Started && !cancellation.ClientGone)
@@ -160,9 +160,19 @@ internal static partial class ChatCompletionsEndpoint
 
     private static Task RefuseAsync(HttpResponse response, RequestError error, ILogger logger)
     {
-        LogRefused(logger, error.StatusCode, error.Code, error.Param ?? "none");
+        Refused(logger, error);
         return ErrorWriter.WriteAsync(response, error);
     }
+
+    private static void Refused(ILogger logger, RequestError error)
+    {
+        LogRefused(logger, error.StatusCode, error.Code, error.Param ?? "none");
+        // In remote mode: which server, what it answered (the client was told only what happened).
+        if (error.InnerException is Eagle.AI.ChatServerException server) LogModelServerFailed(logger, server.Message);
+    }
+
+    [LoggerMessage(4, LogLevel.Warning, "The model server failed a request: {Reason}")]
+    private static partial void LogModelServerFailed(ILogger logger, string reason);
 
     [LoggerMessage(1, LogLevel.Error, "A streaming chat completion failed after its first event")]
     private static partial void LogStreamFailed(ILogger logger, Exception exception);

@@ -4,7 +4,8 @@ using Microsoft.Extensions.AI;
 namespace Eagle.Samples.WebApi.Mapping;
 
 /// <summary>
-/// What the chat client refuses → a 400 naming the request field (or a 429 when the engine is full). <see cref="IChatClient"/> implementations signal bad
+/// What the chat client refuses → a 400 naming the request field (a 429 when the engine is full; in remote mode, what
+/// the model server answered, as a gateway relays it). <see cref="IChatClient"/> implementations signal bad
 /// input with <see cref="ArgumentException"/>s whose <c>ParamName</c> is a <see cref="ChatOptions"/> property (or an
 /// option key such as <c>eagle.tree_depth</c>), and <see cref="NotSupportedException"/> for input the model cannot read.
 /// </summary>
@@ -20,7 +21,26 @@ internal static class ClientErrorMapper
         NotSupportedException e => new RequestError(StatusCodes.Status400BadRequest, e.Message, "messages", "unsupported_value"),
         // Every batch slot runs and the queue is full: the client should come back later, not wait without bound.
         Eagle.AI.EngineBusyException e => new RequestError(StatusCodes.Status429TooManyRequests, e.Message, null, "rate_limit_exceeded") { RetryAfter = e.RetryAfter },
+        Eagle.AI.ChatServerException e => FromModelServer(e),
         _ => null,
+    };
+
+    /// <summary>
+    /// In remote mode the sample is a gateway in front of the model server, and answers as one: the server busy → 429
+    /// (after the client library's own retries), the request refused → 400, the server failing or unreachable → 502,
+    /// silent past the timeout → 504. The server's address and its own words stay in this server's log (the error's
+    /// inner exception); the client learns what happened, not where.
+    /// </summary>
+    private static RequestError FromModelServer(Eagle.AI.ChatServerException e) => (int?)e.StatusCode switch
+    {
+        429 => new(StatusCodes.Status429TooManyRequests, "The model server is busy; try again later.", null, "rate_limit_exceeded", e)
+        {
+            RetryAfter = TimeSpan.FromSeconds(1),
+        },
+        400 or 413 or 422 => new(StatusCodes.Status400BadRequest, "The model server refused the request.", null, "invalid_request_error", e),
+        null when e.InnerException is TimeoutException or Polly.Timeout.TimeoutRejectedException or OperationCanceledException =>
+            new(StatusCodes.Status504GatewayTimeout, "The model server did not answer in time.", null, "upstream_timeout", e),
+        _ => new(StatusCodes.Status502BadGateway, "The model server failed the request; see this server's log.", null, "upstream_error", e),
     };
 
     private static RequestError FromArgument(ArgumentException e, string? param) =>
