@@ -101,6 +101,9 @@ public sealed class EagleEngine : IDisposable
 
     internal EngineInfo Info { get; }
 
+    /// <summary>What decodes the requests (the loaded model, or a test's script).</summary>
+    internal IRequestDecoder Decoder => decoder;
+
     /// <summary>This engine's meter, activity source and instruments (see <see cref="EagleTelemetry"/>).</summary>
     internal EngineTelemetry Telemetry => telemetry;
 

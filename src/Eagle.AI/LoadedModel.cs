@@ -76,6 +76,8 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
                 Math.Min(options.MaxContextTokens, target.Config.MaxPositionEmbeddings),
                 drafter is not null, drafter is not null && options.Speculative, drafter?.Tree, plan.Device, plan.DType);
             Log.Loaded(logger, modelId, clock.Elapsed.TotalSeconds, drafter?.Head.Kind.ToString() ?? "none");
+            // The requests' target caches are KV slots, reused from one request to the next (see KVCachePool).
+            target.CachePool = new KVCachePool(options.MaxBatchSize);
             return new LoadedModel(target, drafter, costs, tokenizer, info)
             {
                 PrefillChunkTokens = options.PrefillChunkTokens,
@@ -236,8 +238,13 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
 
     public void Dispose()
     {
-        Prefixes.Dispose();
+        Prefixes.Dispose();                                 // retained caches go back to the slot pool first
+        target.CachePool?.Dispose();
         drafter?.Dispose();
         target.Dispose();
     }
+
+    /// <summary>The KV slots: idle now, reused so far, allocated so far.</summary>
+    internal (int Idle, int Reused, int Allocated) Slots =>
+        target.CachePool is { } pool ? (pool.IdleCount, pool.Reused, pool.Allocated) : default;
 }

@@ -47,7 +47,7 @@ internal static partial class Log
     [LoggerMessage(20, LogLevel.Information, "Prefix cache: up to {Positions} positions of finished requests' KV kept for reuse ({MiB:F0} MiB), {How}")]
     public static partial void PrefixCacheBudget(ILogger logger, int positions, double miB, string how);
 
-    [LoggerMessage(21, LogLevel.Information, "Batching: up to {MaxBatchSize} requests decoded together; a request's KV takes {PositionKiB:F1} KiB a position, {FullContextMiB:F0} MiB at the full context of {ContextTokens} tokens")]
+    [LoggerMessage(21, LogLevel.Information, "Batching: up to {MaxBatchSize} requests decoded together, each in a KV slot reused by later requests (up to {MaxBatchSize} kept idle); a request's KV takes {PositionKiB:F1} KiB a position, {FullContextMiB:F0} MiB at the full context of {ContextTokens} tokens")]
     public static partial void BatchMemory(ILogger logger, int maxBatchSize, double positionKiB, double fullContextMiB, int contextTokens);
 
     [LoggerMessage(30, LogLevel.Information, "Remote mode: model {ModelId} on the OpenAI-compatible server at {Endpoint}; no weights are loaded here")]

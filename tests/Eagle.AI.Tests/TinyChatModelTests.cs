@@ -42,6 +42,24 @@ public class TinyChatModelTests(TinyChatEngineFixture fixture) : IClassFixture<T
         Assert.True(counts[EagleUsageKeys.TargetForwardPasses] < response.Usage.OutputTokenCount);
     }
 
+    // The engine's requests decode in KV slots it reuses: a request after others takes an idle slot, allocates none,
+    // and answers the same.
+    [Fact]
+    public async Task Requests_after_the_first_reuse_its_KV_slot_and_answer_the_same()
+    {
+        using var client = new EagleChatClient(fixture.Engine);
+        var slots = () => ((LoadedModel)fixture.Engine.Decoder).Slots;
+        var first = await client.GetResponseAsync(GreetingQuestion, NoSpeculation);
+        var before = slots();
+        var second = await client.GetResponseAsync(GreetingQuestion, NoSpeculation);
+        var after = slots();
+
+        Assert.Equal(first.Text, second.Text);
+        Assert.True(before.Idle >= 1, "the first request's slot waits for the next");
+        Assert.Equal(before.Allocated, after.Allocated);
+        Assert.Equal(before.Reused + 1, after.Reused);
+    }
+
     [Fact]
     public async Task Speculative_and_plain_decoding_give_the_same_answer_under_a_system_prompt()
     {

@@ -162,8 +162,36 @@ internal sealed class KVCache : IDisposable
         Length = length;
     }
 
-    /// <inheritdoc/>
+    /// <summary>Empties the cache for a new request (a slot of <see cref="KVCachePool"/>).</summary>
+    internal void Reset() => Length = 0;
+
+    // The pool this cache is a rented slot of (null: a cache of its own); `home` is cleared when it goes back, so a
+    // second Dispose cannot put it in the pool twice.
+    private KVCachePool? home;
+
+    internal KVCache RentedFrom(KVCachePool pool)
+    {
+        home = pool;
+        return this;
+    }
+
+    /// <summary>Detaches the tensors from any dispose scope (a pooled slot outlives the request that made it).</summary>
+    internal void DetachFromDisposeScope()
+    {
+        foreach (var t in keys.Concat(values)) t.DetachFromDisposeScope();
+    }
+
+    /// <summary>Ends this request's use: a pooled slot goes back to its pool, any other cache is freed.</summary>
     public void Dispose()
+    {
+        var pool = home;
+        home = null;
+        if (pool is not null && pool.Return(this)) return;
+        Free();
+    }
+
+    /// <summary>Frees the tensors.</summary>
+    internal void Free()
     {
         foreach (var t in keys.Concat(values)) t.Dispose();
     }

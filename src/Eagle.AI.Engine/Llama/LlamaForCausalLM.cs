@@ -71,9 +71,17 @@ public sealed class LlamaForCausalLM : nn.Module
     public Tensor LmHeadWeight => lm_head?.weight ?? model.embed_tokens.weight;
 
     /// <summary>A new KV cache for one request of up to <paramref name="capacity"/> positions.</summary>
-    internal KVCache NewCache(int capacity) =>
+    internal KVCache NewCache(int capacity) => CachePool is { } pool ? pool.Rent(capacity, AllocateCache) : AllocateCache(capacity);
+
+    private KVCache AllocateCache(int capacity) =>
         new(Config.NumKeyValueHeads, Config.HeadDim, capacity, DType,
             Enumerable.Range(0, Config.NumHiddenLayers).Select(Placement.DeviceOf).ToArray());
+
+    /// <summary>
+    /// Where <see cref="NewCache"/> takes its caches from when set (a serving engine's KV slots, reused request after
+    /// request); null = a new cache each time. The pool is the setter's to dispose.
+    /// </summary>
+    internal KVCachePool? CachePool { get; set; }
 
     /// <summary>
     /// Runs n new tokens <paramref name="ids"/> [n] (int64) at <paramref name="positions"/> [n] after the cache's
