@@ -10,16 +10,21 @@ namespace Eagle.AI.Engine.Constraints;
 /// <c>anyOf</c>, <c>oneOf</c> (when its branches are provably disjoint, see <see cref="SchemaOverlap"/>), <c>$ref</c> to any JSON pointer in the document (<c>#/$defs/…</c>, <c>#/definitions/…</c>,
 /// or the exporter's <c>#/properties/…</c>), string <c>minLength</c>/<c>maxLength</c>, <c>format</c> <c>date-time</c>,
 /// <c>date</c> and <c>uuid</c>, <c>minimum</c>/<c>maximum</c>/<c>exclusiveMinimum</c>/<c>exclusiveMaximum</c> on integers, <c>allOf</c>
-/// where its parts merge exactly (<see cref="AllOfMerge"/>); annotations (<c>description</c>,
-/// <c>title</c>, …) are ignored. Any other keyword throws <see cref="UnsupportedSchemaException"/> naming it: a schema is never
-/// silently left unconstrained.
+/// where its parts merge exactly (<see cref="AllOfMerge"/>); annotations (<c>description</c>, <c>title</c>, …) and
+/// keywords outside the JSON Schema specification (which constrain nothing) are ignored. Any other specification keyword
+/// throws <see cref="UnsupportedSchemaException"/> naming it: a schema is never silently left unconstrained.
 /// </summary>
 internal sealed class JsonSchemaCompiler
 {
-    private static readonly HashSet<string> Annotations = new(StringComparer.Ordinal)
+    // The JSON Schema keywords (drafts 4 to 2020-12) that constrain a value and are not enforced here: they are refused.
+    // Keywords outside the specification (e.g. Semantic Kernel's "condition", OpenAPI's "nullable", "x-…") constrain
+    // nothing under it, so like annotations ("title", "description", …) they are ignored, which is exact.
+    private static readonly HashSet<string> Refused = new(StringComparer.Ordinal)
     {
-        "$schema", "$id", "$comment", "$defs", "definitions", "title", "description", "default", "examples",
-        "readOnly", "writeOnly", "deprecated",
+        "not", "if", "then", "else", "dependentSchemas", "dependentRequired", "dependencies", "prefixItems", "contains",
+        "minContains", "maxContains", "uniqueItems", "additionalItems", "unevaluatedItems", "unevaluatedProperties",
+        "patternProperties", "propertyNames", "minProperties", "maxProperties", "pattern", "multipleOf", "$dynamicRef",
+        "$recursiveRef",
     };
 
     // enum/const values are matched in this exact form: compact, non-ASCII characters as themselves.
@@ -54,12 +59,12 @@ internal sealed class JsonSchemaCompiler
         if (s.ValueKind != JsonValueKind.Object)
             throw new UnsupportedSchemaException($"JSON Schema at '{at}': only object schemas and 'true' can constrain decoding, not {s.ValueKind}.");
         foreach (var p in s.EnumerateObject())
-            if (!Annotations.Contains(p.Name) && !Supported(p.Name))
+            if (Refused.Contains(p.Name))
                 throw new UnsupportedSchemaException($"JSON Schema keyword '{p.Name}' (at '{at}') is not supported by constrained decoding.");
 
         // allOf, and a $ref beside other constraints (an implicit allOf), merge into one schema where that is exact.
         if (s.TryGetProperty("allOf", out _)
-            || (s.TryGetProperty("$ref", out _) && s.EnumerateObject().Any(p => p.Name is not "$ref" && !Annotations.Contains(p.Name))))
+            || (s.TryGetProperty("$ref", out _) && s.EnumerateObject().Any(p => p.Name is not "$ref" && Constrains(p.Name))))
             return Node(AllOfMerge.Merge(s, Resolve, at), at);
         if (s.TryGetProperty("$ref", out var r))
         {
@@ -77,7 +82,7 @@ internal sealed class JsonSchemaCompiler
         var union = Get(s, "anyOf") ?? Get(s, "oneOf");
         if (union is { } u)
         {
-            if (s.EnumerateObject().Any(p => p.Name is not ("anyOf" or "oneOf") && !Annotations.Contains(p.Name)))
+            if (s.EnumerateObject().Any(p => p.Name is not ("anyOf" or "oneOf") && Constrains(p.Name)))
                 throw new UnsupportedSchemaException($"JSON Schema at '{at}': 'anyOf'/'oneOf' beside other constraints is not supported.");
             string key = s.TryGetProperty("anyOf", out _) ? "anyOf" : "oneOf";
             var compiled = Union([.. u.EnumerateArray().Select((a, i) => Node(a, $"{at}/{key}/{i}"))]);
@@ -102,6 +107,8 @@ internal sealed class JsonSchemaCompiler
                         "enforces 'oneOf' only when its branches are provably disjoint (different types, different 'const'/'enum' " +
                         "values, or an object property that tells them apart); use 'anyOf' if a value may match several.");
     }
+
+    private static bool Constrains(string keyword) => Supported(keyword) || Refused.Contains(keyword);
 
     private static bool Supported(string keyword) => keyword is "type" or "properties" or "required" or "additionalProperties"
         or "enum" or "const" or "items" or "minItems" or "maxItems" or "anyOf" or "oneOf" or "$ref" or "minLength" or "maxLength"

@@ -79,6 +79,9 @@ public class JsonGrammarTests
         { """{"type":"string","format":"date"}""", "\"1999-01-09\"", true },
         { """{"type":["string","null"],"format":"uuid"}""", "\"0f8fad5b-d9cb-469f-a165-70867728950E\"", true },
         { """{"type":"string","format":"uuid"}""", "\"0f8fad5b-d9cb-469f-a165\"", false },
+        // keywords outside the specification constrain nothing (Semantic Kernel writes "condition" into a function's schema)
+        { """{"type":"object","condition":"Gets the weather.","x-note":1,"properties":{"city":{"type":"string"}},"required":["city"]}""", """{"city":"a"}""", true },
+        { """{"type":"object","condition":"Gets the weather.","x-note":1,"properties":{"city":{"type":"string"}},"required":["city"]}""", "{}", false },
         // integer bounds (inclusive, exclusive, fractional), also on enum values
         { """{"type":"integer","minimum":-3,"maximum":12}""", "12", true },
         { """{"type":"integer","minimum":-3,"maximum":12}""", "13", false },
