@@ -9,7 +9,7 @@ namespace Eagle.AI.Engine.Constraints;
 /// <c>required</c>, <c>additionalProperties</c>, <c>enum</c>, <c>const</c>, <c>items</c>, <c>minItems</c>/<c>maxItems</c>,
 /// <c>anyOf</c>, <c>oneOf</c> (when its branches are provably disjoint, see <see cref="SchemaOverlap"/>), <c>$ref</c> to any JSON pointer in the document (<c>#/$defs/…</c>, <c>#/definitions/…</c>,
 /// or the exporter's <c>#/properties/…</c>), string <c>minLength</c>/<c>maxLength</c>, <c>format</c> <c>date-time</c>,
-/// <c>date</c> and <c>uuid</c>, <c>minimum</c>/<c>maximum</c>/<c>exclusiveMinimum</c>/<c>exclusiveMaximum</c> on integers, <c>allOf</c>
+/// <c>date</c> and <c>uuid</c>, <c>pattern</c> (anchored, see <see cref="CharPattern"/>), <c>minimum</c>/<c>maximum</c>/<c>exclusiveMinimum</c>/<c>exclusiveMaximum</c> on integers, <c>allOf</c>
 /// where its parts merge exactly (<see cref="AllOfMerge"/>); annotations (<c>description</c>, <c>title</c>, …) and
 /// keywords outside the JSON Schema specification (which constrain nothing) are ignored. Any other specification keyword
 /// throws <see cref="UnsupportedSchemaException"/> naming it: a schema is never silently left unconstrained.
@@ -23,7 +23,7 @@ internal sealed class JsonSchemaCompiler
     {
         "not", "if", "then", "else", "dependentSchemas", "dependentRequired", "dependencies", "prefixItems", "contains",
         "minContains", "maxContains", "uniqueItems", "additionalItems", "unevaluatedItems", "unevaluatedProperties",
-        "patternProperties", "propertyNames", "minProperties", "maxProperties", "pattern", "multipleOf", "$dynamicRef",
+        "patternProperties", "propertyNames", "minProperties", "maxProperties", "multipleOf", "$dynamicRef",
         "$recursiveRef",
     };
 
@@ -112,7 +112,7 @@ internal sealed class JsonSchemaCompiler
 
     private static bool Supported(string keyword) => keyword is "type" or "properties" or "required" or "additionalProperties"
         or "enum" or "const" or "items" or "minItems" or "maxItems" or "anyOf" or "oneOf" or "$ref" or "minLength" or "maxLength"
-        or "format" or "allOf" or "minimum" or "maximum" or "exclusiveMinimum" or "exclusiveMaximum";
+        or "format" or "pattern" or "allOf" or "minimum" or "maximum" or "exclusiveMinimum" or "exclusiveMaximum";
 
     private static readonly string[] Bounds = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
 
@@ -131,6 +131,8 @@ internal sealed class JsonSchemaCompiler
     {
         if (Bounds.FirstOrDefault(b => Get(s, b) is not null) is { } bound)
             throw new UnsupportedSchemaException($"JSON Schema keyword '{bound}' (at '{at}') is supported with \"type\": \"integer\" only.");
+        if (Get(s, "pattern") is not null && Get(s, "format") is null && Get(s, "minLength") is null && Get(s, "maxLength") is null)
+            return OfType(s, "string", at);
         if (Get(s, "format") is not null) return OfType(s, "string", at);
         if (Get(s, "properties") is not null || Get(s, "required") is not null || Get(s, "additionalProperties") is not null)
             return OfType(s, "object", at);
@@ -145,7 +147,8 @@ internal sealed class JsonSchemaCompiler
         "object" => Object(s, at),
         "array" => new ArrayNode(Get(s, "items") is { } items ? Node(items, at + "/items") : AnyNode.Instance,
             Count(s, "minItems", 0, at), Count(s, "maxItems", int.MaxValue, at)),
-        "string" => Get(s, "format") is { } f ? Format(s, f.GetString() ?? "", at)
+        "string" => Get(s, "pattern") is { } pattern ? Pattern(s, pattern, at)
+            : Get(s, "format") is { } f ? Format(s, f.GetString() ?? "", at)
             : new StringNode(Count(s, "minLength", 0, at), Count(s, "maxLength", int.MaxValue, at)),
         "number" => Bounds.FirstOrDefault(b => Get(s, b) is not null) is { } bound
             ? throw new UnsupportedSchemaException($"JSON Schema keyword '{bound}' (at '{at}') is supported on \"type\": \"integer\" only, not on 'number'.")
@@ -155,6 +158,14 @@ internal sealed class JsonSchemaCompiler
         "null" => LiteralNode.Null,
         _ => throw new UnsupportedSchemaException($"JSON Schema at '{at}': type '{type}' is not supported."),
     };
+
+    // A string of a pattern (its subset); a length bound or a format beside it would need intersecting, so it is refused.
+    private static PatternNode Pattern(JsonElement s, JsonElement pattern, string at)
+    {
+        if (Get(s, "minLength") is not null || Get(s, "maxLength") is not null || Get(s, "format") is not null)
+            throw new UnsupportedSchemaException($"JSON Schema at '{at}': 'pattern' with 'minLength'/'maxLength'/'format' is not supported.");
+        return new PatternNode(CharPattern.Parse(pattern.GetString() ?? "", at));
+    }
 
     // A fixed-shape string; a length bound beside it would need checking against every shape, so it is refused.
     private static LiteralNode Format(JsonElement s, string format, string at)
@@ -237,7 +248,9 @@ internal sealed class JsonSchemaCompiler
         var types = Types(s, at);
         var (min, max) = Bounds.Any(b => Get(s, b) is not null) ? NumberBounds(s, at) : (null, null);
         var kept = values.Where(v => types is null || types.Any(t => OfKind(v, t)))
-            .Where(v => v.ValueKind != JsonValueKind.Number || Within(v, min, max, s)).ToArray();
+            .Where(v => v.ValueKind != JsonValueKind.Number || Within(v, min, max, s))
+            .Where(v => v.ValueKind != JsonValueKind.String || Get(s, "pattern") is not { } p || CharPattern.Parse(p.GetString() ?? "", at).Matches(v.GetString()!))
+            .ToArray();
         if (kept.Length == 0) throw new UnsupportedSchemaException($"JSON Schema at '{at}': no 'enum'/'const' value has the schema's type.");
         return new LiteralNode([.. kept.Select(v => JsonSerializer.SerializeToUtf8Bytes(v, Compact)).Distinct(ByteArrays.Comparer)]);
     }

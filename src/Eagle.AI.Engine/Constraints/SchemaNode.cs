@@ -47,6 +47,12 @@ internal sealed class StringNode(int min, int max) : SchemaNode
     public bool Counted => Min > 0 || Max < int.MaxValue;
 }
 
+/// <summary>A string matching a <c>pattern</c> (<see cref="CharPattern"/>'s subset).</summary>
+internal sealed class PatternNode(CharPattern pattern) : SchemaNode
+{
+    public CharPattern Pattern { get; } = pattern;
+}
+
 /// <summary>
 /// A number; integers only when <see cref="Integer"/> (no fraction, no exponent), then between <see cref="Min"/> and
 /// <see cref="Max"/> inclusive (<c>minimum</c>, <c>maximum</c> and their exclusive forms).

@@ -52,7 +52,7 @@ internal static class SchemaOverlap
     {
         ObjectNode => Kinds.Object,
         ArrayNode => Kinds.Array,
-        StringNode => Kinds.String,
+        StringNode or PatternNode => Kinds.String,
         NumberNode => Kinds.Number,
         LiteralNode l => l.Values.Aggregate(Kinds.None, (k, v) => k | KindOf(v)),
         UnionNode u => u.Alternatives.Aggregate(Kinds.None, (k, x) => k | KindsOf(x, depth + 1)),

@@ -82,6 +82,19 @@ public class JsonGrammarTests
         // keywords outside the specification constrain nothing (Semantic Kernel writes "condition" into a function's schema)
         { """{"type":"object","condition":"Gets the weather.","x-note":1,"properties":{"city":{"type":"string"}},"required":["city"]}""", """{"city":"a"}""", true },
         { """{"type":"object","condition":"Gets the weather.","x-note":1,"properties":{"city":{"type":"string"}},"required":["city"]}""", "{}", false },
+        // pattern: an anchored sequence of classes and quantifiers; on enum values; ignored on other types
+        { """{"type":"string","pattern":"^[a-z]{2,4}-\\d+$"}""", "\"ab-12\"", true },
+        { """{"type":"string","pattern":"^[a-z]{2,4}-\\d+$"}""", "\"a-1\"", false },
+        { """{"type":"string","pattern":"^[a-z]{2,4}-\\d+$"}""", "\"abcde-1\"", false },
+        { """{"type":"string","pattern":"^[a-z]{2,4}-\\d+$"}""", "\"ab-\"", false },
+        { """{"type":"string","pattern":"^x?y*z\\.$"}""", "\"z.\"", true },
+        { """{"type":"string","pattern":"^x?y*z\\.$"}""", "\"xyyz.\"", true },
+        { """{"type":"string","pattern":"^x?y*z\\.$"}""", "\"xxz.\"", false },
+        { """{"type":"string","pattern":"^x?y*z\\.$"}""", "\"yz\"", false },
+        { """{"enum":["ab","Ab",3],"pattern":"^[a-z]+$"}""", "\"ab\"", true },
+        { """{"enum":["ab","Ab",3],"pattern":"^[a-z]+$"}""", "\"Ab\"", false },
+        { """{"enum":["ab","Ab",3],"pattern":"^[a-z]+$"}""", "3", true },
+        { """{"type":"integer","pattern":"^a$"}""", "5", true },
         // integer bounds (inclusive, exclusive, fractional), also on enum values
         { """{"type":"integer","minimum":-3,"maximum":12}""", "12", true },
         { """{"type":"integer","minimum":-3,"maximum":12}""", "13", false },
@@ -128,6 +141,12 @@ public class JsonGrammarTests
     [InlineData("""{"type":"string","pattern":"^a"}""", "pattern")]
     [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":0}}}""", "minimum")]
     [InlineData("""{"minimum":0}""", "minimum")]
+    [InlineData("""{"type":"string","pattern":"^(a|b)$"}""", "pattern")]
+    [InlineData("""{"type":"string","pattern":"^[^a]$"}""", "pattern")]
+    [InlineData("""{"type":"string","pattern":"^a.b$"}""", "pattern")]
+    [InlineData("""{"type":"string","pattern":"^[\\\"]$"}""", "pattern")]
+    [InlineData("""{"type":"string","pattern":"^\\s$"}""", "pattern")]
+    [InlineData("""{"type":"string","pattern":"^a$","maxLength":3}""", "pattern")]
     [InlineData("""{"type":"integer","exclusiveMaximum":true}""", "exclusiveMaximum")]
     [InlineData("""{"allOf":[{"type":"string","maxLength":3},{"maxLength":4}]}""", "allOf")]
     [InlineData("""{"allOf":[{"properties":{"a":{"type":"integer"}},"additionalProperties":false},{"properties":{"b":{"type":"integer"}}}]}""", "allOf")]
