@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Eagle.AI.Engine.Constraints;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
@@ -52,6 +53,13 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
         string modelId = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
         var clock = Stopwatch.StartNew();
         var tokenizer = Llama3Tokenizer.Load(modelPath);
+        // Constrained decoding's token trie (~0.5 s over 128k tokens) is built now, beside the weights, so the first
+        // structured-output or required-tool request does not pay for it.
+        var trie = Task.Run(() =>
+        {
+            var watch = Stopwatch.StartNew();
+            return (TokenTrie.For(tokenizer).NodeCount, watch.Elapsed.TotalMilliseconds);
+        });
         var format = ChatFormatVersionDetector.Detect(modelPath);
         Log.LoadingModel(logger, modelId, modelPath, plan.Device.ToString(), TorchRuntime.Name(plan.DType));
         var target = LoadTarget(modelPath, plan, Progress(logger, progress, "target"));
@@ -75,6 +83,8 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
             var info = new EngineInfo(modelId, modelPath, format, defaults,
                 Math.Min(options.MaxContextTokens, target.Config.MaxPositionEmbeddings),
                 drafter is not null, drafter is not null && options.Speculative, drafter?.Tree, plan.Device, plan.DType);
+            var (trieNodes, trieMs) = trie.GetAwaiter().GetResult();
+            Log.TokenTrieBuilt(logger, trieNodes, tokenizer.VocabularySize, trieMs);
             Log.Loaded(logger, modelId, clock.Elapsed.TotalSeconds, drafter?.Head.Kind.ToString() ?? "none");
             // The requests' target caches are KV slots, reused from one request to the next (see KVCachePool).
             target.CachePool = new KVCachePool(options.MaxBatchSize);

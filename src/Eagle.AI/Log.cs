@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(4, LogLevel.Information, "Loaded {ModelId} in {Seconds:F1} s (draft head: {DraftKind})")]
     public static partial void Loaded(ILogger logger, string modelId, double seconds, string draftKind);
 
+    [LoggerMessage(40, LogLevel.Information, "Token trie for constrained decoding: {Nodes} nodes over {Tokens} tokens, built in {Milliseconds:F0} ms while the model loaded")]
+    public static partial void TokenTrieBuilt(ILogger logger, int nodes, int tokens, double milliseconds);
+
     [LoggerMessage(5, LogLevel.Information, "Warm-up request took {Milliseconds:F0} ms")]
     public static partial void WarmedUp(ILogger logger, double milliseconds);
 

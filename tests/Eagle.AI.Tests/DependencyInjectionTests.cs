@@ -182,6 +182,9 @@ public class DependencyInjectionTests
         Assert.Contains(messages, m => m.StartsWith("Loading draft head:", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("Loaded ", StringComparison.Ordinal) && m.Contains("Eagle3", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("Warm-up request took", StringComparison.Ordinal));
+        // Constrained decoding's token trie is built at load, before any constrained request (the warm-up is not one).
+        Assert.Contains(messages, m => m.StartsWith("Token trie for constrained decoding: ", StringComparison.Ordinal));
+        Assert.True(Engine.Constraints.TokenTrie.IsBuilt(host.Services.GetRequiredService<EagleEngine>().Tokenizer));
         Assert.Contains(messages, m => m.StartsWith("Request done: ", StringComparison.Ordinal));   // the request summary, at Information
         // the memory a batch and the prefix cache take, sized for this machine (no PrefixCacheTokens given)
         Assert.Contains(messages, m => m.StartsWith("Batching: up to 8 requests decoded together; a request's KV takes", StringComparison.Ordinal));

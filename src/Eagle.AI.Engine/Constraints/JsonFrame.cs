@@ -49,6 +49,7 @@ internal abstract class JsonFrame(JsonFrame? parent)
         ObjectNode o => b == '{' ? new ObjectFrame(o, parent) : null,
         ArrayNode a => b == '[' ? new ArrayFrame(a, parent) : null,
         StringNode s => b == '"' ? new StringFrame(s, parent) : null,
+        PatternNode p => b == '"' ? PatternFrame.Start(p.Pattern, parent) : null,
         NumberNode n => NumberFrame.Start(n, parent, b),
         LiteralNode l => LiteralFrame.Start(l, parent, b),
         _ => throw new InvalidOperationException($"unknown schema node {node.GetType().Name}"),

@@ -47,12 +47,25 @@ internal sealed class StringNode(int min, int max) : SchemaNode
     public bool Counted => Min > 0 || Max < int.MaxValue;
 }
 
-/// <summary>A number; integers only when <see cref="Integer"/> (no fraction, no exponent).</summary>
-internal sealed class NumberNode(bool integer) : SchemaNode
+/// <summary>A string matching a <c>pattern</c> (<see cref="CharPattern"/>'s subset).</summary>
+internal sealed class PatternNode(CharPattern pattern) : SchemaNode
+{
+    public CharPattern Pattern { get; } = pattern;
+}
+
+/// <summary>
+/// A number; integers only when <see cref="Integer"/> (no fraction, no exponent), then between <see cref="Min"/> and
+/// <see cref="Max"/> inclusive (<c>minimum</c>, <c>maximum</c> and their exclusive forms).
+/// </summary>
+internal sealed class NumberNode(bool integer, long min = long.MinValue, long max = long.MaxValue) : SchemaNode
 {
     public static readonly NumberNode Number = new(false);
     public static readonly NumberNode Int = new(true);
     public bool Integer { get; } = integer;
+    public long Min { get; } = min;
+    public long Max { get; } = max;
+    /// <summary>Whether a bound is set (the matcher then tracks the value).</summary>
+    public bool Bounded => Min != long.MinValue || Max != long.MaxValue;
 }
 
 /// <summary>

@@ -10,7 +10,8 @@ namespace Eagle.AI.Engine.Constraints;
 /// </summary>
 public sealed class TokenTrie
 {
-    private static readonly ConditionalWeakTable<Llama3Tokenizer, TokenTrie> Cache = [];
+    // Lazy: a trie being built (e.g. while a model loads) is waited for, never built twice.
+    private static readonly ConditionalWeakTable<Llama3Tokenizer, Lazy<TokenTrie>> Cache = [];
 
     private readonly byte[][] tokenBytes;                                       // per id; empty = never text (special)
     private readonly byte[] label;                                              // per node: the byte into it
@@ -101,13 +102,19 @@ public sealed class TokenTrie
         return (isPlain, subtree, chars, most);
     }
 
-    /// <summary>The trie of a tokenizer's ordinary tokens, built on first use and kept as long as the tokenizer.</summary>
+    /// <summary>
+    /// The trie of a tokenizer's ordinary tokens, built once (the provider builds it while the model loads; otherwise on
+    /// first use) and kept as long as the tokenizer. A call while another thread builds it waits for that build.
+    /// </summary>
     public static TokenTrie For(Llama3Tokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        return Cache.GetValue(tokenizer, t => new TokenTrie(
-            [.. Enumerable.Range(0, t.VocabularySize).Select(id => t.IsSpecial(id) ? null : t.GetTokenBytes(id).ToArray())]));
+        return Cache.GetValue(tokenizer, t => new Lazy<TokenTrie>(() => new TokenTrie(
+            [.. Enumerable.Range(0, t.VocabularySize).Select(id => t.IsSpecial(id) ? null : t.GetTokenBytes(id).ToArray())]))).Value;
     }
+
+    /// <summary>Whether <see cref="For"/> has built the trie of <paramref name="tokenizer"/> already.</summary>
+    internal static bool IsBuilt(Llama3Tokenizer tokenizer) => Cache.TryGetValue(tokenizer, out var trie) && trie.IsValueCreated;
 
     /// <summary>Ids the trie covers (ordinary and special).</summary>
     public int VocabularySize => tokenBytes.Length;

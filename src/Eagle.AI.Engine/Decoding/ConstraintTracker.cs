@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Eagle.AI.Engine.Constraints;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Runtime;
@@ -17,6 +18,11 @@ internal sealed class ConstraintTracker(OutputConstraint constraint, IReadOnlySe
     private readonly Stopwatch clock = new();
     private readonly List<double> stepMs = [];
 
+    // A round's memo (cleared when a token is emitted): the drafter's guide and the verification step then share the
+    // same frame objects for the same draft paths, so a state masked while drafting is not walked again to verify.
+    private readonly Dictionary<(JsonFrame, int), JsonFrame?> transitions = new(FrameAndToken.Instance);
+    private readonly Dictionary<JsonFrame, bool[]> rows = new(ReferenceEqualityComparer.Instance);
+
     /// <summary>The grammar state after every emitted token.</summary>
     public JsonFrame State { get; private set; } = constraint.Start();
 
@@ -31,8 +37,33 @@ internal sealed class ConstraintTracker(OutputConstraint constraint, IReadOnlySe
 
     /// <summary>Moves the state past an emitted token.</summary>
     /// <exception cref="InvalidOperationException">The token breaks the constraint (a masking bug: it is never chosen).</exception>
-    public void Accept(int token) =>
+    public void Accept(int token)
+    {
         State = constraint.Next(State, token, stops) ?? throw new InvalidOperationException($"token {token} breaks the output constraint");
+        transitions.Clear();
+        rows.Clear();
+    }
+
+    /// <summary>The state after <paramref name="token"/> from <paramref name="state"/> (null = forbidden), memoised for the round.</summary>
+    public JsonFrame? Next(JsonFrame state, int token)
+    {
+        if (!transitions.TryGetValue((state, token), out var next))
+            transitions[(state, token)] = next = constraint.Next(state, token, stops);
+        return next;
+    }
+
+    /// <summary>The tokens <paramref name="state"/> allows, one entry per id of a <paramref name="vocab"/>-wide logit row, computed once a round.</summary>
+    public bool[] AllowedRow(JsonFrame state, int vocab)
+    {
+        if (rows.TryGetValue(state, out var row) && row.Length == vocab) return row;
+        row = new bool[vocab];
+        bool timed = !clock.IsRunning;                                          // MaskRows times its whole step itself
+        if (timed) clock.Start();
+        constraint.Allowed(state, stops, row);
+        if (timed) clock.Stop();
+        Masks++;
+        return rows[state] = row;
+    }
 
     /// <summary>Logits [V] with every token the current state forbids at −∞.</summary>
     public Tensor Mask(Tensor logits) => MaskRows(logits.unsqueeze(0), [State]).squeeze(0);
@@ -44,19 +75,10 @@ internal sealed class ConstraintTracker(OutputConstraint constraint, IReadOnlySe
         var allowed = new bool[n * vocab];
         double before = clock.Elapsed.TotalMilliseconds;
         clock.Start();
-        // Nodes often share a state (plain text inside a string returns the same frame): each distinct one is walked once.
-        var first = new Dictionary<JsonFrame, int>(ReferenceEqualityComparer.Instance);
+        // Nodes often share a state (plain text inside a string returns the same frame), and the drafter's guide masked
+        // many of them already this round: each distinct one is walked once.
         for (int i = 0; i < n; i++)
-        {
-            var row = allowed.AsSpan(i * vocab, vocab);
-            if (first.TryGetValue(states[i], out int j)) allowed.AsSpan(j * vocab, vocab).CopyTo(row);
-            else
-            {
-                constraint.Allowed(states[i], stops, row);
-                first[states[i]] = i;
-                Masks++;
-            }
-        }
+            AllowedRow(states[i], vocab).CopyTo(allowed.AsSpan(i * vocab, vocab));
         clock.Stop();
         stepMs.Add(clock.Elapsed.TotalMilliseconds - before);
         using var mask = tensor(allowed, [n, vocab], device: logits.device);
@@ -75,7 +97,7 @@ internal sealed class ConstraintTracker(OutputConstraint constraint, IReadOnlySe
         var states = new JsonFrame?[tokens.Length];
         states[0] = State;                                                     // the root is emitted already
         for (int i = 1; i < tokens.Length; i++)
-            states[i] = states[parents[i]] is { } p ? constraint.Next(p, tokens[i], stops) : null;
+            states[i] = states[parents[i]] is { } p ? Next(p, tokens[i]) : null;
         if (tree.HasDistributions || states.All(s => s is not null))
             return (tree, [.. states.Select(s => s ?? OutputConstraint.Over)]);
 
@@ -92,5 +114,12 @@ internal sealed class ConstraintTracker(OutputConstraint constraint, IReadOnlySe
             keptStates.Add(s);
         }
         return (new DraftTree([.. keptTokens], [.. keptParents]), [.. keptStates]);
+    }
+
+    private sealed class FrameAndToken : IEqualityComparer<(JsonFrame Frame, int Token)>
+    {
+        public static readonly FrameAndToken Instance = new();
+        public bool Equals((JsonFrame Frame, int Token) x, (JsonFrame Frame, int Token) y) => ReferenceEquals(x.Frame, y.Frame) && x.Token == y.Token;
+        public int GetHashCode((JsonFrame Frame, int Token) o) => HashCode.Combine(RuntimeHelpers.GetHashCode(o.Frame), o.Token);
     }
 }

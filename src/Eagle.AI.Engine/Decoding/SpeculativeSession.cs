@@ -53,7 +53,10 @@ internal sealed class SpeculativeSession : DecodingSession
         ArgumentNullException.ThrowIfNull(drafter);
         this.drafter = drafter;
         sampler = new Sampler(options.Sampling);
-        context = new DraftContext(!sampler.IsGreedy, new Random(options.Sampling.Seed is { } s ? (int)(s * 31 + 7) : Random.Shared.Next()));
+        context = new DraftContext(!sampler.IsGreedy, new Random(options.Sampling.Seed is { } s ? (int)(s * 31 + 7) : Random.Shared.Next()))
+        {
+            Guide = Constraint is { } c ? new DraftGuide(c) : null,                 // the drafter proposes allowed tokens only
+        };
         policy = drafter.Tree is { } shape
             ? SpeculationPolicy.For(shape, drafter.MaxTreeTokens, costs)
             : SpeculationPolicy.Fixed(new TreeBudget(drafter.MaxTreeTokens, TreeSettings.MaxDepth));
@@ -139,7 +142,7 @@ internal sealed class SpeculativeSession : DecodingSession
         // context limit only a prefix of the nodes is verified (parents precede children, so it is still a tree).
         if (drafts.Count > buffers.MaxTreeTokens)
             throw new InvalidOperationException($"the drafter returned a tree of {drafts.Count} nodes, more than its MaxTreeTokens ({buffers.MaxTreeTokens})");
-        if (Constraint is { } c) (drafts, treeStates) = c.Prune(drafts);           // drop drafts the grammar forbids
+        if (Constraint is { } c) (drafts, treeStates) = c.Prune(drafts);           // drop what the grammar forbids (drafters that ignore the guide)
         tree = drafts.Prefix(Math.Max(1, Capacity - past), device);
         var (treeIds, positions, mask) = buffers.Load(tree.OnDevice(device), past);
         return new ForwardItem(treeIds, positions, cache, mask, forward);

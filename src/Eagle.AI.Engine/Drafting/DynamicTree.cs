@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Llama;
 using Eagle.AI.Engine.Runtime;
 using TorchSharp;
@@ -18,7 +19,9 @@ namespace Eagle.AI.Engine.Drafting;
 /// <param name="topK">Children per expanded node (clamped to the draft vocabulary).</param>
 /// <param name="depth">Expansion passes after the root's children (0 = the root's children only).</param>
 /// <param name="totalTokens">Tokens to keep, root included.</param>
-internal sealed class DynamicTree(EagleHead head, int committed, int root, int topK, int depth, int totalTokens) : TreeExpansion
+/// <param name="guide">A constrained request's grammar: every node's top-k is taken over the tokens its state allows, and
+/// only candidates with a finite score (allowed, below allowed ancestors) are kept; null = unconstrained (nothing read back).</param>
+internal sealed class DynamicTree(EagleHead head, int committed, int root, int topK, int depth, int totalTokens, DraftGuide? guide = null) : TreeExpansion
 {
     // Static: a temporary Scalar can be finalized while a native call still reads it.
     private static readonly Scalar NegativeInfinity = float.NegativeInfinity.ToScalar();
@@ -28,6 +31,7 @@ internal sealed class DynamicTree(EagleHead head, int committed, int root, int t
     private readonly List<Tensor> scoreParts = [], tokenParts = [], fedParts = [];
     private Tensor? scores, fed, inIds, inH, eye, treeMask, committedVisible;
     private int step = -1;                                                          // levels fed so far, minus one
+    private Constraints.JsonFrame?[]? fedStates;                                    // guided: the grammar state of each fed node
 
     /// <inheritdoc/>
     public override LevelFeed? Next(Tensor outputs, Tensor logProbs)
@@ -35,6 +39,7 @@ internal sealed class DynamicTree(EagleHead head, int committed, int root, int t
         var device = head.Device;
         if (step < 0)
         {
+            if (guide is not null) logProbs = guide.Restrict(logProbs, [guide.Root], head);
             var (v0, i0) = logProbs.topk(k);                                        // [1, k]
             scores = v0.squeeze(0);                                                 // [k] cumulative log-probs of the root's children
             scoreParts.Add(scores);
@@ -45,10 +50,12 @@ internal sealed class DynamicTree(EagleHead head, int committed, int root, int t
             eye = torch.eye(k, dtype: ScalarType.Bool, device: device);
             treeMask = eye;                                                         // [k, k·(i+1)]: fed node → tree entries it sees
             committedVisible = ones(k, committed, ScalarType.Bool, device);         // [k, committed]
+            if (guide is not null && depth > 0) fedStates = guide.Children([guide.Root], inIds, new int[k]);
         }
         else
         {
             fedParts.Add(fed!);
+            if (guide is not null) logProbs = guide.Restrict(logProbs, fedStates!, head);
             var (v, ix) = logProbs.topk(k);                                        // [k, k]
             var cumulative = v.Plus(scores!.unsqueeze(1)).reshape(-1);             // [k·k] children's cumulative log-probs
             var children = head.ToTarget(ix.reshape(-1));                           // [k·k]
@@ -64,6 +71,11 @@ internal sealed class DynamicTree(EagleHead head, int committed, int root, int t
             inIds = children.index_select(0, sel);
             fed = sel.Plus((long)(k + step * k * k));
             treeMask = cat([treeMask!.index_select(0, parentRow), eye!], 1);        // inherit the parent's row, add self
+            if (guide is not null && step + 1 < depth)
+            {
+                var rows = HostReads.Int64(parentRow);
+                fedStates = guide.Children(fedStates!, inIds, [.. rows.Select(r => (int)r)]);
+            }
         }
         if (++step == depth) return null;                                           // depth 0: the root's children only
         var mask = cat([committedVisible!, treeMask], 1);                           // [k, cache.Length + k]
@@ -77,6 +89,9 @@ internal sealed class DynamicTree(EagleHead head, int committed, int root, int t
         var device = head.Device;
         var candidates = cat(scoreParts);                                           // [k + depth·k²], all on the device
         int count = Math.Min(totalTokens - 1, (int)candidates.shape[0]);
+        // Guided: a candidate with score −∞ is forbidden or below a forbidden node; keeping only finite ones keeps the
+        // tree closed (a parent's score is at least its child's).
+        if (guide is not null) count = Math.Min(count, HostReads.Float32(candidates).Count(float.IsFinite));
         var fedAll = depth == 0 ? empty(0, ScalarType.Int64, device) : cat(fedParts);
         return Select(candidates, CandidateParents(k, depth, fedAll), cat(tokenParts), root, count, depth + 1, k);
     }

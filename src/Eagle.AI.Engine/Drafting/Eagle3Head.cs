@@ -112,6 +112,7 @@ internal sealed class Eagle3Head : EagleHead
         using (var values = tensor(offsets, device: Device))
             d2t.copy_(values);
         d2tHost = (long[])offsets.Clone();
+        ForgetTargetIds();
     }
 
     private protected override ISet<string> IgnoredKeys => new HashSet<string>(StringComparer.Ordinal) { "t2d", "d2t" };

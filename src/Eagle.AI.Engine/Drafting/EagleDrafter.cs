@@ -165,14 +165,16 @@ internal sealed class EagleDrafter : IDrafter
         }
     }
 
-    // The request's tree expansion for this round: the drafter's static shape, or a dynamic tree within its budget.
+    // The request's tree expansion for this round: the drafter's static shape, or a dynamic tree within its budget; a
+    // constrained request's expansion proposes only what its grammar allows.
     private TreeExpansion Expansion(int committed, DraftCall call)
     {
         int root = call.NextTokens[^1];
         if (staticTree is not null) return staticTree.Begin(Head, committed, root, call.Context);
         var budget = call.Context.Budget;
         return new DynamicTree(Head, committed, root, Tree.TopK,
-            Math.Min(budget?.Depth ?? Tree.Depth, Tree.Depth), Math.Min(budget?.TotalTokens ?? Tree.TotalTokens, Tree.TotalTokens));
+            Math.Min(budget?.Depth ?? Tree.Depth, Tree.Depth), Math.Min(budget?.TotalTokens ?? Tree.TotalTokens, Tree.TotalTokens),
+            call.Context.Guide);
     }
 
     // Checks one call's arguments and returns its draft cache.

@@ -128,6 +128,16 @@ public abstract class EagleHead : nn.Module
     /// <summary>Host version of <see cref="ToTarget(Tensor)"/> for one id.</summary>
     internal virtual int ToTarget(int draftId) => draftId;
 
+    /// <summary>The target id of every draft id (index = draft id), for restricting draft rows to a grammar's allowed tokens.</summary>
+    internal int[] DraftToTargetIds => draftToTarget is { } m && m.Length == DraftVocabSize
+        ? m
+        : draftToTarget = [.. Enumerable.Range(0, DraftVocabSize).Select(ToTarget)];
+
+    private int[]? draftToTarget;
+
+    /// <summary>Drops the cached <see cref="DraftToTargetIds"/> after the draft-to-target map changed.</summary>
+    private protected void ForgetTargetIds() => draftToTarget = null;
+
     /// <summary>Checkpoint keys the state-dict loader must not expect in the module (read separately or unused).</summary>
     private protected virtual ISet<string> IgnoredKeys => new HashSet<string>(StringComparer.Ordinal) { "t2d" };
 

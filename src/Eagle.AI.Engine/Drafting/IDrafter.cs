@@ -110,4 +110,10 @@ internal sealed record DraftContext(bool Sampling, Random Random)
     /// <summary>This round's tree size (<see cref="Decoding.SpeculationPolicy"/>); null = the drafter's own settings. A
     /// drafter may return a smaller tree than it asks for, never a bigger one.</summary>
     public Decoding.TreeBudget? Budget { get; init; }
+
+    /// <summary>
+    /// A constrained request's grammar (null = unconstrained): drafters of this assembly take each node's top-k over the
+    /// tokens its grammar state allows. Other drafters may ignore it; the session still prunes what the grammar forbids.
+    /// </summary>
+    internal DraftGuide? Guide { get; init; }
 }

@@ -86,6 +86,8 @@ internal sealed class StaticTree : IDisposable
         private readonly Tensor tokens;
         private readonly Tensor? distributions, toTarget;
         private readonly Generator? generator;
+        private readonly DraftGuide? guide;
+        private readonly Constraints.JsonFrame?[]? states;                         // guided: each fed node's grammar state
         private int level;
 
         public Expansion(StaticTree tree, DeviceShape shape, EagleHead head, int committed, int root, DraftContext context)
@@ -95,6 +97,12 @@ internal sealed class StaticTree : IDisposable
             this.head = head;
             this.committed = committed;
             var device = head.Device;
+            guide = context.Guide;
+            if (guide is not null)
+            {
+                states = new Constraints.JsonFrame?[tree.Count];
+                states[0] = guide.Root;
+            }
             using var rootToken = ((long)root).ToScalar();
             tokens = full(tree.Count, rootToken, ScalarType.Int64, device);
             if (context.Sampling)
@@ -110,6 +118,7 @@ internal sealed class StaticTree : IDisposable
             if (level == shape.Levels.Count) return null;
             var l = shape.Levels[level++];
             var device = head.Device;
+            if (guide is not null) logProbs = guide.Restrict(logProbs, [.. l.RowNodes.Select(n => states![n])], head);
             Tensor picks;                                                           // draft ids [rows, width]
             if (generator is null) picks = logProbs.topk(l.Width).indexes;
             else
@@ -123,10 +132,16 @@ internal sealed class StaticTree : IDisposable
             if (l.FedCount == 0) return null;
 
             int f = l.FedCount;
+            var fedTokens = tokens.index_select(0, l.Fed);
+            if (guide is not null)
+            {
+                var fedStates = guide.Children(states!, fedTokens, [.. l.FedNodes.Select(n => tree.Parents[n])]);
+                for (int r = 0; r < f; r++) states![l.FedNodes[r]] = fedStates[r];
+            }
             var mask = cat([ones([f, committed], ScalarType.Bool, device), l.FedMask], 1); // [f, cache.Length + f]
             return new LevelFeed(
                 outputs.index_select(0, l.FedParentRows),                          // children continue from their parent's output
-                tokens.index_select(0, l.Fed),
+                fedTokens,
                 HeldScalars.Full([f], committed + l.Depth - 1, ScalarType.Int64, device),
                 mask);
         }
@@ -176,7 +191,7 @@ internal sealed class StaticTree : IDisposable
                 for (int a = fed[r]; a != 0; a = Parents[a]) fedMask[r * seen + slot[a]] = true;
             }
             levels.Add(new DeviceLevel(depth, width, Longs(rows), Longs(children), Longs(picks), f, Longs(fed),
-                Longs(fed.Select(n => Array.IndexOf(rows, Parents[n]))), tensor(fedMask, device: device).view(f, seen)));
+                Longs(fed.Select(n => Array.IndexOf(rows, Parents[n]))), tensor(fedMask, device: device).view(f, seen), rows, fed));
             if (f == 0) break;
             rows = fed;
             fedBefore = seen;
@@ -204,9 +219,10 @@ internal sealed class StaticTree : IDisposable
     }
 
     // One level of the walk: the rows (parents) whose children are chosen, the children and which pick each takes
-    // (row · width + rank), and the inner children fed through the head with their parent's row and tree mask.
+    // (row · width + rank), and the inner children fed through the head with their parent's row and tree mask; the
+    // rows and fed nodes also as host node indices, for a guided expansion's grammar states.
     private sealed record DeviceLevel(int Depth, int Width, Tensor Parents, Tensor Children, Tensor Picks, int FedCount,
-        Tensor Fed, Tensor FedParentRows, Tensor FedMask)
+        Tensor Fed, Tensor FedParentRows, Tensor FedMask, int[] RowNodes, int[] FedNodes)
     {
         public IEnumerable<Tensor> Tensors => [Parents, Children, Picks, Fed, FedParentRows, FedMask];
     }

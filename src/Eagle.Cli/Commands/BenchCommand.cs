@@ -196,6 +196,11 @@ internal static class BenchCommand
             report["constrained_decode_ms_per_token"] = Math.Round(constrained.Average(s => s.DecodeMs / Math.Max(1, s.GeneratedTokens - 1)), 2);
             report["mask_ms_per_token_mean"] = Math.Round(mean, 3);
             report["mask_ms_per_token_p99"] = Math.Round(p99, 3);
+            // What the same mask costs beside an 8B step on a GPU (assumed: the bandwidth floor of an H200), and that it
+            // is not overlapped with the forward, so the share adds to the step.
+            report["mask_overlapped_with_forward"] = false;
+            report["projected_8b_gpu_step_ms"] = Math.Round(ResponseFormatOption.Projected8BStepMs, 2);
+            report["projected_8b_gpu_mask_share"] = Math.Round(mean / ResponseFormatOption.Projected8BStepMs, 4);
         }
         return report;
     }
@@ -271,6 +276,9 @@ internal static class BenchCommand
         Console.WriteLine("  (layers: one decoder layer on one token, timed alone, × the layer count; lm_head: the vocabulary product;" +
                           " other: the rest of a decode step — embedding, final norm, sampling, the host read of the token)");
         if (r.TryGetValue("mask_ms_per_token_mean", out var mask))
+        {
             Console.WriteLine($"constrained decode {r["constrained_decode_ms_per_token"]} ms/token; token mask {mask} ms/token mean, {r["mask_ms_per_token_p99"]} p99");
+            Console.WriteLine(ResponseFormatOption.ProjectionLine((double)mask));
+        }
     }
 }

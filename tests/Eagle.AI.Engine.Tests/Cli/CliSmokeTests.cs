@@ -119,6 +119,25 @@ public class CliSmokeTests
         Assert.Equal(3, projection.GetProperty("projected_tokens_per_second").EnumerateObject().Count());
     }
 
+    [Fact]
+    public void Bench_with_a_response_format_prints_the_mask_time_and_its_share_of_a_projected_8b_gpu_step()
+    {
+        var r = EagleProcess.Run("bench", "--shape", "tiny", "--max-new-tokens", "6", "--runs", "1",
+            "--tokenizer", Eagle.AI.Engine.Tests.Text.TextTestData.TokenizerFolder, "--response-format", "json");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        var lines = r.StdOut.Split('\n');
+        var mask = System.Text.RegularExpressions.Regex.Match(
+            lines.Single(l => l.StartsWith("constrained decode ", StringComparison.Ordinal)), @"token mask ([0-9.]+) ms/token mean");
+        Assert.True(mask.Success, r.StdOut);
+        double maskMs = double.Parse(mask.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        // 16.06 GB of fp16 weights at 4.8 TB/s: a 3.35 ms step; the mask is not overlapped, so its share adds to it.
+        string projection = lines.Single(l => l.StartsWith("projected on a GPU: ", StringComparison.Ordinal));
+        Assert.Contains("Llama-3.1-8B fp16 on an H200 reads 16.06 GB", projection);
+        Assert.Contains("at least 3.35 ms (bandwidth floor, assumed)", projection);
+        Assert.Contains("not overlapped with the forward", projection);
+        Assert.EndsWith($"adds {maskMs:F3} ms = {maskMs / 3.3458333:P1} of that step", projection.TrimEnd());
+    }
+
     [Theory]
     [InlineData("1", 2.5, 9.0)]
     [InlineData("0", 1.0, 1.0)]

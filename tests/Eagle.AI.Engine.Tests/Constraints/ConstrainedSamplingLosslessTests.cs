@@ -14,7 +14,7 @@ namespace Eagle.AI.Engine.Tests.Constraints;
 /// Constrained speculative sampling must be distributed exactly like sampling the constrained target one token at a time
 /// (mask, then temperature and top-p, renormalised). On a target with 8 tokens spelling small JSON arrays, the joint
 /// distribution of the first three tokens is enumerated exactly and compared with seeded speculative runs by a chi-square
-/// test: deterministic drafts (forbidden ones pruned) and drafts sampled from q (kept, and rejected by the mask).
+/// test: deterministic drafts (forbidden ones pruned) and drafts sampled from q (kept, and rejected by the mask), and an EAGLE head whose sampled tree draws from the allowed tokens only.
 /// </summary>
 public class ConstrainedSamplingLosslessTests
 {
@@ -26,7 +26,9 @@ public class ConstrainedSamplingLosslessTests
         """{"type":"array","items":{"anyOf":[{"type":"integer"},{"type":"array","items":{"type":"integer"},"maxItems":1}]},"maxItems":2}""").RootElement),
         new TokenTrie(Vocabulary));
 
-    public static readonly TheoryData<string> Drafters = new() { "dynamic", "static" };
+    // The EAGLE head's static tree draws its children from its distribution restricted to the allowed tokens (and
+    // records that distribution for acceptance); the test drafters propose freely.
+    public static readonly TheoryData<string> Drafters = new() { "dynamic", "static", "eagle-static" };
 
     [Theory]
     [MemberData(nameof(Drafters))]
@@ -35,9 +37,12 @@ public class ConstrainedSamplingLosslessTests
         using var target = LlamaFactory.CreateRandom(TestModels.TinyVocab, seed: 21, ScalarType.Float32, CPU, lmHeadScale: 2.0);
         var sampling = new SamplingOptions { Temperature = 0.8f, TopP = 0.95f };
         var exact = ExactJoint(target, sampling);
-        using IDrafter drafter = drafterName == "dynamic"
-            ? new ScriptedDrafter(8, width: 8, seed: 1)
-            : new SampledStaticDrafter(Enumerable.Repeat(1f / 8, 8).ToArray(), children: 7, seed: 3);
+        using IDrafter drafter = drafterName switch
+        {
+            "dynamic" => new ScriptedDrafter(8, width: 8, seed: 1),
+            "static" => new SampledStaticDrafter(Enumerable.Repeat(1f / 8, 8).ToArray(), children: 7, seed: 3),
+            _ => new EagleDrafter(Eagle1Head.CreateRandom(target, 4), TreeSettings.Static()),
+        };
         var generator = new SpeculativeGenerator(target, drafter) { TreeRoom = 32 };
         var counts = new Dictionary<string, int>();
         int accepted = 0;

@@ -79,6 +79,52 @@ public class JsonGrammarTests
         { """{"type":"string","format":"date"}""", "\"1999-01-09\"", true },
         { """{"type":["string","null"],"format":"uuid"}""", "\"0f8fad5b-d9cb-469f-a165-70867728950E\"", true },
         { """{"type":"string","format":"uuid"}""", "\"0f8fad5b-d9cb-469f-a165\"", false },
+        // keywords outside the specification constrain nothing (Semantic Kernel writes "condition" into a function's schema)
+        { """{"type":"object","condition":"Gets the weather.","x-note":1,"properties":{"city":{"type":"string"}},"required":["city"]}""", """{"city":"a"}""", true },
+        { """{"type":"object","condition":"Gets the weather.","x-note":1,"properties":{"city":{"type":"string"}},"required":["city"]}""", "{}", false },
+        // pattern: an anchored sequence of classes and quantifiers; on enum values; ignored on other types
+        { """{"type":"string","pattern":"^[a-z]{2,4}-\\d+$"}""", "\"ab-12\"", true },
+        { """{"type":"string","pattern":"^[a-z]{2,4}-\\d+$"}""", "\"a-1\"", false },
+        { """{"type":"string","pattern":"^[a-z]{2,4}-\\d+$"}""", "\"abcde-1\"", false },
+        { """{"type":"string","pattern":"^[a-z]{2,4}-\\d+$"}""", "\"ab-\"", false },
+        { """{"type":"string","pattern":"^x?y*z\\.$"}""", "\"z.\"", true },
+        { """{"type":"string","pattern":"^x?y*z\\.$"}""", "\"xyyz.\"", true },
+        { """{"type":"string","pattern":"^x?y*z\\.$"}""", "\"xxz.\"", false },
+        { """{"type":"string","pattern":"^x?y*z\\.$"}""", "\"yz\"", false },
+        { """{"enum":["ab","Ab",3],"pattern":"^[a-z]+$"}""", "\"ab\"", true },
+        { """{"enum":["ab","Ab",3],"pattern":"^[a-z]+$"}""", "\"Ab\"", false },
+        { """{"enum":["ab","Ab",3],"pattern":"^[a-z]+$"}""", "3", true },
+        { """{"type":"integer","pattern":"^a$"}""", "5", true },
+        // integer bounds (inclusive, exclusive, fractional), also on enum values
+        { """{"type":"integer","minimum":-3,"maximum":12}""", "12", true },
+        { """{"type":"integer","minimum":-3,"maximum":12}""", "13", false },
+        { """{"type":"integer","minimum":-3,"maximum":12}""", "-3", true },
+        { """{"type":"integer","minimum":-3,"maximum":12}""", "-4", false },
+        { """{"type":"integer","minimum":-3,"maximum":12}""", "-0", true },
+        { """{"type":"integer","minimum":-3,"maximum":12}""", "120", false },
+        { """{"type":"integer","exclusiveMinimum":0,"exclusiveMaximum":100}""", "0", false },
+        { """{"type":"integer","exclusiveMinimum":0,"exclusiveMaximum":100}""", "99", true },
+        { """{"type":"integer","exclusiveMinimum":0,"exclusiveMaximum":100}""", "100", false },
+        { """{"type":"integer","minimum":1.5}""", "1", false },
+        { """{"type":"integer","minimum":1.5}""", "2", true },
+        { """{"type":["integer","null"],"maximum":-10}""", "-11", true },
+        { """{"type":["integer","null"],"maximum":-10}""", "-9", false },
+        { """{"enum":[1,5,"a"],"minimum":2}""", "1", false },
+        { """{"enum":[1,5,"a"],"minimum":2}""", "5", true },
+        { """{"enum":[1,5,"a"],"minimum":2}""", "\"a\"", true },
+        // oneOf whose branches are provably disjoint: by type, by a const discriminator, by a required/forbidden key
+        { """{"oneOf":[{"type":"integer"},{"type":"string"}]}""", "3", true },
+        { """{"oneOf":[{"type":"integer"},{"type":"string"}]}""", "true", false },
+        { """{"oneOf":[{"type":"object","properties":{"kind":{"const":"a"},"x":{"type":"integer"}},"required":["kind","x"]},{"type":"object","properties":{"kind":{"const":"b"}},"required":["kind"]}]}""", """{"kind":"a","x":1}""", true },
+        { """{"oneOf":[{"type":"object","properties":{"kind":{"const":"a"},"x":{"type":"integer"}},"required":["kind","x"]},{"type":"object","properties":{"kind":{"const":"b"}},"required":["kind"]}]}""", """{"kind":"c"}""", false },
+        { """{"oneOf":[{"enum":["x","y"]},{"type":"string","minLength":2}]}""", "\"xy\"", true },
+        { """{"oneOf":[{"enum":["x","y"]},{"type":"string","minLength":2}]}""", "\"y\"", true },
+        // allOf merged: a referenced definition plus extra properties; a $ref with sibling keywords
+        { """{"$defs":{"base":{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}},"allOf":[{"$ref":"#/$defs/base"},{"properties":{"id":true,"name":{"type":"string"}},"required":["name"],"additionalProperties":false}]}""", """{"id":1,"name":"a"}""", true },
+        { """{"$defs":{"base":{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}},"allOf":[{"$ref":"#/$defs/base"},{"properties":{"id":true,"name":{"type":"string"}},"required":["name"],"additionalProperties":false}]}""", """{"id":1}""", false },
+        { """{"$defs":{"base":{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}},"allOf":[{"$ref":"#/$defs/base"},{"properties":{"id":true,"name":{"type":"string"}},"required":["name"],"additionalProperties":false}]}""", """{"id":1,"name":"a","z":0}""", false },
+        { """{"$defs":{"p":{"type":"integer"}},"$ref":"#/$defs/p","maximum":5}""", "5", true },
+        { """{"$defs":{"p":{"type":"integer"}},"$ref":"#/$defs/p","maximum":5}""", "6", false },
         // the shape System.Text.Json's exporter writes for a nullable record member and a recursive reference
         { """{"type":"object","properties":{"child":{"type":["object","null"],"properties":{"name":{"type":"string"},"child":{"$ref":"#/properties/child"}}}}}""", """{"child":{"name":"a","child":{"name":"b","child":null}}}""", true },
     };
@@ -94,7 +140,21 @@ public class JsonGrammarTests
     [Theory]
     [InlineData("""{"type":"string","pattern":"^a"}""", "pattern")]
     [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":0}}}""", "minimum")]
-    [InlineData("""{"allOf":[{"type":"string"}]}""", "allOf")]
+    [InlineData("""{"minimum":0}""", "minimum")]
+    [InlineData("""{"type":"string","pattern":"^(a|b)$"}""", "pattern")]
+    [InlineData("""{"type":"string","pattern":"^[^a]$"}""", "pattern")]
+    [InlineData("""{"type":"string","pattern":"^a.b$"}""", "pattern")]
+    [InlineData("""{"type":"string","pattern":"^[\\\"]$"}""", "pattern")]
+    [InlineData("""{"type":"string","pattern":"^\\s$"}""", "pattern")]
+    [InlineData("""{"type":"string","pattern":"^a$","maxLength":3}""", "pattern")]
+    [InlineData("""{"type":"integer","exclusiveMaximum":true}""", "exclusiveMaximum")]
+    [InlineData("""{"allOf":[{"type":"string","maxLength":3},{"maxLength":4}]}""", "allOf")]
+    [InlineData("""{"allOf":[{"properties":{"a":{"type":"integer"}},"additionalProperties":false},{"properties":{"b":{"type":"integer"}}}]}""", "allOf")]
+    [InlineData("""{"oneOf":[{"type":"number"},{"type":"integer"}]}""", "oneOf")]
+    [InlineData("""{"oneOf":[{"const":1},{"const":1.0}]}""", "oneOf")]
+    [InlineData("""{"oneOf":[{"type":"string"},{"const":"a"}]}""", "oneOf")]
+    [InlineData("""{"oneOf":[{"type":"object","properties":{"a":{"type":"integer"}}},{"type":"object","properties":{"b":{"type":"integer"}}}]}""", "oneOf")]
+    [InlineData("""{"$defs":{"n":{"oneOf":[{"$ref":"#/$defs/n"},{"type":"array"}]}},"$ref":"#/$defs/n"}""", "oneOf")]
     [InlineData("""{"type":"string","format":"email"}""", "format")]
     [InlineData("""{"type":"string","format":"time"}""", "format")]
     [InlineData("""{"type":"array","uniqueItems":true}""", "uniqueItems")]

@@ -20,7 +20,8 @@ internal static class SchemaValidator
             return false;
         }
         if (schema is null) return value.ValueKind == JsonValueKind.Object;
-        var results = JsonSchema.FromText(schema).Evaluate(value, new EvaluationOptions { OutputFormat = OutputFormat.Flag, RequireFormatValidation = true });
+        // Draft 2020-12, which (like the specification, and the compiler) ignores keywords outside it.
+        var results = JsonSchema.FromText(schema, new BuildOptions { Dialect = Dialect.Draft202012 }).Evaluate(value, new EvaluationOptions { OutputFormat = OutputFormat.Flag, RequireFormatValidation = true });
         return results.IsValid;
     }
 }

@@ -18,6 +18,12 @@ public class TokenMaskTests
         """{"type":"string","minLength":1,"maxLength":5}""",
         """{"type":"object","properties":{"when":{"type":"string","format":"date-time"},"id":{"type":["string","null"],"format":"uuid"}},"required":["when","id"],"additionalProperties":false}""",
         """{"$defs":{"n":{"type":"object","properties":{"a":{"anyOf":[{"$ref":"#/$defs/n"},{"type":"null"}]}},"required":["a"],"additionalProperties":false}},"$ref":"#/$defs/n"}""",
+        // string patterns (an anchored subset)
+        """{"type":"object","properties":{"kind":{"type":"string","pattern":"^[A-Z]{2}-\\d{1,3}$"},"tag":{"type":"string","pattern":"^[a-c]*x?$"}},"required":["kind","tag"],"additionalProperties":false}""",
+        // integer bounds, an exact oneOf (discriminated branches), an allOf merged from a reference and extra properties
+        """{"type":"object","properties":{"n":{"type":"integer","minimum":-12,"maximum":340},"m":{"type":"integer","exclusiveMinimum":5,"maximum":70}},"required":["n","m"],"additionalProperties":false}""",
+        """{"oneOf":[{"type":"object","properties":{"kind":{"const":"a"},"x":{"type":"integer","maximum":9}},"required":["kind","x"],"additionalProperties":false},{"type":"object","properties":{"kind":{"const":"b"},"s":{"type":"string","maxLength":3}},"required":["kind"],"additionalProperties":false},{"type":"array","items":{"type":"integer","minimum":0},"maxItems":2}]}""",
+        """{"$defs":{"base":{"type":"object","properties":{"id":{"type":"integer","minimum":1,"maximum":99}},"required":["id"]}},"allOf":[{"$ref":"#/$defs/base"},{"properties":{"id":true,"name":{"type":"string","maxLength":4}},"required":["name"],"additionalProperties":false}]}""",
     };
 
     private static OutputConstraint Constraint(string? schema) => new(
