@@ -254,7 +254,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
         target.Dispose();
     }
 
-    /// <summary>The KV slots: idle now, reused so far, allocated so far.</summary>
-    internal (int Idle, int Reused, int Allocated) Slots =>
-        target.CachePool is { } pool ? (pool.IdleCount, pool.Reused, pool.Allocated) : default;
+    /// <summary>The KV slots: idle now (and the tensors they hold), reused so far, allocated so far.</summary>
+    internal (int Idle, int IdleTensors, int Reused, int Allocated) Slots =>
+        target.CachePool is { } pool ? (pool.IdleCount, pool.IdleTensors, pool.Reused, pool.Allocated) : default;
 }

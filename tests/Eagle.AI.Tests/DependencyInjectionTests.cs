@@ -187,7 +187,7 @@ public class DependencyInjectionTests
         Assert.True(Engine.Constraints.TokenTrie.IsBuilt(host.Services.GetRequiredService<EagleEngine>().Tokenizer));
         Assert.Contains(messages, m => m.StartsWith("Request done: ", StringComparison.Ordinal));   // the request summary, at Information
         // the memory a batch and the prefix cache take, sized for this machine (no PrefixCacheTokens given)
-        Assert.Contains(messages, m => m.StartsWith("Batching: up to 8 requests decoded together; a request's KV takes", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("Batching: up to 8 requests decoded together, each in a KV slot reused by later requests (up to 8 kept idle); a request's KV takes", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("Prefix cache: up to ", StringComparison.Ordinal) && m.Contains("a quarter of the", StringComparison.Ordinal));
         await host.StopAsync();
     }

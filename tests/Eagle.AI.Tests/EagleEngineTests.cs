@@ -320,7 +320,8 @@ public class EagleEngineTests
     {
         public IRequestSession Start(EngineRequest request, Func<IReadOnlyList<int>, bool> onTokens)
         {
-            liveAtStart.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            // Idle KV slots are kept for the next requests on purpose (KVCachePool); everything else must be gone.
+            liveAtStart.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount - model.Slots.IdleTensors);
             return model.Start(request, onTokens);
         }
 

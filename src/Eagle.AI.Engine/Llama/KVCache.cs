@@ -39,6 +39,9 @@ internal sealed class KVCache : IDisposable
     /// <summary>The device of each layer's entries.</summary>
     public IEnumerable<Device> LayerDevices => keys.Select(k => k.device);
 
+    /// <summary>Tensors the cache holds (keys and values of every layer).</summary>
+    internal int TensorCount => keys.Length + values.Length;
+
     /// <summary>Positions this cache can hold.</summary>
     public int Capacity { get; }
 

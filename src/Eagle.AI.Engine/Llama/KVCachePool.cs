@@ -34,6 +34,9 @@ internal sealed class KVCachePool : IDisposable
     /// <summary>Slots waiting for a request.</summary>
     public int IdleCount => idle.Count;
 
+    /// <summary>Tensors the idle slots hold.</summary>
+    public int IdleTensors => idle.Sum(c => c.TensorCount);
+
     /// <summary>Bytes the idle slots hold.</summary>
     public long IdleBytes => idle.Sum(c => c.Bytes);
 
