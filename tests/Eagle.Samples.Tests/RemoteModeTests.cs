@@ -77,6 +77,27 @@ public sealed class RemoteModeTests(RemoteTinyChat server)
         Assert.Equal(TinyChatScript.WeatherAnswer, response.Messages[^1].Text);
     }
 
+    public enum Weather { Sunny, Rainy }
+
+    public sealed record Forecast([property: System.ComponentModel.DataAnnotations.MaxLength(8)] string City, Weather Sky, int Degrees);
+
+    // The response format crosses the API as json_schema and the server enforces it: the tiny model, which was never
+    // trained to write JSON, answers a document that deserializes.
+    [Fact]
+    public async Task GetResponseAsync_of_a_record_is_enforced_by_the_server()
+    {
+        await using var provider = RemoteTinyChat.Container(server.Endpoint);
+        var client = provider.GetRequiredService<IChatClient>();
+        using var guard = Guard();
+
+        var response = await client.GetResponseAsync<Forecast>(TinyChatScript.CapitalQuestion,
+            new ChatOptions { Temperature = 0, MaxOutputTokens = 200 }, cancellationToken: guard.Token);
+
+        Assert.True(response.TryGetResult(out var forecast), response.Text);
+        Assert.NotNull(forecast!.City);
+        Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
+    }
+
     [Fact]
     public async Task Request_options_cross_the_API_stop_sequences_and_the_configured_default_budget()
     {
