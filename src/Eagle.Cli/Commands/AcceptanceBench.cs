@@ -16,6 +16,7 @@ internal static class AcceptanceBench
         GenerationOptions options, TreeSettings tree, int contextLimit)
     {
         int vocab = target.Config.VocabSize;
+        int threads = TorchSharp.torch.get_num_threads();        // before decoding: the CPU kernels lower libtorch's own count while they run
         using var head = Eagle3Head.CreateRandom(target, seed: 1, draftVocabSize: Math.Min(32000, vocab)); // the released 8B head drafts over 32k tokens
         using var inner = new EagleDrafter(head, tree, ownsHead: false);
         var costs = tree.Adaptive ? SpeculationCosts.Measure(target, inner) : null;
@@ -45,7 +46,7 @@ internal static class AcceptanceBench
         {
             ["device"] = target.Device.ToString(),
             ["dtype"] = TorchRuntime.Name(target.DType),
-            ["threads"] = TorchSharp.torch.get_num_threads(),
+            ["threads"] = threads,
             ["acceptance"] = acceptance,
             ["tree"] = tree.Adaptive ? $"adaptive, up to {inner.MaxTreeTokens} tokens" : $"{inner.MaxTreeTokens} tokens",
             ["prompts"] = prompts,

@@ -144,11 +144,12 @@ public class CliSmokeTests
     public void Bench_at_a_steered_acceptance_gets_that_acceptance_and_vanilla_output(string acceptance, double minTau, double maxTau)
     {
         var r = EagleProcess.Run("bench", "--shape", "tiny", "--dtype", "float32", "--acceptance", acceptance, "--total-tokens", "8", "--depth", "3",
-            "--max-new-tokens", "24", "--limit", "2", "--prompt-tokens", "10", "--json");
+            "--max-new-tokens", "24", "--limit", "2", "--prompt-tokens", "10", "--threads", "2", "--json");
         Assert.True(r.ExitCode == 0, r.StdErr);
         using var doc = JsonDocument.Parse(r.StdOut);
         var root = doc.RootElement;
         Assert.Equal("float32", root.GetProperty("dtype").GetString());
+        Assert.Equal(2, root.GetProperty("threads").GetInt32());           // as asked, not what the CPU kernels left libtorch
         Assert.InRange(root.GetProperty("mean_acceptance_length").GetDouble(), minTau, maxTau);
         Assert.Equal(1.0, root.GetProperty("identical_to_vanilla").GetDouble());
         foreach (var key in new[] { "vanilla_tokens_per_s", "speculative_tokens_per_s", "speedup", "vanilla_prefill_ms", "speculative_prefill_ms" })
