@@ -19,6 +19,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
     private readonly LlamaForCausalLM target;
     private readonly EagleDrafter? drafter;
     private SpeculationCosts? costs;                     // measured at load for an adaptive tree, else on first use
+    private readonly AcceptanceMemory acceptance = new(); // what the requests so far learned of the head, for the next
 
     private LoadedModel(LlamaForCausalLM target, EagleDrafter? drafter, SpeculationCosts? costs, Llama3Tokenizer tokenizer, EngineInfo info)
     {
@@ -163,7 +164,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
             // A per-request adaptive tree on an engine loaded with a fixed one measures the costs on first use.
             var c = d.Tree.Adaptive ? costs ??= SpeculationCosts.Measure(target, d) : null;
             var session = new SpeculativeSession(target, d, request.PromptIds, request.Options, onTokens, limit, costs: c,
-                prefillChunkTokens: PrefillChunkTokens, reuse: reuse);
+                prefillChunkTokens: PrefillChunkTokens, reuse: reuse, memory: acceptance);
             return new Session(session, d == drafter ? null : d, Prefixes, request.ConversationId);
         }
         catch

@@ -26,6 +26,9 @@ namespace Eagle.AI.Engine.Decoding;
 /// measured forward time (<see cref="SpeculationCosts.Verify"/>, extended linearly past 64 tokens). Alone (B = 0,
 /// n = 1) this is exactly the rule above; with a full batch on a device whose forward time grows with its tokens, the
 /// trees shrink and then stop.</para>
+/// <para>Remembered. With an <see cref="AcceptanceMemory"/> (one per engine or generator), a request starts from what
+/// the requests before it saw of the head — the first draft's acceptance in place of <see cref="PriorAcceptance"/>, and
+/// the probe interval they had reached — so only the first request pays to learn a head that is never accepted.</para>
 /// <para>Never losing. While plain steps win, the policy still probes: the smallest size every
 /// <see cref="ProbeInterval"/> plain steps, the interval doubling after each failed probe up to
 /// <see cref="MaxProbeInterval"/>. A head that accepts nothing therefore costs one small round in 32 steps (a few per
@@ -51,12 +54,17 @@ internal sealed class SpeculationPolicy
     private readonly SpeculationCosts? costs;
     private readonly double[][] reached, accepted;                // [size][depth − 1], decayed counts
     private readonly bool[] tried;
-    private int plainSteps, probeInterval = ProbeInterval;
+    private readonly AcceptanceMemory? memory;
+    private readonly double prior;                                // the chance of accepting the first draft before any round
+    private int plainSteps, probeInterval;
 
-    private SpeculationPolicy(IReadOnlyList<TreeBudget> menu, SpeculationCosts? costs)
+    private SpeculationPolicy(IReadOnlyList<TreeBudget> menu, SpeculationCosts? costs, AcceptanceMemory? memory = null)
     {
         Menu = menu;
         this.costs = costs;
+        this.memory = memory;
+        prior = memory?.FirstDraftRate ?? PriorAcceptance;
+        probeInterval = memory?.ProbeInterval ?? ProbeInterval;
         reached = menu.Select(b => new double[b.MaxAccepted]).ToArray();
         accepted = menu.Select(b => new double[b.MaxAccepted]).ToArray();
         tried = new bool[menu.Count];
@@ -66,16 +74,19 @@ internal sealed class SpeculationPolicy
     public static SpeculationPolicy Fixed(TreeBudget budget) => new([budget], null);
 
     /// <summary>Adapts between no tree and <paramref name="largest"/> using <paramref name="costs"/>.</summary>
-    public static SpeculationPolicy Adaptive(TreeBudget largest, SpeculationCosts costs)
+    /// <param name="largest">The configured tree.</param>
+    /// <param name="costs">This device's measured round costs.</param>
+    /// <param name="memory">What earlier requests learned about the head (null = the fixed prior).</param>
+    public static SpeculationPolicy Adaptive(TreeBudget largest, SpeculationCosts costs, AcceptanceMemory? memory = null)
     {
         ArgumentNullException.ThrowIfNull(costs);
-        return new(MenuUpTo(largest), costs);
+        return new(MenuUpTo(largest), costs, memory);
     }
 
     /// <summary>The policy for a drafter's tree <paramref name="settings"/> (of at most <paramref name="maxTreeTokens"/>
     /// tokens): adaptive when the settings say so, then with <paramref name="costs"/>, which is required.</summary>
     /// <exception cref="ArgumentNullException">An adaptive tree without costs.</exception>
-    public static SpeculationPolicy For(TreeSettings settings, int maxTreeTokens, SpeculationCosts? costs)
+    public static SpeculationPolicy For(TreeSettings settings, int maxTreeTokens, SpeculationCosts? costs, AcceptanceMemory? memory = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var largest = settings.Kind == TreeKind.Static
@@ -85,7 +96,7 @@ internal sealed class SpeculationPolicy
         if (costs is null)
             throw new ArgumentNullException(nameof(costs), "an adaptive tree needs the measured speculation costs (SpeculationCosts.Measure)");
         // A static tree's draft cost is fixed by its shape: it can only be drafted whole or not at all.
-        return settings.Kind == TreeKind.Static ? new([largest], costs) : Adaptive(largest, costs);
+        return settings.Kind == TreeKind.Static ? new([largest], costs, memory) : Adaptive(largest, costs, memory);
     }
 
     /// <summary>The sizes this policy chooses from, smallest first.</summary>
@@ -124,6 +135,7 @@ internal sealed class SpeculationPolicy
         {
             choice = 0;                                                         // probe with the smallest tree
             probeInterval = Math.Min(2 * probeInterval, longest);
+            memory?.ProbesFailing(Math.Min(probeInterval, MaxProbeInterval));     // what a request alone would wait
         }
         if (choice < 0)
         {
@@ -155,12 +167,13 @@ internal sealed class SpeculationPolicy
             if (d < acceptedDrafts) accepted[s][d] += 1;
         }
         if (acceptedDrafts > 0) probeInterval = ProbeInterval;                  // drafts land again: probe eagerly next time
+        memory?.Observe(acceptedDrafts);
     }
 
     /// <summary>Expected tokens (accepted drafts + the bonus) of one round at menu size <paramref name="s"/>.</summary>
     public double ExpectedTokens(int s)
     {
-        double expected = 1, chain = 1, rate = PriorAcceptance;
+        double expected = 1, chain = 1, rate = prior;
         for (int d = 0; d < Menu[s].MaxAccepted; d++)
         {
             rate = Rate(s, d, rate);

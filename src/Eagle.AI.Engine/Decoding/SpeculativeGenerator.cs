@@ -64,7 +64,10 @@ public sealed class SpeculativeGenerator : IDisposable
     /// <exception cref="DeviceOutOfMemoryException">Its caches and buffers do not fit in device memory.</exception>
     internal SpeculativeSession Start(IReadOnlyList<int> prompt, GenerationOptions options, Func<IReadOnlyList<int>, bool>? onTokens = null,
         RetainedSequence? reuse = null) =>
-        new(target, drafter, prompt, options, onTokens, contextLimit, TreeRoom, Costs, PrefillChunkTokens, reuse);
+        new(target, drafter, prompt, options, onTokens, contextLimit, TreeRoom, Costs, PrefillChunkTokens, reuse, Memory);
+
+    /// <summary>What this generator's requests learned about the head, for the next to start from (see <see cref="AcceptanceMemory"/>).</summary>
+    internal AcceptanceMemory Memory { get; } = new();
 
     /// <summary>Same contract as <see cref="VanillaGenerator.Generate"/>; <paramref name="onTokens"/> sees each round's accepted tokens at once.</summary>
     /// <remarks>

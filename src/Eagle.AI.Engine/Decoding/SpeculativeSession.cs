@@ -47,7 +47,7 @@ internal sealed class SpeculativeSession : DecodingSession
     public SpeculativeSession(LlamaForCausalLM target, IDrafter drafter, IReadOnlyList<int> prompt, GenerationOptions options,
         Func<IReadOnlyList<int>, bool>? onTokens = null, int contextLimit = ContextBudget.DefaultContextLimit,
         int? treeRoom = null, SpeculationCosts? costs = null, int prefillChunkTokens = DefaultPrefillChunkTokens,
-        RetainedSequence? reuse = null)
+        RetainedSequence? reuse = null, AcceptanceMemory? memory = null)
         : base(target, prompt, options, onTokens, prefillChunkTokens)
     {
         ArgumentNullException.ThrowIfNull(drafter);
@@ -58,7 +58,7 @@ internal sealed class SpeculativeSession : DecodingSession
             Guide = Constraint is { } c ? new DraftGuide(c) : null,                 // the drafter proposes allowed tokens only
         };
         policy = drafter.Tree is { } shape
-            ? SpeculationPolicy.For(shape, drafter.MaxTreeTokens, costs)
+            ? SpeculationPolicy.For(shape, drafter.MaxTreeTokens, costs, memory)
             : SpeculationPolicy.Fixed(new TreeBudget(drafter.MaxTreeTokens, TreeSettings.MaxDepth));
         forward = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
         Capacity = ContextBudget.Capacity(prompt.Count, options.MaxNewTokens, treeRoom ?? drafter.MaxTreeTokens, contextLimit);

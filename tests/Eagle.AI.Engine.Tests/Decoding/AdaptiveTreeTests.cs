@@ -49,6 +49,35 @@ public class AdaptiveTreeTests
         if (!sampling) Assert.Equal(new VanillaGenerator(target).Generate(prompt, options).OutputIds, result.OutputIds);
     }
 
+    // A generator remembers what its requests learned of the head: after one request with a head that is never
+    // accepted, the next drafts less (no optimistic first rounds, no early probes) and still answers as vanilla.
+    [Fact]
+    public void A_generators_second_request_drafts_less_with_a_head_that_is_never_accepted()
+    {
+        using var target = TestModels.Create("A", seed: 11);
+        var settings = new TreeSettings { TotalTokens = 24, Depth = 4, TopK = 5, Adaptive = true };
+        using var drafter = new EagleDrafter(DraftingFixtures.Head(EagleHeadKind.Eagle3, target), settings);
+        var options = new GenerationOptions { MaxNewTokens = 40, StopTokenIds = [] };
+        // A prompt on which the random head is never right (on a 97-token vocabulary it is, now and then).
+        var random = new Random(3);
+        SpeculativeGenerator generator;
+        int[] prompt;
+        GenerationResult first;
+        int attempts = 0;
+        do
+        {
+            generator = new SpeculativeGenerator(target, drafter) { Costs = CpuLike };
+            prompt = TestModels.RandomPrompt(random, 6, target.Config.VocabSize);
+            first = generator.Generate(prompt, options);
+        }
+        while (first.Stats.AcceptedDraftTokens > 0 && ++attempts < 20);
+        Assert.Equal(0, first.Stats.AcceptedDraftTokens);
+
+        var second = generator.Generate(prompt, options);
+        Assert.True(second.Stats.DraftedRounds < first.Stats.DraftedRounds, $"{second.Stats.DraftedRounds} drafted rounds, then {first.Stats.DraftedRounds}");
+        Assert.Equal(new VanillaGenerator(target).Generate(prompt, options).OutputIds, second.OutputIds);
+    }
+
     [Fact]
     public void An_adaptive_tree_without_costs_is_refused_before_anything_runs()
     {

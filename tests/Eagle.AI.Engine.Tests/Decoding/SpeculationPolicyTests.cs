@@ -117,6 +117,41 @@ public class SpeculationPolicyTests
         Assert.Equal(new TreeBudget(2, 0), policy.Next(new BatchLoad(1, 2, Drafting: true)));
     }
 
+    // With an AcceptanceMemory, a request starts from what the requests before it learned of the head.
+    [Fact]
+    public void After_a_head_that_is_never_right_the_next_request_starts_plain_and_probes_late()
+    {
+        var memory = new AcceptanceMemory();
+        Run(SpeculationPolicy.Adaptive(Largest, CpuLike(), memory), 200, _ => 0);
+        var fresh = Run(SpeculationPolicy.Adaptive(Largest, CpuLike()), 40, _ => 0);
+        var next = Run(SpeculationPolicy.Adaptive(Largest, CpuLike(), memory), 40, _ => 0);
+
+        Assert.NotNull(fresh[0]);                                       // the fixed prior is optimistic: a first tree
+        Assert.All(next.Take(SpeculationPolicy.MaxProbeInterval - 1), b => Assert.Null(b));
+        Assert.True(next.Count(b => b is not null) < fresh.Count(b => b is not null),
+            $"{next.Count(b => b is not null)} drafted rounds after the memory, {fresh.Count(b => b is not null)} without");
+    }
+
+    [Fact]
+    public void After_a_head_that_is_always_right_the_next_request_starts_with_a_bigger_tree()
+    {
+        var memory = new AcceptanceMemory();
+        Run(SpeculationPolicy.Adaptive(Largest, CpuLike(), memory), 100, b => b.MaxAccepted);
+        var fresh = SpeculationPolicy.Adaptive(Largest, CpuLike()).Next();
+        var next = SpeculationPolicy.Adaptive(Largest, CpuLike(), memory).Next();
+        Assert.True(next!.Value.TotalTokens > fresh!.Value.TotalTokens, $"{next} after the memory, {fresh} without");
+    }
+
+    [Fact]
+    public void A_draft_that_lands_again_makes_the_next_requests_probe_eagerly()
+    {
+        var memory = new AcceptanceMemory();
+        Run(SpeculationPolicy.Adaptive(Largest, CpuLike(), memory), 200, _ => 0);
+        Assert.Equal(SpeculationPolicy.MaxProbeInterval, memory.ProbeInterval);
+        memory.Observe(acceptedDrafts: 2);
+        Assert.Equal(SpeculationPolicy.ProbeInterval, memory.ProbeInterval);
+    }
+
     [Fact]
     public void Under_a_full_batch_on_a_compute_bound_device_speculation_shrinks_and_then_stops()
     {
