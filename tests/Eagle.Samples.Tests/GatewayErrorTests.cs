@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text.Json;
+using Eagle.AI;
 using Eagle.AI.Testing;
+using Eagle.Samples.WebApi.Contracts;
+using Eagle.Samples.WebApi.Mapping;
 
 namespace Eagle.Samples.Tests;
 
@@ -51,5 +54,27 @@ public sealed class GatewayErrorTests(RemoteTinyChat upstream)
         using var response = await http.PostJsonAsync($$"""{"messages":[{"role":"user","content":"{{TinyChatScript.GreetingQuestion}}"}],"max_tokens":50000,"stream":true}""");
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    // What the client library reports after its retries: busy → 429 (with Retry-After), silent → 504, unreachable → 502;
+    // over HTTP these take the resilience handler's back-off, so the mapping is checked on the exceptions themselves.
+    [Theory]
+    [InlineData(429, false, 429, "rate_limit_exceeded")]
+    [InlineData(503, false, 502, "upstream_error")]
+    [InlineData(null, true, 504, "upstream_timeout")]
+    [InlineData(null, false, 502, "upstream_error")]
+    public void The_model_servers_failures_map_as_a_gateway_maps_them(int? upstream, bool timedOut, int status, string code)
+    {
+        var endpoint = new Uri("http://10.1.2.3:8000/v1");
+        Exception? cause = timedOut ? new TimeoutException() : null;
+        var e = new ChatServerException($"The chat server at {endpoint} failed.", endpoint, (HttpStatusCode?)upstream, HttpRequestError.Unknown, cause);
+
+        var error = ClientErrorMapper.ToRequestError(e, new ChatCompletionRequest());
+
+        Assert.NotNull(error);
+        Assert.Equal((status, code), (error.StatusCode, error.Code));
+        Assert.Equal(status == 429, error.RetryAfter is not null);
+        Assert.DoesNotContain("10.1.2.3", error.Message, StringComparison.Ordinal);
+        Assert.Same(e, error.InnerException);                                   // the log line names the server
     }
 }

@@ -81,9 +81,15 @@ internal sealed class ConstraintTracker(OutputConstraint constraint, IReadOnlySe
             AllowedRow(states[i], vocab).CopyTo(allowed.AsSpan(i * vocab, vocab));
         clock.Stop();
         stepMs.Add(clock.Elapsed.TotalMilliseconds - before);
-        using var mask = tensor(allowed, [n, vocab], device: logits.device);
+        return Forbid(logits, allowed);
+    }
+
+    /// <summary><paramref name="x"/> [n, v] with every entry that <paramref name="allowed"/> (row-major, n × v) does not allow at −∞.</summary>
+    public static Tensor Forbid(Tensor x, bool[] allowed)
+    {
+        using var mask = tensor(allowed, [x.shape[0], x.shape[1]], device: x.device);
         using var forbidden = mask.logical_not();
-        return logits.Fill(forbidden, double.NegativeInfinity);
+        return x.Fill(forbidden, double.NegativeInfinity);
     }
 
     /// <summary>

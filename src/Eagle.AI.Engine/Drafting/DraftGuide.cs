@@ -49,9 +49,7 @@ internal sealed class DraftGuide(ConstraintTracker tracker)
             var target = tracker.AllowedRow(s, vocab);
             for (int d = 0; d < vd; d++) row[d] = target[toTarget[d]];
         }
-        using var mask = tensor(allowed, [r, vd], device: logProbs.device);
-        using var forbidden = mask.logical_not();
-        var restricted = logProbs.masked_fill(forbidden, NegativeInfinity).log_softmax(1);
+        var restricted = ConstraintTracker.Forbid(logProbs, allowed).log_softmax(1);
         return restricted.masked_fill(restricted.isnan(), NegativeInfinity);           // all forbidden: −∞, not NaN
     }
 }
