@@ -35,6 +35,8 @@ public class PackageTests
             string output = Dotnet(app, "run", "-c", "Release", "--no-build", "--", TinyChatModel.Folder, TinyChatModel.DraftFolder);
 
             Assert.Contains("answer: " + TinyChatScript.CapitalAnswer, output, StringComparison.Ordinal);
+            // The AVX512-BF16 kernel, where this build made one, resolves from the package's runtimes/linux-x64/native.
+            if (NativeKernelBuilt) Assert.Contains("native kernel: True", output, StringComparison.Ordinal);
         }
         finally
         {
@@ -48,6 +50,10 @@ public class PackageTests
             }
         }
     }
+
+    // The engine's build compiled its AVX512-BF16 kernel (Linux x64 with a C compiler).
+    private static bool NativeKernelBuilt =>
+        File.Exists(Path.Combine(TestRepository.Root, "src", "Eagle.AI.Engine", "obj", "native", "libeagle_cpu.so"));
 
     // README, XML docs, a symbols package, and dependencies on managed TorchSharp only (the application picks libtorch).
     private static void CheckPackage(string nupkg, string id)
@@ -70,6 +76,7 @@ public class PackageTests
         {
             Assert.Contains("TorchSharp", dependencies);
             Assert.Contains("buildTransitive/Eagle.AI.Engine.targets", names);
+            if (NativeKernelBuilt) Assert.Contains("runtimes/linux-x64/native/libeagle_cpu.so", names);
         }
         else
         {
@@ -157,6 +164,8 @@ public class PackageTests
             var client = provider.GetRequiredService<IChatClient>();
             var response = await client.GetResponseAsync("What is the capital of France?");
             Console.WriteLine("answer: " + response.Text);
+            Console.WriteLine("native kernel: " + System.Runtime.InteropServices.NativeLibrary.TryLoad(
+                "eagle_cpu", typeof(Eagle.AI.Engine.Checkpoints.LlamaConfig).Assembly, null, out _));
             """);
     }
 

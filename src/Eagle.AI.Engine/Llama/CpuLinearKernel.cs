@@ -14,7 +14,10 @@ namespace Eagle.AI.Engine.Llama;
 /// while a plain two-thread AVX-512 read runs at ~70 GB/s. So this reads W in place, four rows per pass and all n inputs
 /// per pass (the later reads hit the cache), two inputs at a time so each weight load and bf16 widening serves both,
 /// bf16 widened to fp32 by a shift, accumulating in fp32, and rounds the output to the activation dtype once, as
-/// libtorch does. Beyond a few rows it is bound by fp32 FMAs (.NET has no AVX512-BF16 dot-product intrinsic).
+/// libtorch does. Beyond a few rows that managed loop is bound by fp32 FMAs (.NET has no AVX512-BF16 dot-product
+/// intrinsic), so on a CPU with AVX512-BF16 the bf16 product goes to the same loop in C with VDPBF16PS
+/// (<c>Native/eagle_cpu.c</c>, built with the engine where a C compiler exists): twice the products per instruction,
+/// on the bf16 inputs as they are.
 /// </summary>
 internal static unsafe class CpuLinearKernel
 {
@@ -47,6 +50,38 @@ internal static unsafe class CpuLinearKernel
         }
     });
 
+    /// <summary>
+    /// Whether bf16 products go to the native VDPBF16PS loop (default: where the CPU has AVX512-BF16 and
+    /// <c>libeagle_cpu.so</c> loads, unless <c>EAGLE_NATIVE_KERNEL=0</c>); settable so tests and comparisons can run
+    /// both loops in one process. Setting it true where the loop is unavailable is refused.
+    /// </summary>
+    public static bool NativeBf16
+    {
+        get => nativeBf16;
+        set
+        {
+            if (value && !NativeBf16Available)
+                throw new InvalidOperationException("The AVX512-BF16 kernel is not available here (no avx512_bf16 on this CPU, or libeagle_cpu.so was not built or did not load).");
+            nativeBf16 = value;
+        }
+    }
+
+    /// <summary>Whether the native bf16 loop can run here: the CPU has AVX512-BF16 and the library loads.</summary>
+    public static bool NativeBf16Available => nativeAvailable.Value;
+
+    private static readonly Lazy<bool> nativeAvailable = new(() =>
+        CpuFeatures.HasAvx512BFloat16 && Avx512F.IsSupported &&
+        NativeLibrary.TryLoad(NativeLibraryName, typeof(CpuLinearKernel).Assembly, null, out _));
+
+    private const string NativeLibraryName = "eagle_cpu";
+
+    // After nativeAvailable, which its initializer reads.
+    private static bool nativeBf16 = NativeBf16Available && Environment.GetEnvironmentVariable("EAGLE_NATIVE_KERNEL") != "0";
+
+    // y [n, out] rows first ≤ j < last = x [n, in] · w [out, in]ᵀ, all bf16 (Native/eagle_cpu.c).
+    [DllImport(NativeLibraryName)]
+    private static extern void eagle_linear_bf16(ushort* w, ushort* x, ushort* y, int n, int inF, int outF, int first, int last);
+
     [DllImport("LibTorchSharp")]
     private static extern IntPtr THSTensor_data(IntPtr handle);
 
@@ -63,6 +98,12 @@ internal static unsafe class CpuLinearKernel
         bool bf16 = weight.dtype == ScalarType.BFloat16;
         long[] shape = [.. x.shape[..^1], outF];
         var y = empty(shape, x.dtype, x.device);
+        if (bf16 && NativeBf16)
+        {
+            var native = new Job { W = Data(weight), X = (float*)Data(x), Y = Data(y), N = n, In = inF, Out = outF, Native = true };
+            CpuWorkers.Run(Parts(weight, threads), &RunPart, &native);
+            return y;
+        }
         // bf16 inputs are widened once (n·in values) into the layout the kernel reads: per 32 inputs, the 16 at even
         // positions then the 16 at odd positions, matching the two halves of each 32-bit lane of a weight load.
         if (bf16 && (scratch is null || scratch.Length < n * inF + 16)) scratch = new float[n * inF + 16]; // + 16: to align
@@ -74,12 +115,13 @@ internal static unsafe class CpuLinearKernel
             {
                 W = Data(weight), X = xs, Y = Data(y), N = n, In = inF, Out = outF, Bf16 = bf16,
             };
-            // Below ~1 MB of weight a second thread's wake-up costs about what it saves.
-            int parts = (long)outF * inF * weight.ElementSize < (1 << 20) ? 1 : threads;
-            CpuWorkers.Run(parts, &RunPart, &job);
+            CpuWorkers.Run(Parts(weight, threads), &RunPart, &job);
         }
         return y;
     }
+
+    // Below ~1 MB of weight a second thread's wake-up costs about what it saves.
+    private static int Parts(Tensor weight, int threads) => weight.NumberOfElements * weight.ElementSize < (1 << 20) ? 1 : threads;
 
     /// <summary>Sum of <paramref name="count"/> floats (a multiple of 64) at <paramref name="p"/>; reads them once, for the bandwidth probe.</summary>
     public static float Sum(float* p, long count)
@@ -100,7 +142,7 @@ internal static unsafe class CpuLinearKernel
         public void* W, Y;
         public float* X;
         public int N, In, Out;
-        public bool Bf16;
+        public bool Bf16, Native; // Native: X is the bf16 input itself, for eagle_linear_bf16
     }
 
     // Part p of parts takes a contiguous run of whole 4-row passes.
@@ -110,6 +152,11 @@ internal static unsafe class CpuLinearKernel
         int passes = (job.Out + RowsPerPass - 1) / RowsPerPass;
         int first = (int)((long)passes * part / parts) * RowsPerPass;
         int last = Math.Min(job.Out, (int)((long)passes * (part + 1) / parts) * RowsPerPass);
+        if (job.Native)
+        {
+            eagle_linear_bf16((ushort*)job.W, (ushort*)job.X, (ushort*)job.Y, job.N, job.In, job.Out, first, last);
+            return;
+        }
         for (int r = first; r < last; r += RowsPerPass)
         {
             // A short last pass repeats its last row rather than needing a second code path; only real rows are stored.

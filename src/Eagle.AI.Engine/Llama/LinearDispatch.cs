@@ -19,6 +19,13 @@ internal static class LinearDispatch
     /// </summary>
     public const int MaxKernelRows = 11;
 
+    /// <summary>Most input rows the native bf16 loop (VDPBF16PS) takes; see <see cref="MaxRows"/>.</summary>
+    public static int MaxNativeRows { get; set; } = 64;
+
+    /// <summary>The most rows the kernel takes for this weight's dtype with the loop in use.</summary>
+    public static int MaxRows(ScalarType dtype) =>
+        dtype == ScalarType.BFloat16 && CpuLinearKernel.NativeBf16 ? MaxNativeRows : MaxKernelRows;
+
     [ThreadStatic]
     private static bool torchLowered; // this thread set libtorch's intra-op threads to 1 for the kernel
     private static int kernelThreads = 1;
@@ -48,7 +55,7 @@ internal static class LinearDispatch
         long inF = weight.shape[1];
         if (x.shape[^1] != inF || inF % CpuLinearKernel.Block != 0 || weight.shape[0] is 0 or > int.MaxValue / 8) return false;
         long n = x.NumberOfElements / inF;
-        return n is >= 1 and <= MaxKernelRows && x.is_contiguous() && weight.is_contiguous();
+        return n >= 1 && n <= MaxRows(weight.dtype) && x.is_contiguous() && weight.is_contiguous();
     }
 
     // The kernel and libtorch must not fight for the cores: beside libtorch's spinning OpenMP threads a two-thread

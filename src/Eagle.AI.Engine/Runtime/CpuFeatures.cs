@@ -14,6 +14,9 @@ internal static class CpuFeatures
     /// <summary>Whether the CPU has bf16 dot-product instructions (avx512_bf16 or amx_bf16).</summary>
     public static bool HasNativeBFloat16 => HasNativeBFloat16In(Flags.Value);
 
+    /// <summary>Whether the CPU has AVX512-BF16's dot product (VDPBF16PS), which the native bf16 kernel uses.</summary>
+    public static bool HasAvx512BFloat16 => Flags.Value.Contains("avx512_bf16");
+
     /// <summary>The flags <paramref name="cpuinfo"/> (the text of <c>/proc/cpuinfo</c>) lists for its first processor.</summary>
     public static IReadOnlySet<string> Parse(string? cpuinfo)
     {

@@ -1,6 +1,7 @@
 using Eagle.AI.Engine.Checkpoints;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,6 +16,17 @@ internal sealed class Avx512TheoryAttribute : TheoryAttribute
     }
 }
 
+/// <summary>A theory that needs the native AVX512-BF16 loop; skipped (not passed) where it cannot run.</summary>
+internal sealed class NativeBf16TheoryAttribute : TheoryAttribute
+{
+    public NativeBf16TheoryAttribute()
+    {
+        if (!CpuLinearKernel.NativeBf16Available) Skip = "no AVX512-BF16 on this CPU, or libeagle_cpu.so was not built";
+    }
+}
+
+/// <summary>Switches the bf16 loop (native or managed) for the whole process, so these run alone.</summary>
+[Collection(NonParallel.Name)]
 public class CpuLinearKernelTests
 {
     public static readonly TheoryData<string, ScalarType> PresetsAndDtypes = new()
@@ -42,7 +54,45 @@ public class CpuLinearKernelTests
     /// </summary>
     [Avx512Theory]
     [MemberData(nameof(PresetsAndDtypes))]
-    public void Matches_libtorch_on_every_layer_shape(string preset, ScalarType dtype)
+    public void Matches_libtorch_on_every_layer_shape(string preset, ScalarType dtype) =>
+        WithNativeBf16(false, () => MatchesLibtorch(preset, dtype, [1, 2, 3, 7, 8, LinearDispatch.MaxKernelRows])); // odd and even counts: the two-input passes and the one-input pass after them
+
+    /// <summary>
+    /// The native VDPBF16PS loop against libtorch, at every input-tile remainder (its tiles are 4 inputs) up to its row
+    /// limit, on every layer shape; the same tolerance (its products of two bf16 are exact in fp32, and it sums in fp32).
+    /// </summary>
+    [NativeBf16Theory]
+    [InlineData("tiny")]
+    [InlineData("small")]
+    [InlineData("llama3-1b")]
+    public void The_native_bf16_loop_matches_libtorch_on_every_layer_shape(string preset) =>
+        WithNativeBf16(true, () => MatchesLibtorch(preset, ScalarType.BFloat16, [1, 2, 3, 4, 5, 6, 7, 13, LinearDispatch.MaxNativeRows]));
+
+    [Fact]
+    public void The_native_loop_is_there_wherever_the_cpu_has_it_and_a_c_compiler_built_it()
+    {
+        bool compiler = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "cc")));
+        if (CpuFeatures.HasAvx512BFloat16 && OperatingSystem.IsLinux() && compiler)
+            Assert.True(CpuLinearKernel.NativeBf16Available, "the CPU has avx512_bf16 and cc exists, yet libeagle_cpu.so did not load");
+        if (!CpuLinearKernel.NativeBf16Available)
+            Assert.Throws<InvalidOperationException>(() => CpuLinearKernel.NativeBf16 = true);
+    }
+
+    private static void WithNativeBf16(bool native, Action test)
+    {
+        bool before = CpuLinearKernel.NativeBf16;
+        try
+        {
+            CpuLinearKernel.NativeBf16 = native;
+            test();
+        }
+        finally
+        {
+            CpuLinearKernel.NativeBf16 = before;
+        }
+    }
+
+    private static void MatchesLibtorch(string preset, ScalarType dtype, int[] rowCounts)
     {
         using var noGrad = no_grad();
         var gen = new Generator(11);
@@ -52,8 +102,7 @@ public class CpuLinearKernelTests
             using var scope = NewDisposeScope();
             var w = randn([outF, inF], generator: gen).to(dtype);
             var wAbs = w.abs();
-            // odd and even counts: the two-input passes and the one-input pass after them
-            foreach (int n in new[] { 1, 2, 3, 7, 8, LinearDispatch.MaxKernelRows })
+            foreach (int n in rowCounts)
             {
                 var x = randn([n, inF], generator: gen).to(dtype);
                 Assert.True(LinearDispatch.Fits(x, w), $"{preset} {name} n={n} should take the kernel");
@@ -80,7 +129,10 @@ public class CpuLinearKernelTests
         Assert.True(LinearDispatch.Fits(randn(1, 7, 64), w));
         Assert.True(LinearDispatch.Fits(randn(11, 64), w));
         Assert.True(LinearDispatch.Fits(randn(3, 64).to(ScalarType.BFloat16), w.to(ScalarType.BFloat16)));
-        Assert.False(LinearDispatch.Fits(randn(12, 64), w));                                  // n > 11: oneDNN's GEMM
+        Assert.False(LinearDispatch.Fits(randn(12, 64), w));                                  // fp32 n > 11: oneDNN's GEMM
+        var wb = w.to(ScalarType.BFloat16);                                                    // bf16: up to the loop's limit
+        Assert.True(LinearDispatch.Fits(randn(LinearDispatch.MaxRows(ScalarType.BFloat16), 64).to(ScalarType.BFloat16), wb));
+        Assert.False(LinearDispatch.Fits(randn(LinearDispatch.MaxRows(ScalarType.BFloat16) + 1, 64).to(ScalarType.BFloat16), wb));
         Assert.False(LinearDispatch.Fits(randn(64, 3).t(), w));                               // non-contiguous x
         Assert.False(LinearDispatch.Fits(randn(1, 64), randn(64, 96).t()));                   // non-contiguous W
         Assert.False(LinearDispatch.Fits(randn(1, 64).requires_grad_(), w));                 // autograd
