@@ -18,9 +18,38 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
     /// <summary>One plain decode step: a one-token target forward.</summary>
     public double StepMs => Verify.Milliseconds(1);
 
-    /// <summary>A whole round of <paramref name="budget"/>: Depth + 1 head steps, the verify forward, the bookkeeping.</summary>
+    /// <summary>
+    /// The same costs for the smallest round: a head step over a one-node beam, and the bookkeeping of a two-token tree
+    /// (null = costs that do not shrink with the tree). With the full-size figures they give each size's costs by linear
+    /// interpolation: a small round's beam is only as wide as the nodes it keeps (<see cref="DynamicTree.BeamWidth"/>),
+    /// and on a CPU a head step's cost grows with the rows it feeds.
+    /// </summary>
+    public SmallRoundCosts? Small { get; init; }
+
+    /// <summary>The beam width <see cref="DraftStepMs"/> was measured at (the drafter's top-k).</summary>
+    public int TopK { get; init; } = 1;
+
+    /// <summary>The tree size <see cref="RoundOverheadMs"/> was measured at.</summary>
+    public int TreeTokens { get; init; } = 2;
+
+    /// <summary>One head step over a beam of <paramref name="width"/> nodes.</summary>
+    public double DraftStepAt(int width) =>
+        Small is null ? DraftStepMs : Between(1, Small.DraftStepMs, TopK, DraftStepMs, width);
+
+    /// <summary>The bookkeeping of a round over a tree of <paramref name="tokens"/>.</summary>
+    public double OverheadAt(int tokens) =>
+        Small is null ? RoundOverheadMs : Between(2, Small.OverheadMs, TreeTokens, RoundOverheadMs, tokens);
+
+    /// <summary>
+    /// A whole round of <paramref name="budget"/>: Depth + 1 head steps over its beam, the verify forward, the
+    /// bookkeeping.
+    /// </summary>
     public double RoundMs(TreeBudget budget) =>
-        (budget.Depth + 1) * DraftStepMs + Verify.Milliseconds(budget.TotalTokens) + RoundOverheadMs;
+        (budget.Depth + 1) * DraftStepAt(Math.Min(TopK, budget.TotalTokens - 1)) + Verify.Milliseconds(budget.TotalTokens) + OverheadAt(budget.TotalTokens);
+
+    // Linear between (x0, y0) and (x1, y1), flat outside.
+    private static double Between(int x0, double y0, int x1, double y1, int x) =>
+        x1 <= x0 ? y1 : y0 + (y1 - y0) * (Math.Clamp(x, x0, x1) - x0) / (double)(x1 - x0);
 
     /// <summary>
     /// Measures <paramref name="target"/> with <paramref name="drafter"/>'s head (its draft cache is reset, so call it
@@ -35,13 +64,22 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(drafter);
         curve ??= VerifyCostCurve.Measure(target);
-        var (draftRoundMs, tree) = MeasureDraft(target, drafter);
+        var (draftRoundMs, tree) = MeasureDraft(target, drafter, null);
         int depth = drafter.Tree.Kind == TreeKind.Static ? tree.DepthBound - 1 : drafter.Tree.Depth;
         double overhead = MeasureBookkeeping(target, tree);
-        return new SpeculationCosts(curve, draftRoundMs / (depth + 1), overhead);
+        if (drafter.Tree.Kind == TreeKind.Static) return new SpeculationCosts(curve, draftRoundMs / (depth + 1), overhead);
+        // The smallest round: a two-token tree, its one-node beam fed at every depth.
+        var smallest = new TreeBudget(2, depth);
+        var (smallRoundMs, smallTree) = MeasureDraft(target, drafter, smallest);
+        return new SpeculationCosts(curve, draftRoundMs / (depth + 1), overhead)
+        {
+            Small = new SmallRoundCosts(smallRoundMs / (depth + 1), MeasureBookkeeping(target, smallTree)),
+            TopK = DynamicTree.BeamWidth(drafter.Tree.TopK, drafter.Head.DraftVocabSize, drafter.Tree.TotalTokens),
+            TreeTokens = tree.Count,
+        };
     }
 
-    private static (double Ms, DraftTree Tree) MeasureDraft(LlamaForCausalLM target, EagleDrafter drafter)
+    private static (double Ms, DraftTree Tree) MeasureDraft(LlamaForCausalLM target, EagleDrafter drafter, TreeBudget? budget)
     {
         using var noGrad = no_grad();
         const int prefix = 32;
@@ -58,7 +96,7 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
             features = (o.Captured ?? o.FinalHidden!).clone().DetachFromDisposeScope();
         }
         using var _ = features;
-        var context = new DraftContext(false, new Random(1));
+        var context = new DraftContext(false, new Random(1)) { Budget = budget };
         const int repeats = 4;
         using var state = drafter.Begin(prefix + repeats + 2);
         var tree = drafter.Draft(state, features, [.. prompt.Skip(1), 1], context);
@@ -107,3 +145,7 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
         if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 }
+
+/// <summary>What the smallest speculative round costs: one head step over a one-node beam, and the bookkeeping of a
+/// two-token tree (see <see cref="SpeculationCosts.Small"/>).</summary>
+internal sealed record SmallRoundCosts(double DraftStepMs, double OverheadMs);

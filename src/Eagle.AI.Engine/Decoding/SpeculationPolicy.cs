@@ -112,10 +112,15 @@ internal sealed class SpeculationPolicy
     public IReadOnlyDictionary<int, int> TreeSizes => sizes;
     private readonly SortedDictionary<int, int> sizes = [];
 
-    /// <summary>Menu sizes up to <paramref name="largest"/>: 2, 4, 8, 16, 32 tokens with growing depth, then the largest itself.</summary>
+    /// <summary>
+    /// Menu sizes up to <paramref name="largest"/>: 2, 3, 4, 6, 8, 16, 32 tokens, then the largest itself. The small
+    /// trees are deep for their size (a chain of 2 to 5 drafts with a little width): where verifying costs grow with the
+    /// tokens (a CPU), depth is what a good head pays back, and a small tree's head steps feed only as many rows as it
+    /// keeps nodes (<see cref="DynamicTree.BeamWidth"/>).
+    /// </summary>
     public static IReadOnlyList<TreeBudget> MenuUpTo(TreeBudget largest)
     {
-        TreeBudget[] ladder = [new(2, 0), new(4, 1), new(8, 2), new(16, 3), new(32, 5)];
+        TreeBudget[] ladder = [new(2, 0), new(3, 1), new(4, 2), new(6, 3), new(8, 4), new(16, 5), new(32, 6)];
         var menu = ladder.Where(b => b.TotalTokens < largest.TotalTokens)
             .Select(b => b with { Depth = Math.Min(b.Depth, largest.Depth) }).ToList();
         menu.Add(largest);

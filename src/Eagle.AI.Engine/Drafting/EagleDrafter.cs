@@ -172,9 +172,10 @@ internal sealed class EagleDrafter : IDrafter
         int root = call.NextTokens[^1];
         if (staticTree is not null) return staticTree.Begin(Head, committed, root, call.Context);
         var budget = call.Context.Budget;
-        return new DynamicTree(Head, committed, root, Tree.TopK,
-            Math.Min(budget?.Depth ?? Tree.Depth, Tree.Depth), Math.Min(budget?.TotalTokens ?? Tree.TotalTokens, Tree.TotalTokens),
-            call.Context.Guide);
+        int total = Math.Min(budget?.TotalTokens ?? Tree.TotalTokens, Tree.TotalTokens);
+        // A small round's beam is no wider than the nodes it keeps: the same tree, fewer rows per head step.
+        return new DynamicTree(Head, committed, root, DynamicTree.BeamWidth(Tree.TopK, Head.DraftVocabSize, total),
+            Math.Min(budget?.Depth ?? Tree.Depth, Tree.Depth), total, call.Context.Guide);
     }
 
     // Checks one call's arguments and returns its draft cache.

@@ -34,8 +34,8 @@ public class SpeculationPolicyTests
     [Fact]
     public void The_menu_climbs_to_the_configured_tree_and_never_past_it()
     {
-        Assert.Equal([new(2, 0), new(4, 1), new(8, 2), new(16, 3), new(32, 5), new(60, 7)], SpeculationPolicy.MenuUpTo(Largest));
-        Assert.Equal([new(2, 0), new(4, 1), new(8, 2), new(12, 2)], SpeculationPolicy.MenuUpTo(new TreeBudget(12, 2)));
+        Assert.Equal([new(2, 0), new(3, 1), new(4, 2), new(6, 3), new(8, 4), new(16, 5), new(32, 6), new(60, 7)], SpeculationPolicy.MenuUpTo(Largest));
+        Assert.Equal([new(2, 0), new(3, 1), new(4, 2), new(6, 2), new(8, 2), new(12, 2)], SpeculationPolicy.MenuUpTo(new TreeBudget(12, 2)));
         Assert.Equal([new(2, 0)], SpeculationPolicy.MenuUpTo(new TreeBudget(2, 0)));
     }
 
@@ -161,7 +161,7 @@ public class SpeculationPolicyTests
         var alone = Run(SpeculationPolicy.Adaptive(Largest, CpuLike()), 60, b => b.MaxAccepted).Skip(20).ToList();
         var busy = Run(SpeculationPolicy.Adaptive(Largest, CpuLike()), 60, b => b.MaxAccepted, new BatchLoad(7, 8)).Skip(20).ToList();
         var full = Run(SpeculationPolicy.Adaptive(Largest, CpuLike()), 200, b => b.MaxAccepted, new BatchLoad(63, 64)).Skip(50).ToList();
-        Assert.All(alone, b => Assert.True(b is { TotalTokens: >= 16 }, $"{b} alone"));
+        Assert.All(alone, b => Assert.True(b is { TotalTokens: >= 8 }, $"{b} alone"));
         Assert.True(busy.Average(b => b?.TotalTokens ?? 1) < alone.Average(b => b!.Value.TotalTokens), "smaller trees beside 7 others");
         Assert.All(full.Where(b => b is not null), b => Assert.Equal(new TreeBudget(2, 0), b));
         Assert.True(full.Count(b => b is not null) <= 150 / SpeculationPolicy.ProbeInterval + 2, $"{full.Count(b => b is not null)} drafted rounds beside 63 others");
@@ -170,8 +170,10 @@ public class SpeculationPolicyTests
     [Fact]
     public void Where_verification_is_free_a_full_batch_keeps_its_trees()
     {
+        // 7 others' tokens ride along either way, so the 32-token tree (7 drafts deep) and the 60-token one (8) are
+        // within 1% of each other; what matters is that nothing shrinks towards the small trees.
         var chosen = Run(SpeculationPolicy.Adaptive(Largest, GpuLike()), 40, b => b.MaxAccepted, new BatchLoad(7, 8));
-        Assert.All(chosen.Skip(10), b => Assert.Equal(Largest, b));
+        Assert.All(chosen.Skip(10), b => Assert.True(b is { TotalTokens: >= 32 }, $"{b} beside 7 others"));
     }
 
     [Fact]

@@ -63,6 +63,47 @@ public class EagleDrafterTests
         AssertChildrenAreTopKAlongTheirPath(head, features, next, tree, 3, allChildren: true);
     }
 
+    /// <summary>
+    /// A tree of T tokens drafted with a beam (and children per node) of T − 1 is the tree a top-k beam of 10 drafts and
+    /// cuts to T: the drafter narrows small rounds' beams on that claim (<see cref="DynamicTree.BeamWidth"/>).
+    /// </summary>
+    [Theory]
+    [InlineData(EagleHeadKind.Eagle3)]
+    [InlineData(EagleHeadKind.Eagle1)]
+    public void A_beam_as_narrow_as_the_kept_nodes_drafts_the_same_tree_as_a_wide_one(EagleHeadKind kind)
+    {
+        using var guard = no_grad();
+        using var target = TestModels.Create("C");
+        using var head = DraftingFixtures.Head(kind, target, draftVocab: 50);
+        using var cache = head.NewCache(256);
+        int[] next = DraftingFixtures.Tokens(new Random(7), 6, target.Config.VocabSize);
+        int n = next.Length;
+        using var features = DraftingFixtures.Features(head, n, 8);
+        using var ids = DraftingFixtures.Ids(next);
+        using var positions = HeldScalars.Range(0, n);
+        using var mask = LlamaForCausalLM.CausalMask(0, n, CPU);
+        using var committed = head.Forward(features, ids, positions, mask, cache);
+        cache.Advance(n);
+        using var h = committed[^1..];
+        foreach (var (total, depth) in new[] { (2, 0), (3, 1), (4, 2), (5, 4), (9, 3), (11, 5) })
+        {
+            using var scope = NewDisposeScope();
+            DraftTree Draft(int k)
+            {
+                using var tree = new DynamicTree(head, n, next[^1], k, depth, total);
+                var drafted = TreeExpansion.Grow(head, [cache], [tree], h)[0];
+                cache.Truncate(n);
+                return drafted;
+            }
+            int narrow = DynamicTree.BeamWidth(10, head.DraftVocabSize, total);
+            Assert.Equal(Math.Min(10, total - 1), narrow);
+            DraftTree wide = Draft(10), small = Draft(narrow);
+            Assert.Equal(total, small.Count);
+            Assert.Equal(wide.Tokens, small.Tokens);
+            Assert.Equal(wide.Parents, small.Parents);
+        }
+    }
+
     [Theory]
     [InlineData(EagleHeadKind.Eagle3)]
     [InlineData(EagleHeadKind.Eagle1)]
