@@ -68,6 +68,10 @@ internal static class AcceptanceBench
             ["tree_sizes"] = sizes.ToDictionary(p => p.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), p => p.Value),
             ["vanilla_prefill_ms"] = Math.Round(baseline.Average(r => r.Stats.PrefillMs), 2),
             ["speculative_prefill_ms"] = Math.Round(results.Average(r => r.Stats.PrefillMs), 2),
+            // where a drafted round's time goes: drafting (the head's steps) and the rest (verify forward, acceptance, commit)
+            ["draft_ms_per_drafted_round"] = Math.Round(results.Sum(r => r.Stats.DraftMs) / Math.Max(1, drafted), 2),
+            ["verify_ms_per_round"] = Math.Round(results.Sum(r => r.Stats.VerifyMs) / Math.Max(1, rounds), 2),
+            ["vanilla_ms_per_token"] = Math.Round(1000 / vanillaTps, 2),
             ["identical_to_vanilla"] = Math.Round(results.Zip(baseline).Count(x => x.First.OutputIds.SequenceEqual(x.Second.OutputIds)) / (double)prompts, 3),
         };
         if (costs is not null)
@@ -100,5 +104,7 @@ internal static class AcceptanceBench
         Console.WriteLine($"{"speculative",-14}{r["speculative_tokens_per_s"],10}{r["speculative_prefill_ms"],12}   " +
                           $"speedup {r["speedup"]}×, τ {r["mean_acceptance_length"]}, drafted {(double)r["drafted_round_share"]:P0} of rounds, " +
                           $"tree sizes {string.Join(" ", ((Dictionary<string, int>)r["tree_sizes"]).Select(p => $"{p.Key}:{p.Value}"))}, same output {(double)r["identical_to_vanilla"]:P0}");
+        Console.WriteLine($"a round: drafting {r["draft_ms_per_drafted_round"]} ms (per drafted round), verify and commit {r["verify_ms_per_round"]} ms; " +
+                          $"a vanilla token {r["vanilla_ms_per_token"]} ms");
     }
 }
