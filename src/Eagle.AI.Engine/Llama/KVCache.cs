@@ -67,6 +67,9 @@ internal sealed class KVCache : IDisposable
         return (keys[layer].narrow(2, 0, Length + n), values[layer].narrow(2, 0, Length + n));
     }
 
+    /// <summary>Layer <paramref name="layer"/>'s whole key and value storage, [1, kvHeads, Capacity, D] each.</summary>
+    internal (Tensor K, Tensor V) Storage(int layer) => (keys[layer], values[layer]);
+
     /// <summary>Throws unless <paramref name="n"/> more entries fit.</summary>
     public void EnsureRoom(int n)
     {

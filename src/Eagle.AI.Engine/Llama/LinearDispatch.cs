@@ -68,7 +68,7 @@ internal static class LinearDispatch
     // kernel step went from 75 ms to 160–200 ms on 2 cores. So while this thread runs few-row forwards the kernel owns
     // the parallelism (its pool gets the thread count libtorch had) and libtorch's small ops (norms, RoPE, attention over
     // one token) run on this thread alone; the count is given back to libtorch at its next big product (a prefill).
-    private static int OwnThreads()
+    internal static int OwnThreads()
     {
         int t = get_num_threads();
         if (t > 1)

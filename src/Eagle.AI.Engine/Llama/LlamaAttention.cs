@@ -66,8 +66,22 @@ internal sealed class LlamaAttention : nn.Module
         if (Fused && !q_proj.weight.requires_grad)
         {
             // One GEMM, then q and k rotated together as heads + kvHeads heads: fewer launches per layer.
-            var all = LinearDispatch.Apply(x, qkv.Weight).view(1, n, heads + 2 * kvHeads, headDim).transpose(1, 2);
+            var projected = LinearDispatch.Apply(x, qkv.Weight);                   // [1, n, (heads + 2·kvHeads)·D]
+            var all = projected.view(1, n, heads + 2 * kvHeads, headDim).transpose(1, 2);
             var qk = RotaryEmbedding.Apply(all.narrow(1, 0, heads + kvHeads), cos, sin);
+            if (DecodeAttention.Eligible(projected, batch, layer, heads, kvHeads, headDim) is { } native)  // one-token steps on the CPU, bf16
+            {
+                var mixed = DecodeAttention.Run(qk, projected, batch, native, layer, heads, kvHeads, headDim);   // [1, n, heads·D]
+                for (int j = 0; j < batch.Count; j++)
+                {
+                    if (native[j]) continue;
+                    int offset = batch.Offsets[j], length = batch.Lengths[j];
+                    var own = Attend(qk.narrow(1, 0, heads).narrow(2, offset, length), qk.narrow(1, heads, kvHeads).narrow(2, offset, length),
+                        all.narrow(1, heads + kvHeads, kvHeads).narrow(2, offset, length), batch.Masks[j], batch.Caches[j], layer);
+                    mixed.narrow(1, offset, length).copy_(own.transpose(1, 2).reshape(1, length, heads * headDim));
+                }
+                return o_proj.forward(mixed).MoveToOuterDisposeScope();
+            }
             q = qk.narrow(1, 0, heads);                                          // [1, heads, n, D]
             k = qk.narrow(1, heads, kvHeads);                                    // [1, kvHeads, n, D]
             v = all.narrow(1, heads + kvHeads, kvHeads);

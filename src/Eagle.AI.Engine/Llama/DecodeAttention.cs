@@ -1,0 +1,108 @@
+using System.Runtime.InteropServices;
+using Eagle.AI.Engine.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Eagle.AI.Engine.Llama;
+
+/// <summary>
+/// A layer's attention for a batch of one-token steps on the CPU in bf16, in one native call
+/// (<c>eagle_decode_attention_bf16</c> in <c>Native/eagle_cpu.c</c>): every sequence's new K/V written into its cache,
+/// then each query head attending to its sequence's whole prefix. Why: libtorch's
+/// <c>scaled_dot_product_attention</c> for one bf16 query over 2,000 cached positions took 0.70 ms a layer here, and
+/// a batch of B decoding sessions paid B × ~12 small libtorch calls a layer. Verify trees, prefill chunks and anything
+/// else with a mask stay on libtorch (<see cref="Eligible"/>), also beside native sequences in one batch.
+/// </summary>
+internal static unsafe class DecodeAttention
+{
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Sequence
+    {
+        public void* K, V;
+        public int Length, Capacity, Token;
+    }
+
+    private struct Job
+    {
+        public ushort* Qk, Qkv, Out;
+        public Sequence* Sequences;
+        public int N, Count, Heads, KvHeads, HeadDim, Failed;
+        public float Scale;
+    }
+
+    [DllImport("eagle_cpu")]
+    private static extern int eagle_decode_attention_bf16(ushort* qk, ushort* qkv, ushort* output, Sequence* sequences,
+        int n, int heads, int kvHeads, int headDim, float scale, int first, int last);
+
+    /// <summary>
+    /// Whether one-token steps may use the native attention (default: with the native bf16 kernel, unless
+    /// <c>EAGLE_NATIVE_ATTENTION=0</c>); settable so tests can compare it with libtorch's.
+    /// </summary>
+    public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("EAGLE_NATIVE_ATTENTION") != "0";
+
+    /// <summary>
+    /// Which sequences of this layer's step can go native (null = none): the native bf16 kernel is on and the shapes are
+    /// in its range, and the sequence adds exactly one token with no mask to a cache whose layer storage is contiguous
+    /// bf16 on the CPU. In a batch where some sessions verify trees, the others still go native.
+    /// </summary>
+    public static bool[]? Eligible(Tensor projected, PackedSequences batch, int layer, int heads, int kvHeads, int headDim)
+    {
+        if (!Enabled || !CpuLinearKernel.NativeBf16 || projected.device_type != DeviceType.CPU || projected.dtype != ScalarType.BFloat16) return null;
+        if (headDim % 32 != 0 || headDim > 256 || heads % kvHeads != 0 || heads / kvHeads > 16 || !projected.is_contiguous()) return null;
+        var eligible = new bool[batch.Count];
+        bool any = false;
+        for (int j = 0; j < batch.Count; j++)
+        {
+            if (batch.Lengths[j] != 1 || batch.Masks[j] is not null) continue;
+            var (k, v) = batch.Caches[j].Storage(layer);
+            eligible[j] = k.device_type == DeviceType.CPU && k.dtype == ScalarType.BFloat16 && k.is_contiguous() && v.is_contiguous();
+            any |= eligible[j];
+        }
+        return any ? eligible : null;
+    }
+
+    /// <summary>
+    /// qk [1, heads + kvHeads, N, D] (rotated queries, then rotated new keys), projected [1, N, (heads + 2·kvHeads)·D]
+    /// (the q/k/v projection, whose last kvHeads heads are the new values) → [1, N, heads·D] with the
+    /// <paramref name="eligible"/> sequences' rows filled (the caller fills the others), each of their new K/V written at
+    /// its cache's length (committed by the caller's <see cref="KVCache.Advance"/>, as with libtorch).
+    /// </summary>
+    public static Tensor Run(Tensor qk, Tensor projected, PackedSequences batch, bool[] eligible, int layer, int heads, int kvHeads, int headDim)
+    {
+        int n = batch.Total;
+        using var rotated = qk.contiguous();
+        var output = empty([1, n, heads * headDim], ScalarType.BFloat16, projected.device);
+        var sequences = new List<Sequence>();
+        int longest = 0;
+        for (int j = 0; j < batch.Count; j++)
+        {
+            if (!eligible[j]) continue;
+            var cache = batch.Caches[j];
+            var (k, v) = cache.Storage(layer);
+            sequences.Add(new Sequence { K = CpuLinearKernel.Data(k), V = CpuLinearKernel.Data(v), Length = cache.Length, Capacity = cache.Capacity, Token = batch.Offsets[j] });
+            longest = Math.Max(longest, cache.Length + 1);
+        }
+        fixed (Sequence* s = CollectionsMarshal.AsSpan(sequences))
+        {
+            var job = new Job
+            {
+                Qk = (ushort*)CpuLinearKernel.Data(rotated), Qkv = (ushort*)CpuLinearKernel.Data(projected), Out = (ushort*)CpuLinearKernel.Data(output),
+                Sequences = s, N = n, Count = sequences.Count, Heads = heads, KvHeads = kvHeads, HeadDim = headDim, Scale = 1f / MathF.Sqrt(headDim),
+            };
+            // Work items are (sequence, KV head) pairs; a short prefix is not worth a second thread's wake-up.
+            long work = (long)sequences.Count * kvHeads * longest;
+            CpuWorkers.Run(work < 4096 ? 1 : LinearDispatch.OwnThreads(), &RunPart, &job);
+            if (job.Failed != 0) throw new OutOfMemoryException("the native decode attention could not allocate its scores");
+        }
+        return output;
+    }
+
+    private static void RunPart(void* state, int part, int parts)
+    {
+        ref var job = ref *(Job*)state;
+        int items = job.Count * job.KvHeads;
+        int first = (int)((long)items * part / parts), last = (int)((long)items * (part + 1) / parts);
+        if (eagle_decode_attention_bf16(job.Qk, job.Qkv, job.Out, job.Sequences, job.N, job.Heads, job.KvHeads, job.HeadDim, job.Scale, first, last) != 0)
+            Interlocked.Exchange(ref job.Failed, 1);
+    }
+}
