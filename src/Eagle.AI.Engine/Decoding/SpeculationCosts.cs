@@ -26,26 +26,20 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
     /// </summary>
     public SmallRoundCosts? Small { get; init; }
 
-    /// <summary>The beam width <see cref="DraftStepMs"/> was measured at (the drafter's top-k).</summary>
-    public int TopK { get; init; } = 1;
-
-    /// <summary>The tree size <see cref="RoundOverheadMs"/> was measured at.</summary>
-    public int TreeTokens { get; init; } = 2;
-
     /// <summary>One head step over a beam of <paramref name="width"/> nodes.</summary>
     public double DraftStepAt(int width) =>
-        Small is null ? DraftStepMs : Between(1, Small.DraftStepMs, TopK, DraftStepMs, width);
+        Small is null ? DraftStepMs : Between(1, Small.DraftStepMs, Small.FullBeamWidth, DraftStepMs, width);
 
     /// <summary>The bookkeeping of a round over a tree of <paramref name="tokens"/>.</summary>
     public double OverheadAt(int tokens) =>
-        Small is null ? RoundOverheadMs : Between(2, Small.OverheadMs, TreeTokens, RoundOverheadMs, tokens);
+        Small is null ? RoundOverheadMs : Between(2, Small.OverheadMs, Small.FullTreeTokens, RoundOverheadMs, tokens);
 
     /// <summary>
-    /// A whole round of <paramref name="budget"/>: Depth + 1 head steps over its beam, the verify forward, the
-    /// bookkeeping.
+    /// A whole round of <paramref name="budget"/>: Depth + 1 head steps over its beam (no wider than the tree keeps
+    /// nodes), the verify forward, the bookkeeping.
     /// </summary>
     public double RoundMs(TreeBudget budget) =>
-        (budget.Depth + 1) * DraftStepAt(Math.Min(TopK, budget.TotalTokens - 1)) + Verify.Milliseconds(budget.TotalTokens) + OverheadAt(budget.TotalTokens);
+        (budget.Depth + 1) * DraftStepAt(budget.TotalTokens - 1) + Verify.Milliseconds(budget.TotalTokens) + OverheadAt(budget.TotalTokens);
 
     // Linear between (x0, y0) and (x1, y1), flat outside.
     private static double Between(int x0, double y0, int x1, double y1, int x) =>
@@ -66,16 +60,14 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
         curve ??= VerifyCostCurve.Measure(target);
         var (draftRoundMs, tree) = MeasureDraft(target, drafter, null);
         int depth = drafter.Tree.Kind == TreeKind.Static ? tree.DepthBound - 1 : drafter.Tree.Depth;
-        double overhead = MeasureBookkeeping(target, tree);
-        if (drafter.Tree.Kind == TreeKind.Static) return new SpeculationCosts(curve, draftRoundMs / (depth + 1), overhead);
+        var full = new SpeculationCosts(curve, draftRoundMs / (depth + 1), MeasureBookkeeping(target, tree));
+        if (drafter.Tree.Kind == TreeKind.Static) return full;                  // drafted whole or not at all
         // The smallest round: a two-token tree, its one-node beam fed at every depth.
-        var smallest = new TreeBudget(2, depth);
-        var (smallRoundMs, smallTree) = MeasureDraft(target, drafter, smallest);
-        return new SpeculationCosts(curve, draftRoundMs / (depth + 1), overhead)
+        var (smallRoundMs, smallTree) = MeasureDraft(target, drafter, new TreeBudget(2, depth));
+        return full with
         {
-            Small = new SmallRoundCosts(smallRoundMs / (depth + 1), MeasureBookkeeping(target, smallTree)),
-            TopK = DynamicTree.BeamWidth(drafter.Tree.TopK, drafter.Head.DraftVocabSize, drafter.Tree.TotalTokens),
-            TreeTokens = tree.Count,
+            Small = new SmallRoundCosts(smallRoundMs / (depth + 1), MeasureBookkeeping(target, smallTree),
+                DynamicTree.BeamWidth(drafter.Tree.TopK, drafter.Head.DraftVocabSize, drafter.Tree.TotalTokens), tree.Count),
         };
     }
 
@@ -146,6 +138,9 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
     }
 }
 
-/// <summary>What the smallest speculative round costs: one head step over a one-node beam, and the bookkeeping of a
-/// two-token tree (see <see cref="SpeculationCosts.Small"/>).</summary>
-internal sealed record SmallRoundCosts(double DraftStepMs, double OverheadMs);
+/// <summary>
+/// What the smallest speculative round costs: one head step over a one-node beam, and the bookkeeping of a two-token
+/// tree (see <see cref="SpeculationCosts.Small"/>); and the beam width and tree size the full-size figures were measured
+/// at, between which the costs are interpolated.
+/// </summary>
+internal sealed record SmallRoundCosts(double DraftStepMs, double OverheadMs, int FullBeamWidth, int FullTreeTokens);

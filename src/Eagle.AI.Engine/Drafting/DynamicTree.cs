@@ -85,8 +85,8 @@ internal sealed class DynamicTree(EagleHead head, int committed, int root, int t
 
     /// <summary>
     /// The top-k (beam width and children per fed node) a tree of <paramref name="totalTokens"/> needs: the configured
-    /// top-k clamped to the draft vocabulary and to the totalTokens − 1 nodes kept. Narrower than that changes nothing: a kept node is outranked by
-    /// fewer than totalTokens − 1 candidates, so it is within the top totalTokens − 1 of its level and of its siblings,
+    /// top-k clamped to the draft vocabulary and to the totalTokens − 1 nodes kept. Narrower than that changes nothing:
+    /// a kept node is outranked by fewer than totalTokens − 1 candidates, so it is within the top totalTokens − 1 of its level and of its siblings,
     /// and so is each ancestor (scores never rise from parent to child); and a candidate only a wider beam would reach
     /// hangs below a node that at least top-k others of its level outrank. So a small round drafts the same tree while
     /// each head step feeds a few rows instead of top-k.

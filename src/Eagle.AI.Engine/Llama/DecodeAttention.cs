@@ -48,6 +48,7 @@ internal static unsafe class DecodeAttention
     public static bool[]? Eligible(Tensor projected, PackedSequences batch, int layer, int heads, int kvHeads, int headDim)
     {
         if (!Enabled || !CpuLinearKernel.NativeBf16 || projected.device_type != DeviceType.CPU || projected.dtype != ScalarType.BFloat16) return null;
+        // the C side's limits: D a multiple of 32 up to MAX_DIM, heads per KV head up to MAX_GROUP
         if (headDim % 32 != 0 || headDim > 256 || heads % kvHeads != 0 || heads / kvHeads > 16 || !projected.is_contiguous()) return null;
         var eligible = new bool[batch.Count];
         bool any = false;

@@ -26,7 +26,7 @@ internal static class LinearDispatch
     /// tokens 6.0–6.1 vs 6.8–7.1; beyond that oneDNN's GEMM, whose weight re-layout is then amortized, is left the
     /// prefill.
     /// </summary>
-    public static int MaxNativeRows { get; set; } = 64;
+    public const int MaxNativeRows = 64;
 
     /// <summary>The most rows the kernel takes for this weight's dtype with the loop in use.</summary>
     public static int MaxRows(ScalarType dtype) =>

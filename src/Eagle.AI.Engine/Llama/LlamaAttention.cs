@@ -63,25 +63,17 @@ internal sealed class LlamaAttention : nn.Module
         using var scope = NewDisposeScope();
         long n = x.shape[1];
         Tensor q, k, v;
+        Tensor? native = null;                                                   // [1, n, heads·D]: the native decode attention's rows
+        bool[]? nativeRows = null;
         if (Fused && !q_proj.weight.requires_grad)
         {
             // One GEMM, then q and k rotated together as heads + kvHeads heads: fewer launches per layer.
             var projected = LinearDispatch.Apply(x, qkv.Weight);                   // [1, n, (heads + 2·kvHeads)·D]
             var all = projected.view(1, n, heads + 2 * kvHeads, headDim).transpose(1, 2);
             var qk = RotaryEmbedding.Apply(all.narrow(1, 0, heads + kvHeads), cos, sin);
-            if (DecodeAttention.Eligible(projected, batch, layer, heads, kvHeads, headDim) is { } native)  // one-token steps on the CPU, bf16
-            {
-                var mixed = DecodeAttention.Run(qk, projected, batch, native, layer, heads, kvHeads, headDim);   // [1, n, heads·D]
-                for (int j = 0; j < batch.Count; j++)
-                {
-                    if (native[j]) continue;
-                    int offset = batch.Offsets[j], length = batch.Lengths[j];
-                    var own = Attend(qk.narrow(1, 0, heads).narrow(2, offset, length), qk.narrow(1, heads, kvHeads).narrow(2, offset, length),
-                        all.narrow(1, heads + kvHeads, kvHeads).narrow(2, offset, length), batch.Masks[j], batch.Caches[j], layer);
-                    mixed.narrow(1, offset, length).copy_(own.transpose(1, 2).reshape(1, length, heads * headDim));
-                }
-                return o_proj.forward(mixed).MoveToOuterDisposeScope();
-            }
+            // One-token steps on the CPU in bf16 attend natively, the whole batch's in one call; the rest below.
+            nativeRows = DecodeAttention.Eligible(projected, batch, layer, heads, kvHeads, headDim);
+            if (nativeRows is not null) native = DecodeAttention.Run(qk, projected, batch, nativeRows, layer, heads, kvHeads, headDim);
             q = qk.narrow(1, 0, heads);                                          // [1, heads, n, D]
             k = qk.narrow(1, heads, kvHeads);                                    // [1, kvHeads, n, D]
             v = all.narrow(1, heads + kvHeads, kvHeads);
@@ -98,10 +90,19 @@ internal sealed class LlamaAttention : nn.Module
         var outputs = new Tensor[batch.Count];
         for (int j = 0; j < batch.Count; j++)
         {
+            if (nativeRows?[j] == true) continue;
             int offset = batch.Offsets[j], length = batch.Lengths[j];
             bool whole = batch.Count == 1;
             outputs[j] = Attend(whole ? q : q.narrow(2, offset, length), whole ? k : k.narrow(2, offset, length),
                 whole ? v : v.narrow(2, offset, length), batch.Masks[j], batch.Caches[j], layer);
+        }
+        if (native is not null)
+        {
+            // The sequences libtorch attended (several tokens or a mask) fill their rows of the native output.
+            for (int j = 0; j < batch.Count; j++)
+                if (!nativeRows![j])
+                    native.narrow(1, batch.Offsets[j], batch.Lengths[j]).copy_(outputs[j].transpose(1, 2).reshape(1, batch.Lengths[j], heads * headDim));
+            return o_proj.forward(native).MoveToOuterDisposeScope();
         }
         var o = outputs.Length == 1 ? outputs[0] : cat(outputs, 2);             // [1, heads, N, D]
         o = o.transpose(1, 2).reshape(1, n, heads * headDim);

@@ -1,4 +1,5 @@
-// The bf16 few-row linear of the CPU kernel (Llama/CpuLinearKernel.cs), with AVX512-BF16's VDPBF16PS.
+// The CPU's bf16 hot paths with AVX512-BF16's VDPBF16PS: the few-row linear of the CPU kernel
+// (Llama/CpuLinearKernel.cs) and the decode attention (Llama/DecodeAttention.cs, further down).
 //
 // Why native: .NET has no intrinsic for VDPBF16PS, and beyond one input row the managed kernel is bound by fp32 FMAs
 // (each bf16 weight widened, then one 16-lane FMA per 16 products). VDPBF16PS multiplies 32 bf16 pairs into 16 fp32
@@ -110,7 +111,7 @@ static inline __m512 exp_nonpositive(__m512 x)
     return _mm512_scalef_ps(p, k);
 }
 
-#define MAX_GROUP 16  // query heads per KV head
+#define MAX_GROUP 16  // query heads per KV head (DecodeAttention.Eligible checks the same limits)
 #define MAX_DIM 256   // head dimension
 
 // The 16 horizontal sums of a[0..15], as one vector (lane t = the sum of a[t]'s lanes): pairs summed within 128-bit

@@ -13,7 +13,7 @@ public class SpeculationCostsTests
     {
         var costs = new SpeculationCosts(Curve, DraftStepMs: 4.0, RoundOverheadMs: 6.0)
         {
-            Small = new SmallRoundCosts(DraftStepMs: 1.0, OverheadMs: 0.2), TopK = 10, TreeTokens = 60,
+            Small = new SmallRoundCosts(DraftStepMs: 1.0, OverheadMs: 0.2, FullBeamWidth: 10, FullTreeTokens: 60),
         };
         Assert.Equal(1.0, costs.DraftStepAt(1), 9);
         Assert.Equal(2.0, costs.DraftStepAt(4), 9);                      // 1 + 3 × (4 − 1) / 9
@@ -40,8 +40,8 @@ public class SpeculationCostsTests
         using var drafter = new EagleDrafter(head, new TreeSettings { TopK = 4, Depth = 3, TotalTokens = 12, Adaptive = true }, ownsHead: false);
         var costs = SpeculationCosts.Measure(target, drafter, Curve);
         Assert.NotNull(costs.Small);
-        Assert.Equal(4, costs.TopK);
-        Assert.Equal(12, costs.TreeTokens);
+        Assert.Equal(4, costs.Small!.FullBeamWidth);
+        Assert.Equal(12, costs.Small.FullTreeTokens);
         Assert.True(costs.Small!.DraftStepMs > 0 && costs.Small.OverheadMs > 0);
         Assert.Same(Curve, costs.Verify);
     }
