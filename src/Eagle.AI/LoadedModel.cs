@@ -76,7 +76,7 @@ internal sealed class LoadedModel : IRequestDecoder, IDisposable
                 if (drafter.Tree.Adaptive)
                 {
                     costs = SpeculationCosts.Measure(target, drafter);
-                    Log.SpeculationCosts(logger, costs.StepMs, costs.DraftStepMs, costs.DraftStepAt(1), costs.RoundOverheadMs, costs.OverheadAt(2),
+                    Log.SpeculationCosts(logger, costs.StepMs, costs.DraftStepMs, costs.DraftStepAt(1), costs.RoundOverheadMs, costs.OverheadAt(2), costs.CatchUpMsPerToken,
                         string.Join(", ", costs.Verify.Ratios().Select(p => $"{p.Tokens}:{p.RatioToOne:F2}x")));
                 }
             }

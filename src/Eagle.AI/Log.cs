@@ -44,8 +44,8 @@ internal static partial class Log
     [LoggerMessage(12, LogLevel.Warning, "DType float16 on a CPU is emulated and slower than float32 or bfloat16")]
     public static partial void SlowCpuDType(ILogger logger);
 
-    [LoggerMessage(13, LogLevel.Information, "Adaptive draft tree: one step {StepMs:F2} ms, a draft step {DraftStepMs:F2} ms ({NarrowDraftStepMs:F2} over a one-node beam), round bookkeeping {OverheadMs:F2} ms ({SmallOverheadMs:F2} for two tokens); verify cost {Curve}")]
-    public static partial void SpeculationCosts(ILogger logger, double stepMs, double draftStepMs, double narrowDraftStepMs, double overheadMs, double smallOverheadMs, string curve);
+    [LoggerMessage(13, LogLevel.Information, "Adaptive draft tree: one step {StepMs:F2} ms, a draft step {DraftStepMs:F2} ms ({NarrowDraftStepMs:F2} over a one-node beam), round bookkeeping {OverheadMs:F2} ms ({SmallOverheadMs:F2} for two tokens), the head's catch-up {CatchUpMs:F3} ms a token; verify cost {Curve}")]
+    public static partial void SpeculationCosts(ILogger logger, double stepMs, double draftStepMs, double narrowDraftStepMs, double overheadMs, double smallOverheadMs, double catchUpMs, string curve);
 
     [LoggerMessage(20, LogLevel.Information, "Prefix cache: up to {Positions} positions of finished requests' KV kept for reuse ({MiB:F0} MiB), {How}")]
     public static partial void PrefixCacheBudget(ILogger logger, int positions, double miB, string how);

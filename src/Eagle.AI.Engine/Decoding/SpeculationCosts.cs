@@ -11,7 +11,8 @@ namespace Eagle.AI.Engine.Decoding;
 /// What a speculative round costs on this device, measured once at load: the target's forward time as a function of
 /// the tokens it verifies (<see cref="Verify"/>), one draft-head step (<see cref="DraftStepMs"/>: a head forward over a
 /// beam and its top-k), and the round's bookkeeping (<see cref="RoundOverheadMs"/>: tree mask, acceptance, KV
-/// compaction). <see cref="SpeculationPolicy"/> weighs them against the acceptance it observes.
+/// compaction), and the head's catch-up on tokens committed by plain steps (<see cref="CatchUpMsPerToken"/>).
+/// <see cref="SpeculationPolicy"/> weighs them against the acceptance it observes.
 /// </summary>
 internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStepMs, double RoundOverheadMs)
 {
@@ -25,6 +26,12 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
     /// and on a CPU a head step's cost grows with the rows it feeds.
     /// </summary>
     public SmallRoundCosts? Small { get; init; }
+
+    /// <summary>
+    /// Feeding the head one committed token it has not seen, as a catch-up of many at once (its forward over them,
+    /// without the lm_head): what a round pays first for every plain step since the last draft. 0 = not measured.
+    /// </summary>
+    public double CatchUpMsPerToken { get; init; }
 
     /// <summary>One head step over a beam of <paramref name="width"/> nodes.</summary>
     public double DraftStepAt(int width) =>
@@ -60,7 +67,10 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
         curve ??= VerifyCostCurve.Measure(target);
         var (draftRoundMs, tree) = MeasureDraft(target, drafter, null);
         int depth = drafter.Tree.Kind == TreeKind.Static ? tree.DepthBound - 1 : drafter.Tree.Depth;
-        var full = new SpeculationCosts(curve, draftRoundMs / (depth + 1), MeasureBookkeeping(target, tree));
+        var full = new SpeculationCosts(curve, draftRoundMs / (depth + 1), MeasureBookkeeping(target, tree))
+        {
+            CatchUpMsPerToken = MeasureCatchUp(target, drafter),
+        };
         if (drafter.Tree.Kind == TreeKind.Static) return full;                  // drafted whole or not at all
         // The smallest round: a two-token tree, its one-node beam fed at every depth.
         var (smallRoundMs, smallTree) = MeasureDraft(target, drafter, new TreeBudget(2, depth));
@@ -71,28 +81,53 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
         };
     }
 
+    private const int Prefix = 32;
+
+    // A random prompt of Prefix tokens and the target features the drafter asks for at each position.
+    private static (int[] Prompt, Tensor Features) PromptFeatures(LlamaForCausalLM target, EagleDrafter drafter)
+    {
+        var device = target.Device;
+        var random = new Random(3);
+        int[] prompt = Enumerable.Range(0, Prefix).Select(_ => random.Next(target.Config.VocabSize)).ToArray();
+        using var cache = target.NewCache(Prefix);
+        using var scope = NewDisposeScope();
+        var request = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
+        using var o = target.Forward(tensor(prompt.Select(t => (long)t).ToArray(), device: device),
+            HeldScalars.Range(0, Prefix, device), cache, null, request);
+        return (prompt, (o.Captured ?? o.FinalHidden!).clone().DetachFromDisposeScope());
+    }
+
+    // The head's catch-up over Prefix committed tokens at once (a fresh drafting state each time), per token.
+    private static double MeasureCatchUp(LlamaForCausalLM target, EagleDrafter drafter)
+    {
+        using var noGrad = no_grad();
+        var (prompt, features) = PromptFeatures(target, drafter);
+        using var _ = features;
+        int[] next = [.. prompt.Skip(1), 1];
+        double best = double.MaxValue;
+        for (int i = 0; i < 4; i++)
+        {
+            using var state = drafter.Begin(Prefix);
+            Synchronize(target.Device);
+            var clock = Stopwatch.StartNew();
+            drafter.Consume(state, features, next);
+            Synchronize(target.Device);
+            if (i > 0) best = Math.Min(best, clock.Elapsed.TotalMilliseconds);      // the first is a warm-up
+        }
+        return best / Prefix;
+    }
+
     private static (double Ms, DraftTree Tree) MeasureDraft(LlamaForCausalLM target, EagleDrafter drafter, TreeBudget? budget)
     {
         using var noGrad = no_grad();
-        const int prefix = 32;
         var device = target.Device;
-        var random = new Random(3);
-        int[] prompt = Enumerable.Range(0, prefix).Select(_ => random.Next(target.Config.VocabSize)).ToArray();
-        using var cache = target.NewCache(prefix);
-        Tensor features;
-        using (var scope = NewDisposeScope())
-        {
-            var request = new ForwardRequest(CaptureLayers: drafter.Features.CaptureLayers, FinalHidden: drafter.Features.FinalHidden);
-            using var o = target.Forward(tensor(prompt.Select(t => (long)t).ToArray(), device: device),
-                HeldScalars.Range(0, prefix, device), cache, null, request);
-            features = (o.Captured ?? o.FinalHidden!).clone().DetachFromDisposeScope();
-        }
+        var (prompt, features) = PromptFeatures(target, drafter);
         using var _ = features;
         var context = new DraftContext(false, new Random(1)) { Budget = budget };
         const int repeats = 4;
-        using var state = drafter.Begin(prefix + repeats + 2);
+        using var state = drafter.Begin(Prefix + repeats + 2);
         var tree = drafter.Draft(state, features, [.. prompt.Skip(1), 1], context);
-        using var one = features.narrow(0, prefix - 1, 1);
+        using var one = features.narrow(0, Prefix - 1, 1);
         double best = double.MaxValue;
         for (int i = 0; i < repeats; i++)
         {
@@ -109,12 +144,11 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
     private static double MeasureBookkeeping(LlamaForCausalLM target, DraftTree tree)
     {
         using var noGrad = no_grad();
-        const int prefix = 32;
         var device = target.Device;
-        using var cache = target.NewCache(prefix + tree.Count);
+        using var cache = target.NewCache(Prefix + tree.Count);
         using var logits = randn([tree.Count, target.Config.VocabSize], ScalarType.Float32, device);
         using var buffers = new TreeBuffers(tree.Count, cache.Capacity, device);
-        using var offset = ((long)prefix).ToScalar();
+        using var offset = ((long)Prefix).ToScalar();
         double best = double.MaxValue;
         for (int i = 0; i < 6; i++)
         {
@@ -122,10 +156,10 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
             Synchronize(device);
             var clock = Stopwatch.StartNew();
             cache.Truncate(0);
-            cache.Advance(prefix + tree.Count);
-            buffers.Load(tree.OnDevice(device), prefix);
+            cache.Advance(Prefix + tree.Count);
+            buffers.Load(tree.OnDevice(device), Prefix);
             var accepted = Acceptance.Greedy(tree, logits);
-            cache.Compact(prefix, accepted.DeviceNodes!.Plus(offset));
+            cache.Compact(Prefix, accepted.DeviceNodes!.Plus(offset));
             Synchronize(device);
             if (i > 0) best = Math.Min(best, clock.Elapsed.TotalMilliseconds);
         }

@@ -32,7 +32,13 @@ namespace Eagle.AI.Engine.Decoding;
 /// <para>Never losing. While plain steps win, the policy still probes: the smallest size every
 /// <see cref="ProbeInterval"/> plain steps, the interval doubling after each failed probe up to
 /// <see cref="MaxProbeInterval"/>. A head that accepts nothing therefore costs one small round in 32 steps (a few per
-/// cent), and a head that starts being accepted is noticed within one probe. In a batch of n sessions a probe delays all
+/// cent), and a head that starts being accepted is noticed within one probe. A probe also makes the head catch up on
+/// every token committed since it last drafted (the prompt, for a first probe): one head forward over all of them,
+/// <see cref="SpeculationCosts.CatchUpMsPerToken"/> each. So a probe also waits until that catch-up is at most
+/// <see cref="ProbeBudget"/> of the plain time since the last draft (each plain step counted as this session's share of
+/// its forward). Alone that delays a probe a few steps (or, after a long prompt, a few hundred); in a batch, where a
+/// plain step's share is a fraction of a forward while every session's catch-up grows a token a step, a head that is
+/// not accepted is not probed at all until the load drops, instead of costing the batch its catch-ups. In a batch of n sessions a probe delays all
 /// of them, so the interval may grow to n × <see cref="MaxProbeInterval"/>. And a session past half its interval
 /// probes early when another session of the step drafts anyway (<see cref="BatchLoad.Drafting"/>): its smallest tree
 /// then adds one token to a step that is already long and one row to a head forward that runs anyway, so the batch's
@@ -50,6 +56,8 @@ internal sealed class SpeculationPolicy
     public const int ProbeInterval = 4;
     /// <summary>The longest interval between probes.</summary>
     public const int MaxProbeInterval = 32;
+    /// <summary>The most a probe's head catch-up may cost, as a share of the plain time since the last draft.</summary>
+    public const double ProbeBudget = 0.03;
 
     private readonly SpeculationCosts? costs;
     private readonly double[][] reached, accepted;                // [size][depth − 1], decayed counts
@@ -57,6 +65,7 @@ internal sealed class SpeculationPolicy
     private readonly AcceptanceMemory? memory;
     private readonly double prior;                                // the chance of accepting the first draft before any round
     private int plainSteps, probeInterval;
+    private double plainMs;                                       // this session's share of the plain steps since the last draft
 
     private SpeculationPolicy(IReadOnlyList<TreeBudget> menu, SpeculationCosts? costs, AcceptanceMemory? memory = null)
     {
@@ -127,8 +136,12 @@ internal sealed class SpeculationPolicy
         return menu;
     }
 
-    /// <summary>This round's tree, or null for a plain one-token step; <paramref name="load"/> is the rest of the batch (null = alone).</summary>
-    public TreeBudget? Next(BatchLoad? load = null)
+    /// <summary>
+    /// This round's tree, or null for a plain one-token step; <paramref name="load"/> is the rest of the batch (null =
+    /// alone), <paramref name="pendingTokens"/> the committed tokens the head has not seen yet (what drafting now would
+    /// make it catch up on).
+    /// </summary>
+    public TreeBudget? Next(BatchLoad? load = null, int pendingTokens = 0)
     {
         var l = load ?? BatchLoad.Alone;
         int choice = Best(l);
@@ -136,7 +149,8 @@ internal sealed class SpeculationPolicy
         // long: the batch pays about what one session alone pays for its probes.
         int longest = MaxProbeInterval * Math.Max(1, l.Sessions);
         int due = Math.Min(probeInterval, longest);
-        if (choice < 0 && (++plainSteps >= due || l.Drafting && 2 * plainSteps >= due))
+        if (choice < 0 && costs is not null) plainMs += costs.Verify.Milliseconds(l.OtherTokens + 1) / Math.Max(1, l.Sessions);
+        if (choice < 0 && (++plainSteps >= due || l.Drafting && 2 * plainSteps >= due) && CatchUpAffordable(pendingTokens))
         {
             choice = 0;                                                         // probe with the smallest tree
             probeInterval = Math.Min(2 * probeInterval, longest);
@@ -148,11 +162,16 @@ internal sealed class SpeculationPolicy
             return null;
         }
         plainSteps = 0;
+        plainMs = 0;
         DraftedRounds++;
         var b = Menu[choice];
         sizes[b.TotalTokens] = sizes.GetValueOrDefault(b.TotalTokens) + 1;
         return b;
     }
+
+    // Whether feeding the head the tokens it has not seen yet costs at most ProbeBudget of the plain time since it last drafted.
+    private bool CatchUpAffordable(int pendingTokens) =>
+        costs is null || costs.CatchUpMsPerToken * pendingTokens <= ProbeBudget * plainMs;
 
     /// <summary>Records that a round with <paramref name="budget"/> accepted <paramref name="acceptedDrafts"/> drafted tokens.</summary>
     public void Observe(TreeBudget budget, int acceptedDrafts)

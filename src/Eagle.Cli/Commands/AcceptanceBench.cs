@@ -81,6 +81,7 @@ internal static class AcceptanceBench
             report["draft_step_one_node_ms"] = Math.Round(costs.DraftStepAt(1), 3);
             report["round_overhead_ms"] = Math.Round(costs.RoundOverheadMs, 3);
             report["round_overhead_two_tokens_ms"] = Math.Round(costs.OverheadAt(2), 3);
+            report["catch_up_ms_per_token"] = Math.Round(costs.CatchUpMsPerToken, 3);
             report["verify_cost_ratio"] = costs.Verify.Ratios().ToDictionary(p => p.Tokens.ToString(System.Globalization.CultureInfo.InvariantCulture), p => Math.Round(p.RatioToOne, 3));
         }
         return report;
@@ -97,7 +98,7 @@ internal static class AcceptanceBench
         Console.WriteLine($"drafts steered to acceptance {r["acceptance"]} along the target's own path (a random EAGLE-3-shaped head runs for real)");
         if (r.TryGetValue("verify_cost_ratio", out var v))
             Console.WriteLine($"measured: one step {r["step_ms"]} ms, draft step {r["draft_step_ms"]} ms ({r["draft_step_one_node_ms"]} over a one-node beam), " +
-                              $"round bookkeeping {r["round_overhead_ms"]} ms ({r["round_overhead_two_tokens_ms"]} for two tokens); " +
+                              $"round bookkeeping {r["round_overhead_ms"]} ms ({r["round_overhead_two_tokens_ms"]} for two tokens), head catch-up {r["catch_up_ms_per_token"]} ms a token; " +
                               $"verify cost (× one step) {string.Join("  ", ((Dictionary<string, double>)v).Select(p => $"{p.Key}:{p.Value:F2}"))}");
         Console.WriteLine($"{"",-14}{"tokens/s",10}{"prefill ms",12}");
         Console.WriteLine($"{"vanilla",-14}{r["vanilla_tokens_per_s"],10}{r["vanilla_prefill_ms"],12}");

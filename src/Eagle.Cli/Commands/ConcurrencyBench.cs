@@ -47,6 +47,8 @@ internal static class ConcurrencyBench
                     ["ttft_ms_p95"] = Math.Round(Percentile(m.Ttft, 0.95), 1),
                     ["ratio_to_first_level"] = Math.Round(m.Aggregate / baseline[name], 3),
                     ["mean_acceptance_length"] = Math.Round(m.Tau, 3),
+                    ["drafted_rounds_share"] = Math.Round(m.DraftedShare, 3),
+                    ["draft_ms"] = Math.Round(m.DraftMs, 1),
                 });
             }
         }
@@ -62,7 +64,7 @@ internal static class ConcurrencyBench
         };
     }
 
-    private sealed record Measurement(double Aggregate, double PerRequest, double[] Ttft, double Tau);
+    private sealed record Measurement(double Aggregate, double PerRequest, double[] Ttft, double Tau, double DraftedShare, double DraftMs);
 
     // Starts one session per input at once and steps the unfinished ones together until all are done.
     private static Measurement Measure(Func<int[], Func<IReadOnlyList<int>, bool>, DecodingSession> start, List<int[]> inputs, GenerationOptions options)
@@ -100,7 +102,8 @@ internal static class ConcurrencyBench
         double perRequest = results.Select((r, i) => r.OutputIds.Count / (finished[i] / 1000)).Average();
         int rounds = results.Sum(r => r.Stats.Rounds);
         double tau = results.Sum(r => r.Stats.GeneratedTokens - 1) / (double)Math.Max(1, rounds);
-        return new Measurement(tokens / seconds, perRequest, ttft, tau);
+        double drafted = results.Sum(r => r.Stats.DraftedRounds) / (double)Math.Max(1, rounds);
+        return new Measurement(tokens / seconds, perRequest, ttft, tau, drafted, results.Average(r => r.Stats.DraftMs));
     }
 
     private static double Percentile(double[] values, double p)
@@ -113,9 +116,9 @@ internal static class ConcurrencyBench
     {
         Console.WriteLine($"device {r["device"]} {r["dtype"]}, {r["threads"]} threads; prompts of {r["prompt_tokens"]} tokens × {r["max_new_tokens"]} new, " +
                           $"temperature {r["temperature"]}; N requests started together, decoded as one batch");
-        Console.WriteLine($"{"N",4} {"mode",-12}{"aggregate tok/s",17}{"per request",13}{"TTFT p50 ms",13}{"TTFT p95 ms",13}{"× N=first",11}{"τ",7}");
+        Console.WriteLine($"{"N",4} {"mode",-12}{"aggregate tok/s",17}{"per request",13}{"TTFT p50 ms",13}{"TTFT p95 ms",13}{"× N=first",11}{"τ",7}{"drafted",9}{"draft ms",10}");
         foreach (var row in (List<Dictionary<string, object>>)r["levels"])
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{row["concurrency"],4} {row["mode"],-12}{row["aggregate_tokens_per_s"],17}{row["per_request_tokens_per_s"],13}{row["ttft_ms_p50"],13}{row["ttft_ms_p95"],13}{row["ratio_to_first_level"],11}{row["mean_acceptance_length"],7}"));
+                $"{row["concurrency"],4} {row["mode"],-12}{row["aggregate_tokens_per_s"],17}{row["per_request_tokens_per_s"],13}{row["ttft_ms_p50"],13}{row["ttft_ms_p95"],13}{row["ratio_to_first_level"],11}{row["mean_acceptance_length"],7}{row["drafted_rounds_share"],9:P0}{row["draft_ms"],10}"));
     }
 }

@@ -70,7 +70,7 @@ internal sealed class ModelOptions
         if (!drafter.Tree.Adaptive) return null;
         var costs = SpeculationCosts.Measure(target, drafter);
         Console.Error.WriteLine($"adaptive tree: step {costs.StepMs:F2} ms, draft step {costs.DraftStepMs:F2} ms ({costs.DraftStepAt(1):F2} over a one-node beam), " +
-                                $"bookkeeping {costs.RoundOverheadMs:F2} ms ({costs.OverheadAt(2):F2} for two tokens); " +
+                                $"bookkeeping {costs.RoundOverheadMs:F2} ms ({costs.OverheadAt(2):F2} for two tokens), the head's catch-up {costs.CatchUpMsPerToken:F3} ms a token; " +
                                 $"verify cost (× one-token forward) {string.Join(", ", costs.Verify.Ratios().Select(p => $"{p.Tokens}:{p.RatioToOne:F2}"))}");
         return costs;
     }

@@ -33,7 +33,7 @@ public class SpeculationCostsTests
     }
 
     [Fact]
-    public void Measuring_a_dynamic_drafter_also_measures_its_smallest_round()
+    public void Measuring_a_dynamic_drafter_also_measures_its_smallest_round_and_the_heads_catch_up()
     {
         using var target = TestModels.Create("C");
         using var head = DraftingFixtures.Head(EagleHeadKind.Eagle3, target, draftVocab: 50);
@@ -43,6 +43,8 @@ public class SpeculationCostsTests
         Assert.Equal(4, costs.Small!.FullBeamWidth);
         Assert.Equal(12, costs.Small.FullTreeTokens);
         Assert.True(costs.Small!.DraftStepMs > 0 && costs.Small.OverheadMs > 0);
+        // a token of a 32-token catch-up: more than nothing, less than a head step of its own
+        Assert.InRange(costs.CatchUpMsPerToken, 1e-6, costs.DraftStepMs);
         Assert.Same(Curve, costs.Verify);
     }
 }

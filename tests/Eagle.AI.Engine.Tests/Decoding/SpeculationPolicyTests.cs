@@ -117,6 +117,53 @@ public class SpeculationPolicyTests
         Assert.Equal(new TreeBudget(2, 0), policy.Next(new BatchLoad(1, 2, Drafting: true)));
     }
 
+    // Steps a policy whose head is never right the way a session does: every plain step commits a token the head has not
+    // seen, a drafted round feeds it all of them. Returns the steps (after the first) that drafted.
+    private static List<int> DraftedSteps(SpeculationPolicy policy, int steps, int pending, BatchLoad? load = null)
+    {
+        var drafted = new List<int>();
+        for (int step = 0; step < steps; step++)
+        {
+            if (policy.Next(load, pending) is { } budget)
+            {
+                policy.Observe(budget, 0);
+                drafted.Add(step);
+                pending = 1;
+            }
+            else pending++;
+        }
+        return drafted;
+    }
+
+    [Fact]
+    public void A_probe_waits_until_the_heads_catch_up_is_a_small_share_of_the_plain_time_since_the_last_draft()
+    {
+        var costs = CpuLike() with { CatchUpMsPerToken = 0.1 };                  // a plain step alone: 10 ms
+        var policy = SpeculationPolicy.Adaptive(Largest, costs);
+        DraftedSteps(policy, 200, 1);                                           // learns that nothing lands; probes at long intervals
+        // A long stretch the head has not seen (as after a long prompt): 500 tokens, and one more each plain step. The
+        // probe waits for 0.1 × (500 + s) ≤ ProbeBudget × 10 × s, s = 250 plain steps since the last draft (up to one
+        // interval of them already behind it), where the interval alone says ≤ 32.
+        double perStep = SpeculationPolicy.ProbeBudget * 10 - 0.1;
+        int wait = (int)Math.Ceiling(500 * 0.1 / perStep);
+        Assert.InRange(DraftedSteps(policy, 400, 500)[0], wait - SpeculationPolicy.MaxProbeInterval - 1, wait + SpeculationPolicy.MaxProbeInterval);
+        var free = SpeculationPolicy.Adaptive(Largest, CpuLike());               // catch-up not measured: the interval alone
+        DraftedSteps(free, 200, 1);
+        Assert.InRange(DraftedSteps(free, 400, 500)[0], 0, SpeculationPolicy.MaxProbeInterval);
+    }
+
+    [Fact]
+    public void In_a_full_batch_a_head_that_is_never_right_is_not_probed_while_its_catch_up_outgrows_its_share_of_a_step()
+    {
+        // Beside 7 others a plain step's share is 12 ms ÷ 8 = 1.5 ms; the head's catch-up grows 0.1 ms a step: 6.7 %.
+        var costs = CpuLike() with { CatchUpMsPerToken = 0.1 };
+        var busy = DraftedSteps(SpeculationPolicy.Adaptive(Largest, costs), 3000, 16, new BatchLoad(7, 8));
+        Assert.All(busy, s => Assert.True(s < 50, $"a probe at step {s}"));      // only while learning that nothing lands
+        // Alone, the same head's catch-up is 1 % of a plain step: it is still probed.
+        var alone = DraftedSteps(SpeculationPolicy.Adaptive(Largest, costs), 3000, 16);
+        Assert.True(alone.Count(s => s >= 50) >= 3000 / (2 * SpeculationPolicy.MaxProbeInterval), $"{alone.Count(s => s >= 50)} probes alone");
+    }
+
     // With an AcceptanceMemory, a request starts from what the requests before it learned of the head.
     [Fact]
     public void After_a_head_that_is_never_right_the_next_request_starts_plain_and_probes_late()
