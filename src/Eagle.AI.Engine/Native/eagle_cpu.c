@@ -18,6 +18,7 @@
 
 #define ROWS 6   // weight rows per pass: 6 weight registers
 #define INPUTS 4 // input rows per tile: 6 × 4 accumulators + 6 weights + 1 input = 31 of the 32 registers
+#define AHEAD 512 // elements (1 KiB) ahead of each weight row that a first pass of several inputs prefetches
 
 static inline uint16_t to_bf16(float f)
 {
@@ -29,8 +30,12 @@ static inline uint16_t to_bf16(float f)
 
 // y[i0 + b, r + a] for a < rows, b < inputs: ROWS weight rows (a short last pass repeats its last row, computed but
 // not stored) against `inputs` input rows, each weight load serving every input.
+// `ahead`: prefetch each row AHEAD elements on. With several inputs a pass computes long enough per weight byte that
+// the hardware prefetcher alone leaves DRAM idle for part of it. Measured over all llama3-1b layers and its lm_head,
+// 2 threads, best of 6: 8 inputs 92.6 → 81.7 ms, 4 inputs 72.9 → 61.9 ms; one input (bound by the stream alone)
+// 51.2 → 51.3 ms, so it does not ask.
 static inline __attribute__((always_inline)) void tile(
-    const uint16_t *w, const uint16_t *x, uint16_t *y, int in, int out, int r, int rows, int i0, const int inputs)
+    const uint16_t *w, const uint16_t *x, uint16_t *y, int in, int out, int r, int rows, int i0, const int inputs, int ahead)
 {
     __m512 acc[ROWS][INPUTS];
     const uint16_t *wr[ROWS];
@@ -43,6 +48,8 @@ static inline __attribute__((always_inline)) void tile(
     {
         __m512i wv[ROWS];
         for (int a = 0; a < ROWS; a++) wv[a] = _mm512_loadu_si512(wr[a] + k);
+        if (ahead)
+            for (int a = 0; a < ROWS; a++) _mm_prefetch((const char *)(wr[a] + k + AHEAD), _MM_HINT_T0);
         for (int b = 0; b < inputs; b++)
         {
             __m512i xv = _mm512_loadu_si512(x + (long)(i0 + b) * in + k);
@@ -61,12 +68,12 @@ void eagle_linear_bf16(const uint16_t *w, const uint16_t *x, uint16_t *y, int n,
     {
         int rows = last - r < ROWS ? last - r : ROWS;
         int i = 0;
-        for (; i + INPUTS <= n; i += INPUTS) tile(w, x, y, in, out, r, rows, i, INPUTS);
-        switch (n - i) // constant tile sizes, so each unrolls into registers
+        for (; i + INPUTS <= n; i += INPUTS) tile(w, x, y, in, out, r, rows, i, INPUTS, i == 0);
+        switch (n - i) // constant tile sizes, so each unrolls into registers; later passes find the rows in cache
         {
-        case 3: tile(w, x, y, in, out, r, rows, i, 3); break;
-        case 2: tile(w, x, y, in, out, r, rows, i, 2); break;
-        case 1: tile(w, x, y, in, out, r, rows, i, 1); break;
+        case 3: tile(w, x, y, in, out, r, rows, i, 3, i == 0); break;
+        case 2: tile(w, x, y, in, out, r, rows, i, 2, i == 0); break;
+        case 1: tile(w, x, y, in, out, r, rows, i, 1, 0); break;
         default: break;
         }
     }
