@@ -176,6 +176,9 @@ public class CliSmokeTests
             foreach (var key in new[] { "aggregate_tokens_per_s", "per_request_tokens_per_s", "ttft_ms_p50", "ttft_ms_p95" })
                 Assert.True(l.GetProperty(key).GetDouble() > 0, key);
             Assert.True(l.GetProperty("ttft_ms_p95").GetDouble() >= l.GetProperty("ttft_ms_p50").GetDouble());
+            double drafted = l.GetProperty("drafted_rounds_share").GetDouble(), draftMs = l.GetProperty("draft_ms").GetDouble();
+            Assert.InRange(drafted, 0, l.GetProperty("mode").GetString() == "vanilla" ? 0 : 1);
+            Assert.Equal(drafted > 0, draftMs > 0);                                  // drafting time exactly when rounds drafted
         }
         Assert.Equal(1.0, levels[0].GetProperty("ratio_to_first_level").GetDouble());
 
