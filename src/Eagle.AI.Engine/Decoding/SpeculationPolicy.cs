@@ -32,17 +32,18 @@ namespace Eagle.AI.Engine.Decoding;
 /// <para>Never losing. While plain steps win, the policy still probes: the smallest size every
 /// <see cref="ProbeInterval"/> plain steps, the interval doubling after each failed probe up to
 /// <see cref="MaxProbeInterval"/>. A head that accepts nothing therefore costs one small round in 32 steps (a few per
-/// cent), and a head that starts being accepted is noticed within one probe. A probe also makes the head catch up on
-/// every token committed since it last drafted (the prompt, for a first probe): one head forward over all of them,
-/// <see cref="SpeculationCosts.CatchUpMsPerToken"/> each. So a probe also waits until that catch-up is at most
-/// <see cref="ProbeBudget"/> of the plain time since the last draft (each plain step counted as this session's share of
-/// its forward). Alone that delays a probe a few steps (or, after a long prompt, a few hundred); in a batch, where a
-/// plain step's share is a fraction of a forward while every session's catch-up grows a token a step, a head that is
-/// not accepted is not probed at all until the load drops, instead of costing the batch its catch-ups. In a batch of n sessions a probe delays all
-/// of them, so the interval may grow to n × <see cref="MaxProbeInterval"/>. And a session past half its interval
+/// cent), and a head that starts being accepted is noticed within one probe. In a batch of n sessions a probe delays
+/// all of them, so the interval may grow to n × <see cref="MaxProbeInterval"/>. And a session past half its interval
 /// probes early when another session of the step drafts anyway (<see cref="BatchLoad.Drafting"/>): its smallest tree
 /// then adds one token to a step that is already long and one row to a head forward that runs anyway, so the batch's
 /// probes gather in few steps instead of each one stretching a step of its own.</para>
+/// <para>Catching up. A probe also makes the head catch up on every token committed since it last drafted (the prompt,
+/// for a first probe): one head forward over all of them, <see cref="SpeculationCosts.CatchUpMsPerToken"/> each. So a
+/// probe also waits until that catch-up is at most <see cref="ProbeBudget"/> of the plain time since the last draft
+/// (each plain step counted as this session's share of its forward). Alone that delays a probe a few steps (after a
+/// long prompt, a few hundred); in a batch, where a plain step's share is a fraction of a forward while every session's
+/// catch-up grows a token a step, a head that is not accepted is not probed at all until the load drops, instead of
+/// costing the batch its catch-ups.</para>
 /// </remarks>
 internal sealed class SpeculationPolicy
 {

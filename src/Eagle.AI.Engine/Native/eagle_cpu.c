@@ -32,8 +32,8 @@ static inline uint16_t to_bf16(float f)
 // not stored) against `inputs` input rows, each weight load serving every input.
 // `ahead`: prefetch each row AHEAD elements on. With several inputs a pass computes long enough per weight byte that
 // the hardware prefetcher alone leaves DRAM idle for part of it. Measured over all llama3-1b layers and its lm_head,
-// 2 threads, best of 6: 8 inputs 92.6 → 81.7 ms, 4 inputs 72.9 → 61.9 ms; one input (bound by the stream alone)
-// 51.2 → 51.3 ms, so it does not ask.
+// 2 threads, best of 6 (-march=native): 8 inputs 92.6 → 81.7 ms, 4 inputs 72.9 → 61.9 ms; one input (bound by the
+// stream alone) 51.2 → 51.3 ms, so it does not ask.
 static inline __attribute__((always_inline)) void tile(
     const uint16_t *w, const uint16_t *x, uint16_t *y, int in, int out, int r, int rows, int i0, const int inputs, int ahead)
 {
