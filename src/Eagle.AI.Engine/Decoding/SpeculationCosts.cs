@@ -65,15 +65,18 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(drafter);
         curve ??= VerifyCostCurve.Measure(target);
-        var (draftRoundMs, tree) = MeasureDraft(target, drafter, null);
+        using var noGrad = no_grad();
+        var (prompt, features) = PromptFeatures(target, drafter);               // one target forward for every measurement
+        using var _ = features;
+        var (draftRoundMs, tree) = MeasureDraft(target, drafter, prompt, features, null);
         int depth = drafter.Tree.Kind == TreeKind.Static ? tree.DepthBound - 1 : drafter.Tree.Depth;
         var full = new SpeculationCosts(curve, draftRoundMs / (depth + 1), MeasureBookkeeping(target, tree))
         {
-            CatchUpMsPerToken = MeasureCatchUp(target, drafter),
+            CatchUpMsPerToken = MeasureCatchUp(target, drafter, prompt, features),
         };
         if (drafter.Tree.Kind == TreeKind.Static) return full;                  // drafted whole or not at all
         // The smallest round: a two-token tree, its one-node beam fed at every depth.
-        var (smallRoundMs, smallTree) = MeasureDraft(target, drafter, new TreeBudget(2, depth));
+        var (smallRoundMs, smallTree) = MeasureDraft(target, drafter, prompt, features, new TreeBudget(2, depth));
         return full with
         {
             Small = new SmallRoundCosts(smallRoundMs / (depth + 1), MeasureBookkeeping(target, smallTree),
@@ -98,11 +101,8 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
     }
 
     // The head's catch-up over Prefix committed tokens at once (a fresh drafting state each time), per token.
-    private static double MeasureCatchUp(LlamaForCausalLM target, EagleDrafter drafter)
+    private static double MeasureCatchUp(LlamaForCausalLM target, EagleDrafter drafter, int[] prompt, Tensor features)
     {
-        using var noGrad = no_grad();
-        var (prompt, features) = PromptFeatures(target, drafter);
-        using var _ = features;
         int[] next = [.. prompt.Skip(1), 1];
         double best = double.MaxValue;
         for (int i = 0; i < 4; i++)
@@ -117,12 +117,9 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
         return best / Prefix;
     }
 
-    private static (double Ms, DraftTree Tree) MeasureDraft(LlamaForCausalLM target, EagleDrafter drafter, TreeBudget? budget)
+    private static (double Ms, DraftTree Tree) MeasureDraft(LlamaForCausalLM target, EagleDrafter drafter, int[] prompt, Tensor features, TreeBudget? budget)
     {
-        using var noGrad = no_grad();
         var device = target.Device;
-        var (prompt, features) = PromptFeatures(target, drafter);
-        using var _ = features;
         var context = new DraftContext(false, new Random(1)) { Budget = budget };
         const int repeats = 4;
         using var state = drafter.Begin(Prefix + repeats + 2);
@@ -143,7 +140,6 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
     // Everything a round does besides drafting and the verify forward: load the tree, accept, compact the KV cache.
     private static double MeasureBookkeeping(LlamaForCausalLM target, DraftTree tree)
     {
-        using var noGrad = no_grad();
         var device = target.Device;
         using var cache = target.NewCache(Prefix + tree.Count);
         using var logits = randn([tree.Count, target.Config.VocabSize], ScalarType.Float32, device);

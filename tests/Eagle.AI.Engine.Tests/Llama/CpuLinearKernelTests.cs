@@ -7,24 +7,6 @@ using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Tests.Llama;
 
-/// <summary>A theory that needs the AVX-512 kernel; skipped (not passed) on CPUs without it.</summary>
-internal sealed class Avx512TheoryAttribute : TheoryAttribute
-{
-    public Avx512TheoryAttribute()
-    {
-        if (!CpuLinearKernel.IsSupported) Skip = "this CPU has no AVX-512F/BW";
-    }
-}
-
-/// <summary>A theory that needs the native AVX512-BF16 loop; skipped (not passed) where it cannot run.</summary>
-internal sealed class NativeBf16TheoryAttribute : TheoryAttribute
-{
-    public NativeBf16TheoryAttribute()
-    {
-        if (!CpuLinearKernel.NativeBf16Available) Skip = "no AVX512-BF16 on this CPU, or libeagle_cpu.so was not built";
-    }
-}
-
 /// <summary>Switches the bf16 loop (native or managed) for the whole process, so these run alone.</summary>
 [Collection(NonParallel.Name)]
 public class CpuLinearKernelTests

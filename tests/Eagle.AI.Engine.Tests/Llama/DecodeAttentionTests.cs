@@ -4,15 +4,6 @@ using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Tests.Llama;
 
-/// <summary>A fact that needs the native AVX512-BF16 code; skipped (not passed) where it cannot run.</summary>
-internal sealed class NativeBf16FactAttribute : FactAttribute
-{
-    public NativeBf16FactAttribute()
-    {
-        if (!CpuLinearKernel.NativeBf16Available) Skip = "no AVX512-BF16 on this CPU, or libeagle_cpu.so was not built";
-    }
-}
-
 /// <summary>Switches the native decode attention off and on for the whole process, so these run alone.</summary>
 [Collection(NonParallel.Name)]
 public class DecodeAttentionTests
