@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Checks the GPU path of a published eagle (tools/gpu/publish.sh) on a machine with an NVIDIA GPU and a CUDA build of
-# PyTorch (torch, transformers, safetensors), in about 5 minutes on an H100. Run it from the unpacked folder:
+# PyTorch (torch, transformers, safetensors), in about 5 minutes on an H100 (the steps time out after 25 minutes in all). Run it from the unpacked folder:
 #   bash check.sh [--device cuda|cpu] [--out DIR] [--bench-shape NAME]
 # Steps: versions; the PyTorch libtorch the app will use; the symbol check (every torch/c10/at symbol LibTorchSharp
-# needs, defined by that libtorch?); reference.py's checkpoints; eagle selftest against them; eagle bench. Each step
+# needs, defined by that libtorch?); reference.py's checkpoints; eagle selftest against them; eagle bench (with the
+# EAGLE-3 projection); on CUDA the tiny shape's step (launch overhead); bench --acceptance 0.8 and 0; bench
+# --concurrency 1,8,32. Each step
 # writes DIR/<step>.log, and a short table ends the output (also DIR/summary.txt). Exit code 1 if any step failed.
 # libtorch: the installed PyTorch's torch/lib, else EAGLE_LIBTORCH_DIR as set. --device cpu runs the same steps on the
 # CPU to try the script without a GPU: no nvidia-smi needed, a small bench shape, reference.py skipped without
@@ -81,7 +83,7 @@ fi
 # 4. reference checkpoints from Hugging Face transformers (CPU, float32)
 refargs=()
 if python3 -c 'import torch, transformers, safetensors' >/dev/null 2>&1; then
-  if timeout 300 python3 "$here/reference.py" "$out/reference" > "$out/reference.log" 2>&1; then
+  if timeout 150 python3 "$here/reference.py" "$out/reference" > "$out/reference.log" 2>&1; then
     row reference PASS "$(grep -c '^wrote' "$out/reference.log") checkpoints in $out/reference"
     refargs=(--reference "$out/reference")
   else
@@ -103,10 +105,35 @@ else row selftest FAIL "exit $status: ${summary:-$(tail -1 "$out/selftest.log")}
 # 6. decode speed (random weights built in memory, so the first minutes go to initialising them)
 if [ "$device" = cuda ]; then bench=(bench --shape "$shape" --device cuda --dtype float16 --eagle3-projection)
 else bench=(bench --shape "$shape" --device cpu --eagle3-projection); fi
-timeout 420 "$eagle" "${bench[@]}" > "$out/bench.log" 2>&1
+timeout 300 "$eagle" "${bench[@]}" > "$out/bench.log" 2>&1
 status=$?
 if [ $status -eq 0 ]; then row bench PASS "$shape: $(grep -E '^vanilla decode' "$out/bench.log" | tr -s ' '); $(grep -E '^PROJECTION' "$out/bench.log" | cut -c1-160)"
 else row bench FAIL "exit $status: $(tail -1 "$out/bench.log") (bench.log)"; fi
+
+# 7. launch overhead: the same ops on the tiny shape, whose weights take no time to read, so a step is almost all
+# kernel launches and host work (per layer: divide by its 8 layers)
+if [ "$device" = cuda ]; then
+  timeout 120 "$eagle" bench --shape tiny --device cuda --dtype float16 --json > "$out/bench-tiny.json" 2> "$out/bench-tiny.log"
+  status=$?
+  if [ $status -eq 0 ]; then row overhead info "tiny (8 layers): $(grep -o '"decode_ms_per_token":[0-9.]*' "$out/bench-tiny.json")"
+  else row overhead FAIL "exit $status: $(tail -1 "$out/bench-tiny.log") (bench-tiny.log)"; fi
+fi
+
+# 8. end to end at known acceptance (bench --acceptance): vanilla and speculative on the same prompts, greedy
+dt=(); [ "$device" = cuda ] && dt=(--dtype float16)
+for p in 0.8 0; do
+  timeout 180 "$eagle" bench --shape "$shape" --device "$device" "${dt[@]}" --acceptance "$p" --max-new-tokens 64 --limit 3 --json \
+    > "$out/acceptance-$p.json" 2> "$out/acceptance-$p.log"
+  status=$?
+  if [ $status -eq 0 ]; then row "accept $p" PASS "$(grep -oE '"(vanilla_tokens_per_s|speculative_tokens_per_s|speedup|mean_acceptance_length)":[0-9.]*' "$out/acceptance-$p.json" | tr '\n' ' ')"
+  else row "accept $p" FAIL "exit $status: $(tail -1 "$out/acceptance-$p.log") (acceptance-$p.log)"; fi
+done
+
+# 9. concurrent requests decoded as one batch, vanilla and speculative
+timeout 240 "$eagle" bench --shape "$shape" --device "$device" "${dt[@]}" --concurrency 1,8,32 --max-new-tokens 64 > "$out/concurrency.log" 2>&1
+status=$?
+if [ $status -eq 0 ]; then row concurrency PASS "see concurrency.log"
+else row concurrency FAIL "exit $status: $(tail -1 "$out/concurrency.log") (concurrency.log)"; fi
 
 {
   echo

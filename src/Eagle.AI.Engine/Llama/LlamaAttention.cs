@@ -119,7 +119,8 @@ internal sealed class LlamaAttention : nn.Module
         var qg = q.reshape(1, kvHeads, group * n, headDim);
         Tensor? m = mask is null ? null : group == 1 ? mask : mask.repeat(group, 1); // [group·n, S]
         var o = nn.functional.scaled_dot_product_attention(qg, keys, values, m);  // [1, kvHeads, group·n, D]
-        return o.view(1, heads, n, headDim);
+        // reshape, not view: CUDA's flash and memory-efficient kernels return their output in a transposed layout
+        return o.reshape(1, heads, n, headDim);
     }
 
     /// <inheritdoc/>

@@ -30,6 +30,8 @@ internal static class SelfTestDevice
         {
             device = TorchRuntime.ParseDevice(spec);
             rows.Add(new SelfTestResult("device", SelfTestOutcome.Info, device.type == DeviceType.CPU ? "cpu (no GPU checks)" : device.ToString()));
+            if (device.type == DeviceType.CUDA)
+                rows.Add(new SelfTestResult("cudnn attention", SelfTestOutcome.Info, CudnnAttention.Disable()));
         }
         catch (Exception e) when (e is TorchRuntimeException or ArgumentException)
         {

@@ -123,7 +123,7 @@ public static class TorchRuntime
         EnsureInitialized();
         string s = spec.Trim().ToLowerInvariant();
         if (s == "cpu") return CPU;
-        if (s == "auto") return cuda.is_available() ? CUDA : CPU;
+        if (s == "auto") return cuda.is_available() ? Cuda(0) : CPU;
         if (s == "cuda" || s.StartsWith("cuda:", StringComparison.Ordinal))
         {
             int index = 0;
@@ -137,9 +137,16 @@ public static class TorchRuntime
             int count = cuda.device_count();
             if (index < 0 || index >= count)
                 throw new ArgumentException($"device '{spec}': there are {count} CUDA devices (0..{count - 1})", nameof(spec));
-            return device(DeviceType.CUDA, index);
+            return Cuda(index);
         }
         throw new ArgumentException($"device '{spec}': expected auto, cpu, cuda or cuda:N", nameof(spec));
+    }
+
+    // Every CUDA device the engine is given comes through here: attention there must not build a cuDNN plan per shape.
+    private static Device Cuda(int index)
+    {
+        CudnnAttention.Disable();
+        return device(DeviceType.CUDA, index);
     }
 
     /// <summary>

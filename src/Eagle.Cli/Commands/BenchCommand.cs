@@ -188,6 +188,7 @@ internal static class BenchCommand
             ["layers_ms"] = Math.Round(layerMs * c.NumHiddenLayers, 2),
             ["lm_head_ms"] = Math.Round(headMs, 2),
         };
+        if (target.Device.type == DeviceType.CUDA) report["cudnn_attention"] = CudnnAttention.Disable();
         if (constraint is not null)
         {
             // The same decode under the output constraint: its step time, and the share the token masks take.
@@ -266,7 +267,8 @@ internal static class BenchCommand
 
     private static void Print(Dictionary<string, object> r)
     {
-        Console.WriteLine($"device {r["device"]} {r["dtype"]}, {r["threads"]} threads, {r["parameters"]:N0} parameters, {(long)r["bytes_per_token"] / 1e9:F2} GB read per token");
+        Console.WriteLine($"device {r["device"]} {r["dtype"]}, {r["threads"]} threads, {r["parameters"]:N0} parameters, {(long)r["bytes_per_token"] / 1e9:F2} GB read per token" +
+                          (r.TryGetValue("cudnn_attention", out var cudnn) ? $", cuDNN attention {cudnn}" : ""));
         Console.WriteLine($"{"",-22}{"ms/token",10}{"tokens/s",10}");
         Console.WriteLine($"{"bandwidth floor",-22}{r["floor_ms_per_token"],10}{r["floor_tokens_per_second"],10}   (read {r["read_bandwidth_gb_s"]} GB/s; copy {r["copy_bandwidth_gb_s"]} GB/s)");
         Console.WriteLine($"{"vanilla decode",-22}{r["decode_ms_per_token"],10}{r["decode_tokens_per_second"],10}   ({(double)r["fraction_of_floor"]:P1} of the floor)");
