@@ -102,7 +102,14 @@ summary=$(grep '^selftest:' "$out/selftest.log" | tail -1)
 if [ $status -eq 0 ]; then row selftest PASS "$summary"
 else row selftest FAIL "exit $status: ${summary:-$(tail -1 "$out/selftest.log")} (selftest.log)"; fi
 
-# 6. decode speed (random weights built in memory, so the first minutes go to initialising them)
+# 6. decode speed (random weights built in memory, so the first minutes go to initialising them). From here on,
+# nvidia-smi dmon logs the SM clock and power each second (dmon.log): a launch-bound step leaves the GPU mostly idle,
+# and a clock that did not ramp up is one suspect when two runs of the same bench differ.
+dmon=""
+if [ "$device" = cuda ] && command -v nvidia-smi >/dev/null; then
+  nvidia-smi dmon -s pc -d 1 > "$out/dmon.log" 2>&1 &
+  dmon=$!
+fi
 if [ "$device" = cuda ]; then bench=(bench --shape "$shape" --device cuda --dtype float16 --eagle3-projection)
 else bench=(bench --shape "$shape" --device cpu --eagle3-projection); fi
 timeout 300 "$eagle" "${bench[@]}" > "$out/bench.log" 2>&1
@@ -134,6 +141,8 @@ timeout 240 "$eagle" bench --shape "$shape" --device "$device" "${dt[@]}" --conc
 status=$?
 if [ $status -eq 0 ]; then row concurrency PASS "see concurrency.log"
 else row concurrency FAIL "exit $status: $(tail -1 "$out/concurrency.log") (concurrency.log)"; fi
+
+[ -n "$dmon" ] && kill "$dmon" 2>/dev/null
 
 {
   echo
