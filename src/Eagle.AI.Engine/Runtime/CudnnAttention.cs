@@ -7,14 +7,16 @@ namespace Eagle.AI.Engine.Runtime;
 /// attention (no mask) or memory-efficient attention (with a mask) instead.
 /// </summary>
 /// <remarks>
-/// On an H200 with PyTorch 2.11 + CUDA 13, libtorch picks cuDNN's fused attention for every attention call the engine
-/// makes, and cuDNN builds an execution plan for each new shape. A decode step attends over one more position than the
-/// last, and each draft level and each verify tree has a shape of its own, so nearly every call paid for a plan:
-/// measured there, a greedy token cost 31 ms in a fresh generation against 13 ms when the same positions were replayed
-/// (plans cached), and a 60-token draft round 350 ms. TorchSharp 0.107 exposes only the flash and math switches, so
-/// this calls libtorch's own (<c>at::globalContext().setSDPUseCuDNN(false)</c>) by its exported name in the already
-/// loaded <c>libtorch_cpu.so</c>, and reads the setting back (<c>userEnabledCuDNNSDP()</c>) to confirm it took.
-/// <c>EAGLE_CUDNN_ATTENTION=1</c> leaves cuDNN on, for comparisons.
+/// On an H200 with PyTorch 2.11 + CUDA 13, libtorch left to choose picks cuDNN attention for every call the engine
+/// makes, and spends ~40 ms on each shape it has not seen (a PyTorch microbenchmark there: 40–45 ms a call with a new
+/// number of key positions, 0.03–0.08 ms with a repeated one; cuDNN selected explicitly, and the flash and
+/// memory-efficient kernels, cost no more for a new shape). Decoding never repeats a shape: a step attends over one more
+/// position than the last, and each draft level and verify tree has a shape of its own. Measured there: a greedy token
+/// 27.5–31 ms in a fresh generation against 12.9 ms when the same positions were replayed, a 60-token draft round
+/// 351 ms (12 ms with cuDNN off). TorchSharp 0.107 exposes only the flash and math switches, so this calls libtorch's
+/// own (<c>at::globalContext().setSDPUseCuDNN(false)</c>) by its exported name in the already loaded
+/// <c>libtorch_cpu.so</c>, and reads the setting back (<c>userEnabledCuDNNSDP()</c>) to confirm it took.
+/// <c>EAGLE_CUDNN_ATTENTION=1</c> leaves cuDNN on, for comparisons. docs/performance.md has the numbers.
 /// </remarks>
 internal static unsafe class CudnnAttention
 {
