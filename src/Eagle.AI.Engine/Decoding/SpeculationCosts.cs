@@ -1,5 +1,4 @@
 using Eagle.AI.Engine.Runtime;
-using System.Diagnostics;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Llama;
 using TorchSharp;
@@ -107,12 +106,9 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
         double best = double.MaxValue;
         for (int i = 0; i < 4; i++)
         {
-            using var state = drafter.Begin(Prefix);
-            Synchronize(target.Device);
-            var clock = Stopwatch.StartNew();
-            drafter.Consume(state, features, next);
-            Synchronize(target.Device);
-            if (i > 0) best = Math.Min(best, clock.Elapsed.TotalMilliseconds);      // the first is a warm-up
+            using var state = drafter.Begin(Prefix);                               // allocated outside the timing
+            double ms = DeviceClock.Time(target.Device, () => drafter.Consume(state, features, next));
+            if (i > 0) best = Math.Min(best, ms);                                   // the first is a warm-up
         }
         return best / Prefix;
     }
@@ -127,13 +123,7 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
         using var one = features.narrow(0, Prefix - 1, 1);
         double best = double.MaxValue;
         for (int i = 0; i < repeats; i++)
-        {
-            Synchronize(device);
-            var clock = Stopwatch.StartNew();
-            tree = drafter.Draft(state, one, [2], context);
-            Synchronize(device);
-            best = Math.Min(best, clock.Elapsed.TotalMilliseconds);
-        }
+            best = Math.Min(best, DeviceClock.Time(device, () => tree = drafter.Draft(state, one, [2], context)));
         return (best, tree);
     }
 
@@ -148,23 +138,18 @@ internal sealed record SpeculationCosts(VerifyCostCurve Verify, double DraftStep
         double best = double.MaxValue;
         for (int i = 0; i < 6; i++)
         {
-            using var scope = NewDisposeScope();
-            Synchronize(device);
-            var clock = Stopwatch.StartNew();
-            cache.Truncate(0);
-            cache.Advance(Prefix + tree.Count);
-            buffers.Load(tree.OnDevice(device), Prefix);
-            var accepted = Acceptance.Greedy(tree, logits);
-            cache.Compact(Prefix, accepted.DeviceNodes!.Plus(offset));
-            Synchronize(device);
-            if (i > 0) best = Math.Min(best, clock.Elapsed.TotalMilliseconds);
+            using var scope = NewDisposeScope();                                    // freed after the timing
+            double ms = DeviceClock.Time(device, () =>
+            {
+                cache.Truncate(0);
+                cache.Advance(Prefix + tree.Count);
+                buffers.Load(tree.OnDevice(device), Prefix);
+                var accepted = Acceptance.Greedy(tree, logits);
+                cache.Compact(Prefix, accepted.DeviceNodes!.Plus(offset));
+            });
+            if (i > 0) best = Math.Min(best, ms);                                   // the first is a warm-up
         }
         return best;
-    }
-
-    private static void Synchronize(Device device)
-    {
-        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 }
 

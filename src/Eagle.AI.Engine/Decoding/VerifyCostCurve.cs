@@ -1,5 +1,4 @@
 using Eagle.AI.Engine.Runtime;
-using System.Diagnostics;
 using Eagle.AI.Engine.Llama;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -44,12 +43,9 @@ internal sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Millise
                 using var vocab = ((long)target.Config.VocabSize).ToScalar();
                 var ids = HeldScalars.Range(0, n, device).remainder(vocab);
                 var positions = HeldScalars.Range(prefix, prefix + n, device);
-                Synchronize(device);
-                var clock = Stopwatch.StartNew();
-                target.Forward(ids, positions, cache, null, ForwardRequest.AllLogits).Dispose();
-                Synchronize(device);
+                double ms = DeviceClock.Time(device, () => target.Forward(ids, positions, cache, null, ForwardRequest.AllLogits).Dispose());
                 cache.Truncate(prefix);
-                if (r > 0) best[i] = Math.Min(best[i], clock.Elapsed.TotalMilliseconds); // round 0 warms up
+                if (r > 0) best[i] = Math.Min(best[i], ms);                          // round 0 warms up
             }
         for (int i = 1; i < best.Length; i++) best[i] = Math.Max(best[i], best[i - 1]);
         return new VerifyCostCurve([.. ordered.Zip(best)]);
@@ -79,10 +75,5 @@ internal sealed record VerifyCostCurve(IReadOnlyList<(int Tokens, double Millise
     {
         double one = Milliseconds(1);
         return Points.Select(p => (p.Tokens, p.Milliseconds, p.Milliseconds / one));
-    }
-
-    private static void Synchronize(Device device)
-    {
-        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 }

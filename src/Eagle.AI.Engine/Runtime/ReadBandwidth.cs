@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Eagle.AI.Engine.Llama;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,19 +23,14 @@ internal static unsafe class ReadBandwidth
         using var scope = NewDisposeScope();
         var buffers = Enumerable.Range(0, 4).Select(_ => ones(Bytes / 4 / sizeof(float), ScalarType.Float32, device)).ToArray();
         bool managed = device.type == DeviceType.CPU && CpuLinearKernel.IsSupported;
-        double best = double.MaxValue;
-        for (int pass = 0; pass < 6; pass++) // the first pass only warms up
+        double best = DeviceClock.Best(device, 5, () =>
         {
-            Sync(device);
-            var sw = Stopwatch.StartNew();
             foreach (var b in buffers)
             {
                 if (managed) SumOnThreads(b, threads);
                 else b.sum().Dispose();
             }
-            Sync(device);
-            if (pass > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
-        }
+        }) / 1000;                                                           // seconds
         string how = managed
             ? $"AVX-512 sum over 4 × 256 MiB on {threads} threads, best of 5"
             : "torch.sum over 4 × 256 MiB, best of 5";
@@ -60,10 +54,5 @@ internal static unsafe class ReadBandwidth
         var s = (Slice*)state;
         long chunks = s->Count / 64, first = chunks * part / parts, last = chunks * (part + 1) / parts;
         Volatile.Write(ref sink, CpuLinearKernel.Sum(s->Data + first * 64, (last - first) * 64));
-    }
-
-    private static void Sync(Device device)
-    {
-        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 }

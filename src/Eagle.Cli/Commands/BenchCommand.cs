@@ -1,6 +1,5 @@
 using Eagle.AI.Engine.Constraints;
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
@@ -212,16 +211,8 @@ internal static class BenchCommand
     {
         using var src = ones(64L << 20, ScalarType.Float32, device);
         using var dst = empty_like(src);
-        double best = double.MaxValue;
-        for (int i = 0; i < 6; i++)
-        {
-            Sync(device);
-            var sw = Stopwatch.StartNew();
-            dst.copy_(src);
-            Sync(device);
-            if (i > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
-        }
-        return 2.0 * src.NumberOfElements * src.ElementSize / best;
+        double seconds = DeviceClock.Best(device, 5, () => dst.copy_(src)) / 1000;
+        return 2.0 * src.NumberOfElements * src.ElementSize / seconds;
     }
 
     // Where a step's time goes: one decoder layer on one token, and the lm_head GEMV, each the best of 10.
@@ -234,35 +225,16 @@ internal static class BenchCommand
         var x = randn([1, 1, c.HiddenSize], target.DType, target.Device);
         using var rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, c.RopeScaling, target.Device);
         var (cos, sin) = rope.Tables(zeros([1], ScalarType.Int64, target.Device), target.DType);
-        double layer = Best(target.Device, () =>
+        double layer = DeviceClock.Best(target.Device, 10, () =>
         {
             using var y = target.model.layers[0].forward(x, cos, sin, null, cache);
         });
         var h = x.squeeze(0);
-        double head = Best(target.Device, () =>
+        double head = DeviceClock.Best(target.Device, 10, () =>
         {
             using var y = target.LmHead(h);
         });
         return (layer, head);
-    }
-
-    private static double Best(Device device, Action action)
-    {
-        double best = double.MaxValue;
-        for (int i = 0; i < 11; i++)
-        {
-            Sync(device);
-            var sw = Stopwatch.StartNew();
-            action();
-            Sync(device);
-            if (i > 0) best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
-        }
-        return best;
-    }
-
-    private static void Sync(Device device)
-    {
-        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 
     private static void Print(Dictionary<string, object> r)
