@@ -21,13 +21,10 @@ internal static class RandomWeights
     {
         using var guard = no_grad();
         using var g = new Generator((ulong)seed);
-        bool seededCuda = false;
-        Tensor Noise(Tensor p)
-        {
-            if (p.device.type != DeviceType.CUDA) return randn(p.shape, generator: g);
-            if (!seededCuda) { cuda.manual_seed_all(seed); seededCuda = true; }
-            return randn(p.shape, ScalarType.Float32, p.device);
-        }
+        if (model.parameters().Any(p => p.device.type == DeviceType.CUDA)) cuda.manual_seed_all(seed);
+        Tensor Noise(Tensor p) => p.device.type == DeviceType.CUDA
+            ? randn(p.shape, ScalarType.Float32, p.device)                      // the device's generator, seeded above
+            : randn(p.shape, generator: g);
         foreach (var (name, p) in model.named_parameters().OrderBy(p => p.name, StringComparer.Ordinal))
         {
             using var scope = NewDisposeScope();
