@@ -21,7 +21,7 @@ internal static class BenchCommand
         var model = new Option<string?>("--model") { Description = "model folder (or use --shape)" };
         var shape = new Option<string?>("--shape") { Description = $"random model built in memory: {string.Join(", ", LlamaPresets.Names)}" };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens to decode per run", DefaultValueFactory = _ => 32 };
-        var runs = new Option<int>("--runs") { Description = "timed runs (after one warm-up)", DefaultValueFactory = _ => 3 };
+        var runs = new Option<int>("--runs") { Description = "timed runs (after one warm-up); with --concurrency, rounds over every level and mode, each row their median", DefaultValueFactory = _ => 3 };
         var threads = new Option<int?>("--threads") { Description = "intra-op CPU threads (default: libtorch's choice)" };
         var questions = new Option<string?>("--questions") { Description = "MT-bench-style question.jsonl (first turn of each question); with --draft" };
         var tokenizerFolder = new Option<string?>("--tokenizer") { Description = "folder with a LLaMA-3 tokenizer.json that renders --questions when the model has none (e.g. with --shape)" };
@@ -45,6 +45,7 @@ internal static class BenchCommand
         cmd.SetAction(r => Cli.Run(() =>
         {
             var plan = shared.Plan(r);
+            int timedRuns = Runs(r.GetValue(runs));                                     // checked before a model is built
             if (r.GetValue(threads) is { } t) set_num_threads(t);
             using var target = r.GetValue(model) is { } folder ? LlamaCheckpoint.Load(folder, plan, Cli.LoadProgress("model"))
                 : r.GetValue(shape) is { } s ? LlamaFactory.CreateRandom(LlamaPresets.Get(s), 1, plan.DType, plan.Device)
@@ -92,7 +93,7 @@ internal static class BenchCommand
                 using var drafter = r.GetValue(shared.Draft) is { } dir ? EagleDrafter.Load(dir, target, tree)
                     : new EagleDrafter(Eagle3Head.CreateRandom(target, seed: 1, draftVocabSize: Math.Min(32000, target.Config.VocabSize)), tree);
                 var costs = tree.Adaptive ? SpeculationCosts.Measure(target, drafter) : null;
-                report = ConcurrencyBench.Run(target, levels, prompts, options, drafter, costs, r.GetValue(shared.ContextLimit), threadCount);
+                report = ConcurrencyBench.Run(target, levels, prompts, options, drafter, costs, r.GetValue(shared.ContextLimit), threadCount, timedRuns);
                 if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
                 else ConcurrencyBench.Print(report);
                 return 0;
@@ -127,7 +128,7 @@ internal static class BenchCommand
                 return 0;
             }
             var constraint = ResponseFormatOption.Parse(r.GetValue(responseFormat), textFolder is null ? null : ModelOptions.TryTokenizer(textFolder));
-            report = Run(target, r.GetValue(maxNew), r.GetValue(runs), constraint);
+            report = Run(target, r.GetValue(maxNew), timedRuns, constraint);
             if (r.GetValue(projection))
                 report["speculative_projection"] = SpeculativeProjection.Measure(target, (double)report["decode_ms_per_token"]);
             if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Cli.Json));
@@ -140,6 +141,8 @@ internal static class BenchCommand
         }));
         return cmd;
     }
+
+    private static int Runs(int runs) => runs >= 1 ? runs : throw new ArgumentException($"--runs must be at least 1, got {runs}");
 
     private static List<int[]> RandomPrompts(int vocab, int length, int count)
     {

@@ -15,10 +15,12 @@ namespace Eagle.Cli.Commands;
 /// </summary>
 internal static class ConcurrencyBench
 {
-    /// <param name="threads">libtorch's intra-op thread count before anything ran (the CPU kernel lowers it while it runs).</param>
+    /// <param name="threads">libtorch's intra-op thread count before anything ran (the CPU kernels lower it while they run).</param>
+    /// <param name="runs">Rounds over every level and mode (the modes' order alternating); each cell reports its median run.</param>
     public static Dictionary<string, object> Run(LlamaForCausalLM target, int[] levels, List<int[]> prompts, GenerationOptions options,
-        IDrafter? drafter, SpeculationCosts? costs, int contextLimit, int threads)
+        IDrafter? drafter, SpeculationCosts? costs, int contextLimit, int threads, int runs = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         var vanilla = new VanillaGenerator(target, contextLimit);
         var speculative = drafter is null ? null : new SpeculativeGenerator(target, drafter, contextLimit) { Costs = costs };
         var modes = new List<(string Name, Func<int[], Func<IReadOnlyList<int>, bool>, DecodingSession> Start)>
@@ -28,41 +30,56 @@ internal static class ConcurrencyBench
         if (speculative is not null) modes.Add(("speculative", (p, on) => speculative.Start(p, options, on)));
 
         foreach (var (_, start) in modes) Measure(start, [prompts[0]], options with { MaxNewTokens = 4 });   // warm-up
+        // Rounds rather than one cell after another: on a shared machine whose speed drifts over minutes, each cell's
+        // median then comes from the same windows as its neighbours', and so do the ratios between them.
+        var measured = new Dictionary<(int Level, string Mode), List<Measurement>>();
+        for (int round = 0; round < runs; round++)
+            foreach (int n in levels)
+                foreach (var (name, start) in round % 2 == 0 ? modes : Enumerable.Reverse(modes))
+                {
+                    var inputs = Enumerable.Range(0, n).Select(i => prompts[i % prompts.Count]).ToList();
+                    var m = Measure(start, inputs, options);
+                    if (!measured.TryGetValue((n, name), out var list)) measured[(n, name)] = list = [];
+                    list.Add(m);
+                }
         var rows = new List<Dictionary<string, object>>();
-        var baseline = new Dictionary<string, double>();
         foreach (int n in levels)
-        {
-            foreach (var (name, start) in modes)
+            foreach (var (name, _) in modes)
             {
-                var inputs = Enumerable.Range(0, n).Select(i => prompts[i % prompts.Count]).ToList();
-                var m = Measure(start, inputs, options);
-                if (n == levels[0]) baseline[name] = m.Aggregate;
+                var all = measured[(n, name)];
+                var m = MedianRun(all);
                 rows.Add(new Dictionary<string, object>
                 {
                     ["concurrency"] = n,
                     ["mode"] = name,
                     ["aggregate_tokens_per_s"] = Math.Round(m.Aggregate, 3),
+                    ["aggregate_tokens_per_s_min"] = Math.Round(all.Min(x => x.Aggregate), 3),
+                    ["aggregate_tokens_per_s_max"] = Math.Round(all.Max(x => x.Aggregate), 3),
                     ["per_request_tokens_per_s"] = Math.Round(m.PerRequest, 3),
                     ["ttft_ms_p50"] = Math.Round(Percentile(m.Ttft, 0.5), 1),
                     ["ttft_ms_p95"] = Math.Round(Percentile(m.Ttft, 0.95), 1),
-                    ["ratio_to_first_level"] = Math.Round(m.Aggregate / baseline[name], 3),
+                    ["ratio_to_first_level"] = Math.Round(m.Aggregate / MedianRun(measured[(levels[0], name)]).Aggregate, 3),
                     ["mean_acceptance_length"] = Math.Round(m.Tau, 3),
                     ["drafted_rounds_share"] = Math.Round(m.DraftedShare, 3),
                     ["draft_ms"] = Math.Round(m.DraftMs, 1),
                 });
             }
-        }
         return new Dictionary<string, object>
         {
             ["device"] = target.Device.ToString(),
             ["dtype"] = TorchRuntime.Name(target.DType),
             ["threads"] = threads,
+            ["runs"] = runs,
             ["prompt_tokens"] = prompts.Select(p => p.Length).Max(),
             ["max_new_tokens"] = options.MaxNewTokens,
             ["temperature"] = options.Sampling.Temperature,
             ["levels"] = rows,
         };
     }
+
+    // The run with the median aggregate throughput (the lower middle of an even count), reported whole so that its
+    // figures belong together.
+    private static Measurement MedianRun(List<Measurement> runs) => runs.OrderBy(m => m.Aggregate).ElementAt((runs.Count - 1) / 2);
 
     private sealed record Measurement(double Aggregate, double PerRequest, double[] Ttft, double Tau, double DraftedShare, double DraftMs);
 
@@ -115,10 +132,11 @@ internal static class ConcurrencyBench
     public static void Print(Dictionary<string, object> r)
     {
         Console.WriteLine($"device {r["device"]} {r["dtype"]}, {r["threads"]} threads; prompts of {r["prompt_tokens"]} tokens × {r["max_new_tokens"]} new, " +
-                          $"temperature {r["temperature"]}; N requests started together, decoded as one batch");
-        Console.WriteLine($"{"N",4} {"mode",-12}{"aggregate tok/s",17}{"per request",13}{"TTFT p50 ms",13}{"TTFT p95 ms",13}{"× N=first",11}{"τ",7}{"drafted",9}{"draft ms",10}");
+                          $"temperature {r["temperature"]}; N requests started together, decoded as one batch; each row the median of {r["runs"]} " +
+                          "runs taken in rounds over all rows (aggregate range in brackets)");
+        Console.WriteLine($"{"N",4} {"mode",-12}{"aggregate tok/s",17}{"range",22}{"per request",13}{"TTFT p50 ms",13}{"TTFT p95 ms",13}{"× N=first",11}{"τ",7}{"drafted",9}{"draft ms",10}");
         foreach (var row in (List<Dictionary<string, object>>)r["levels"])
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{row["concurrency"],4} {row["mode"],-12}{row["aggregate_tokens_per_s"],17}{row["per_request_tokens_per_s"],13}{row["ttft_ms_p50"],13}{row["ttft_ms_p95"],13}{row["ratio_to_first_level"],11}{row["mean_acceptance_length"],7}{row["drafted_rounds_share"],9:P0}{row["draft_ms"],10}"));
+                $"{row["concurrency"],4} {row["mode"],-12}{row["aggregate_tokens_per_s"],17}{$"[{row["aggregate_tokens_per_s_min"]}, {row["aggregate_tokens_per_s_max"]}]",22}{row["per_request_tokens_per_s"],13}{row["ttft_ms_p50"],13}{row["ttft_ms_p95"],13}{row["ratio_to_first_level"],11}{row["mean_acceptance_length"],7}{row["drafted_rounds_share"],9:P0}{row["draft_ms"],10}"));
     }
 }

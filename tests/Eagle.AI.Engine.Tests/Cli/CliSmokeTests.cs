@@ -155,6 +155,9 @@ public class CliSmokeTests
         foreach (var key in new[] { "vanilla_tokens_per_s", "speculative_tokens_per_s", "speedup", "vanilla_prefill_ms", "speculative_prefill_ms" })
             Assert.True(root.GetProperty(key).GetDouble() > 0, key);
         Assert.Equal(10, root.GetProperty("prompt_tokens").GetInt32());
+        var perPrompt = root.GetProperty("speedup_per_prompt");                  // the spread of the vanilla/speculative pairs
+        double min = perPrompt.GetProperty("min").GetDouble(), median = perPrompt.GetProperty("median").GetDouble(), max = perPrompt.GetProperty("max").GetDouble();
+        Assert.True(min > 0 && min <= median && median <= max, $"{min} {median} {max}");
 
         var bad = EagleProcess.Run("bench", "--shape", "tiny", "--acceptance", "1.5");
         Assert.Equal(1, bad.ExitCode);
@@ -165,9 +168,10 @@ public class CliSmokeTests
     public void Bench_at_several_concurrency_levels_reports_each_mode_per_level()
     {
         var r = EagleProcess.Run("bench", "--shape", "tiny", "--dtype", "float32", "--concurrency", "1,3", "--total-tokens", "8", "--depth", "3",
-            "--max-new-tokens", "6", "--prompt-tokens", "5", "--json");
+            "--max-new-tokens", "6", "--prompt-tokens", "5", "--runs", "2", "--json");
         Assert.True(r.ExitCode == 0, r.StdErr);
         using var doc = JsonDocument.Parse(r.StdOut);
+        Assert.Equal(2, doc.RootElement.GetProperty("runs").GetInt32());
         var levels = doc.RootElement.GetProperty("levels").EnumerateArray().ToList();
         Assert.Equal([(1, "vanilla"), (1, "speculative"), (3, "vanilla"), (3, "speculative")],
             levels.Select(l => (l.GetProperty("concurrency").GetInt32(), l.GetProperty("mode").GetString())));
@@ -176,6 +180,9 @@ public class CliSmokeTests
             foreach (var key in new[] { "aggregate_tokens_per_s", "per_request_tokens_per_s", "ttft_ms_p50", "ttft_ms_p95" })
                 Assert.True(l.GetProperty(key).GetDouble() > 0, key);
             Assert.True(l.GetProperty("ttft_ms_p95").GetDouble() >= l.GetProperty("ttft_ms_p50").GetDouble());
+            double aggregate = l.GetProperty("aggregate_tokens_per_s").GetDouble();   // the median of two runs is the slower one
+            Assert.Equal(l.GetProperty("aggregate_tokens_per_s_min").GetDouble(), aggregate);
+            Assert.True(l.GetProperty("aggregate_tokens_per_s_max").GetDouble() >= aggregate);
             double drafted = l.GetProperty("drafted_rounds_share").GetDouble(), draftMs = l.GetProperty("draft_ms").GetDouble();
             Assert.InRange(drafted, 0, l.GetProperty("mode").GetString() == "vanilla" ? 0 : 1);
             Assert.Equal(drafted > 0, draftMs > 0);                                  // drafting time exactly when rounds drafted
@@ -185,6 +192,9 @@ public class CliSmokeTests
         var bad = EagleProcess.Run("bench", "--shape", "tiny", "--concurrency", "1,x");
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("--concurrency: 'x'", bad.StdErr);
+        var noRuns = EagleProcess.Run("bench", "--shape", "tiny", "--concurrency", "1", "--runs", "0");
+        Assert.Equal(1, noRuns.ExitCode);
+        Assert.Contains("--runs must be at least 1, got 0", noRuns.StdErr);
     }
 
     [Fact]
