@@ -88,9 +88,15 @@ internal sealed class LlamaAttention : nn.Module
         }
 
         var outputs = new Tensor[batch.Count];
+        if (native is null && batch.Gathered is { } gathered)
+        {
+            // The one-token sequences in one call; each of the rest on its own below.
+            var o1 = gathered.Attend(q, k, v, batch, layer, heads, kvHeads, headDim);   // [1, heads, B, D]
+            for (int i = 0; i < gathered.Sequences.Length; i++) outputs[gathered.Sequences[i]] = o1.narrow(2, i, 1);
+        }
         for (int j = 0; j < batch.Count; j++)
         {
-            if (nativeRows?[j] == true) continue;
+            if (nativeRows?[j] == true || outputs[j] is not null) continue;
             int offset = batch.Offsets[j], length = batch.Lengths[j];
             bool whole = batch.Count == 1;
             outputs[j] = Attend(whole ? q : q.narrow(2, offset, length), whole ? k : k.narrow(2, offset, length),

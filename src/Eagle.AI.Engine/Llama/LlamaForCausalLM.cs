@@ -34,6 +34,12 @@ public sealed class LlamaForCausalLM : nn.Module
         Config = config;
         DType = dtype;
         Device = device;
+        GatherDecodeAttention = Environment.GetEnvironmentVariable("EAGLE_GATHER_ATTENTION") switch
+        {
+            "1" => true,
+            "0" => false,
+            _ => device.type == DeviceType.CUDA,
+        };
         model = new LlamaModel(config, dtype, device, Placement);
         lm_head = config.TieWordEmbeddings ? null : new Projection(config.HiddenSize, config.VocabSize, dtype, device);
         rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling, device);
@@ -46,6 +52,14 @@ public sealed class LlamaForCausalLM : nn.Module
     public ScalarType DType { get; }
     /// <summary>The home device: embedding, final norm, lm_head; every input and output of <see cref="Forward(IReadOnlyList{ForwardItem})"/> lives here.</summary>
     public Device Device { get; }
+    /// <summary>
+    /// Whether a batched forward attends its one-token sequences in one call (<see cref="GatheredAttention"/>): on by
+    /// default on CUDA, where a decode step is bound by kernel launches; off on a CPU, where the masked-out products cost
+    /// more than the calls they save. The environment variable <c>EAGLE_GATHER_ATTENTION</c> (1 or 0) sets the default
+    /// for either device, for comparisons; settable so tests run the gathered path on the CPU.
+    /// </summary>
+    internal bool GatherDecodeAttention { get; set; }
+
     /// <summary>Which device runs which decoder layers (one segment on <see cref="Device"/> unless split).</summary>
     public LayerPlacement Placement { get; }
 
@@ -107,7 +121,12 @@ public sealed class LlamaForCausalLM : nn.Module
         for (int j = 0; j < items.Count; j++) items[j].Cache.EnsureRoom(lengths[j]);
         using var scope = NewDisposeScope();
         var masks = items.Select((i, j) => i.Mask ?? (lengths[j] == 1 ? null : CausalMask(i.Cache.Length, lengths[j], Device))).ToArray();
-        var batch = new PackedSequences(lengths, items.Select(i => i.Cache).ToArray(), masks);
+        var batch = new PackedSequences(lengths, items.Select(i => i.Cache).ToArray(), masks)
+        {
+            Gathered = GatherDecodeAttention
+                ? GatheredAttention.Plan(lengths, [.. items.Select(i => i.Cache.Length)], masks, Config.NumAttentionHeads / Config.NumKeyValueHeads, Device)
+                : null,
+        };
         bool one = items.Count == 1;
         var ids = one ? items[0].Ids : cat(items.Select(i => i.Ids).ToArray());
         var positions = one ? items[0].Positions : cat(items.Select(i => i.Positions).ToArray());

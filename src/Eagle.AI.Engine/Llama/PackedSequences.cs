@@ -7,7 +7,7 @@ namespace Eagle.AI.Engine.Llama;
 /// [<see cref="Offsets"/>[j], + <see cref="Lengths"/>[j]), attends against its own <see cref="Caches"/>[j] with its own
 /// <see cref="Masks"/>[j] (bool [n, past + n]; null = one token, everything visible). Projections and the MLP run over
 /// all rows at once, so a step reads every weight once however many sequences it serves; only attention is per
-/// sequence.
+/// sequence (its one-token sequences' in one call where <see cref="Gathered"/> says so).
 /// </summary>
 internal sealed class PackedSequences
 {
@@ -46,6 +46,10 @@ internal sealed class PackedSequences
     /// <summary>Number of sequences.</summary>
     public int Count => Lengths.Count;
 
+    /// <summary>Its one-token sequences' attention in one call (<see cref="GatheredAttention"/>), or null: each on its own.</summary>
+    public GatheredAttention? Gathered { get; init; }
+
     /// <summary>The same sequences with their masks on <paramref name="device"/> (a layer segment on another device).</summary>
-    public PackedSequences WithMasksOn(Device device) => new(Lengths, Caches, Masks.Select(m => m?.to(device)).ToArray());
+    public PackedSequences WithMasksOn(Device device) =>
+        new(Lengths, Caches, Masks.Select(m => m?.to(device)).ToArray()) { Gathered = Gathered?.On(device) };
 }

@@ -69,11 +69,14 @@ public sealed class BatchedDecodingTests
     }
 
     // Greedy and seeded sampled, vanilla and speculative (EAGLE-3 dynamic, EAGLE-1 static), different prompt lengths,
-    // budgets and stop points, members joining while others decode and one stopped by its consumer midway.
+    // budgets and stop points, members joining while others decode and one stopped by its consumer midway; and the
+    // same with the one-token sessions' attention gathered into one call, as on a GPU.
     [Theory]
-    [InlineData("A")]
-    [InlineData("C")]
-    public void Every_session_of_a_batch_gives_its_solo_output(string config)
+    [InlineData("A", false)]
+    [InlineData("C", false)]
+    [InlineData("A", true)]
+    [InlineData("C", true)]
+    public void Every_session_of_a_batch_gives_its_solo_output(string config, bool gathered)
     {
         using var target = TestModels.Create(config, seed: 11);
         using var eagle3 = new EagleDrafter(DraftingFixtures.Head(EagleHeadKind.Eagle3, target), new TreeSettings { TotalTokens = 16, Depth = 4, TopK = 4 });
@@ -113,6 +116,7 @@ public sealed class BatchedDecodingTests
 
         var sessions = new DecodingSession?[requests.Length];
         var results = new GenerationResult?[requests.Length];
+        target.GatherDecodeAttention = gathered;                                    // solo runs never gather: one sequence
         try
         {
             for (int step = 0; results.Any(r => r is null); step++)
