@@ -105,8 +105,11 @@ public class LayerPlacementTests
         Assert.Equal(vanilla, speculative);
     }
 
-    [Fact]
-    public void Batched_sessions_on_a_split_target_give_their_solo_outputs()
+    // Also with the one-token sessions' attention gathered (as on a GPU): its mask travels to each segment's device.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Batched_sessions_on_a_split_target_give_their_solo_outputs(bool gathered)
     {
         using var dir = new TempDir();
         using (var source = TestModels.Create("A", seed: 4)) LlamaCheckpoint.Save(source, dir.Path);
@@ -115,10 +118,12 @@ public class LayerPlacementTests
         var options = new GenerationOptions { MaxNewTokens = 12, StopTokenIds = [] };
         var vanilla = new VanillaGenerator(split);
         var speculative = new SpeculativeGenerator(split, drafter);
-        int[][] prompts = [[5, 17, 33], [8, 61, 2 + 40, 19, 7, 70], [44]];
-        var solo = prompts.Select((p, i) => (i == 1 ? vanilla.Generate(p, options) : speculative.Generate(p, options)).OutputIds).ToList();
+        int[][] prompts = [[5, 17, 33], [8, 61, 2 + 40, 19, 7, 70], [44], [9, 12]];
+        bool Plain(int i) => i % 2 == 1;
+        var solo = prompts.Select((p, i) => (Plain(i) ? vanilla.Generate(p, options) : speculative.Generate(p, options)).OutputIds).ToList();
 
-        var sessions = prompts.Select((p, i) => i == 1 ? (DecodingSession)vanilla.Start(p, options) : speculative.Start(p, options)).ToList();
+        split.GatherDecodeAttention = gathered;
+        var sessions = prompts.Select((p, i) => Plain(i) ? (DecodingSession)vanilla.Start(p, options) : speculative.Start(p, options)).ToList();
         try
         {
             while (sessions.Any(s => !s.Done)) DecodingSession.Step(sessions.Where(s => !s.Done).ToArray());
