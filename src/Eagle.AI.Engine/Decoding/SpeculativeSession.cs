@@ -112,7 +112,7 @@ internal sealed class SpeculativeSession : DecodingSession
         past = cache.Length;
         roundStart = Now;
         if (!PrefillComplete) return null;
-        budget = policy.Next(load, pendingNext.Count);
+        budget = policy.Next(load, pendingNext.Count, Math.Min(Options.MaxNewTokens - Output.Count, Capacity - past));
         if (budget is null) return null;                                            // a plain step: no tree pays this round
 
         // Sampling: this round's uniforms go up now, while the device is idle (acceptance runs there).

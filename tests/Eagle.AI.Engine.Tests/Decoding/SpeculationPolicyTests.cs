@@ -152,6 +152,28 @@ public class SpeculationPolicyTests
         Assert.InRange(DraftedSteps(free, 400, 500)[0], 0, SpeculationPolicy.MaxProbeInterval);
     }
 
+    // After a long prompt the first draft makes the head catch up on all of it: worth it only when the request may still
+    // produce enough tokens for the rounds to win that back.
+    [Fact]
+    public void A_first_draft_after_a_long_prompt_waits_for_enough_tokens_left_to_repay_the_heads_catch_up()
+    {
+        var costs = CpuLike() with { CatchUpMsPerToken = 0.5 };                  // 2,000 unseen tokens: a 1 s catch-up
+        Assert.Null(SpeculationPolicy.Adaptive(Largest, costs).Next(null, pendingTokens: 2000, remainingTokens: 16));
+        Assert.NotNull(SpeculationPolicy.Adaptive(Largest, costs).Next(null, pendingTokens: 2000, remainingTokens: 100_000));
+        Assert.NotNull(SpeculationPolicy.Adaptive(Largest, costs).Next(null, pendingTokens: 2000));    // unknown: as before
+        Assert.NotNull(SpeculationPolicy.Adaptive(Largest, costs).Next(null, pendingTokens: 3, remainingTokens: 16)); // a round's own tokens cost nothing extra
+
+        // The boundary: the best size's saving per token (a plain step's time against its round's per expected token)
+        // times the tokens left, against the catch-up beyond that round's own tokens.
+        var policy = SpeculationPolicy.Adaptive(Largest, costs);
+        var size = policy.Next(null, pendingTokens: 3)!.Value;
+        int s = policy.Menu.ToList().IndexOf(size);
+        double saved = costs.StepMs - costs.RoundMs(size) / policy.ExpectedTokens(s);
+        int needed = (int)Math.Ceiling(costs.CatchUpMsPerToken * (2000 - size.MaxAccepted - 1) / saved);
+        Assert.Null(SpeculationPolicy.Adaptive(Largest, costs).Next(null, 2000, needed - 1));
+        Assert.Equal(size, SpeculationPolicy.Adaptive(Largest, costs).Next(null, 2000, needed + 1));
+    }
+
     [Fact]
     public void In_a_full_batch_a_head_that_is_never_right_is_not_probed_while_its_catch_up_outgrows_its_share_of_a_step()
     {
