@@ -6,12 +6,13 @@ using static TorchSharp.torch;
 namespace Eagle.AI.Engine.Llama;
 
 /// <summary>
-/// A layer's attention for a batch of one-token steps on the CPU in bf16, in one native call
+/// A layer's attention for a batch of decode steps, verify trees and draft levels on the CPU in bf16, in one native call
 /// (<c>eagle_decode_attention_bf16</c> in <c>Native/eagle_cpu.c</c>): every sequence's new K/V written into its cache,
-/// then each query head attending to its sequence's whole prefix. Why: libtorch's
-/// <c>scaled_dot_product_attention</c> for one bf16 query over 2,000 cached positions took 0.70 ms a layer here, and
-/// a batch of B decoding sessions paid B × ~12 small libtorch calls a layer. Verify trees, prefill chunks and anything
-/// else with a mask stay on libtorch (<see cref="Eligible"/>), also beside native sequences in one batch.
+/// then each query head of each new token attending to what its mask row allows (a single token: its whole prefix).
+/// Why: libtorch's <c>scaled_dot_product_attention</c> for one bf16 query over 2,000 cached positions took 0.70 ms a
+/// layer here, a 4-token verify with its mask over 2,000 positions cost 14 ms more a forward than over 64, and a batch
+/// of B decoding sessions paid B × ~12 small libtorch calls a layer. Prefill chunks (more than <see cref="MaxTokens"/>
+/// tokens) stay on libtorch (<see cref="Eligible"/>), also beside native sequences in one batch.
 /// </summary>
 internal static unsafe class DecodeAttention
 {
@@ -19,8 +20,16 @@ internal static unsafe class DecodeAttention
     private struct Sequence
     {
         public void* K, V;
-        public int Length, Capacity, Token;
+        public int Length, Capacity, Token, Count;
+        public byte* Mask;       // null: one token, everything visible
+        public long MaskStride;  // bytes between mask rows
     }
+
+    /// <summary>
+    /// Most new tokens of one sequence that go native: a verify tree or a draft level (up to 64 with the default
+    /// trees). Longer runs are prefill chunks, a matrix product's worth of work where libtorch's attention is the right tool.
+    /// </summary>
+    public const int MaxTokens = 64;
 
     private struct Job
     {
@@ -42,8 +51,8 @@ internal static unsafe class DecodeAttention
 
     /// <summary>
     /// Which sequences of this layer's step can go native (null = none): the native bf16 kernel is on and the shapes are
-    /// in its range, and the sequence adds exactly one token with no mask to a cache whose layer storage is contiguous
-    /// bf16 on the CPU. In a batch where some sessions verify trees, the others still go native.
+    /// in its range, and the sequence adds one token with no mask, or up to <see cref="MaxTokens"/> with a bool mask
+    /// [n, past + n] on the CPU whose rows are contiguous, to a cache whose layer storage is contiguous bf16 on the CPU.
     /// </summary>
     public static bool[]? Eligible(Tensor projected, PackedSequences batch, int layer, int heads, int kvHeads, int headDim)
     {
@@ -54,7 +63,12 @@ internal static unsafe class DecodeAttention
         bool any = false;
         for (int j = 0; j < batch.Count; j++)
         {
-            if (batch.Lengths[j] != 1 || batch.Masks[j] is not null) continue;
+            int count = batch.Lengths[j];
+            var mask = batch.Masks[j];
+            bool tokens = mask is null ? count == 1
+                : count <= MaxTokens && mask.device_type == DeviceType.CPU && mask.dtype == ScalarType.Bool
+                  && mask.shape is [var rows, var columns] && rows == count && columns == batch.Caches[j].Length + count && mask.stride(1) == 1;
+            if (!tokens || batch.Caches[j].Length + count > batch.Caches[j].Capacity) continue;   // no room: libtorch's write says so
             var (k, v) = batch.Caches[j].Storage(layer);
             eligible[j] = k.device_type == DeviceType.CPU && k.dtype == ScalarType.BFloat16 && k.is_contiguous() && v.is_contiguous();
             any |= eligible[j];
@@ -74,14 +88,20 @@ internal static unsafe class DecodeAttention
         using var rotated = qk.contiguous();
         var output = empty([1, n, heads * headDim], ScalarType.BFloat16, projected.device);
         var sequences = new List<Sequence>();
-        int longest = 0;
+        int heaviest = 0;                                                       // the most keys × new tokens of one sequence
         for (int j = 0; j < batch.Count; j++)
         {
             if (!eligible[j]) continue;
             var cache = batch.Caches[j];
             var (k, v) = cache.Storage(layer);
-            sequences.Add(new Sequence { K = CpuLinearKernel.Data(k), V = CpuLinearKernel.Data(v), Length = cache.Length, Capacity = cache.Capacity, Token = batch.Offsets[j] });
-            longest = Math.Max(longest, cache.Length + 1);
+            var mask = batch.Masks[j];
+            sequences.Add(new Sequence
+            {
+                K = CpuLinearKernel.Data(k), V = CpuLinearKernel.Data(v), Length = cache.Length, Capacity = cache.Capacity,
+                Token = batch.Offsets[j], Count = batch.Lengths[j],
+                Mask = mask is null ? null : (byte*)CpuLinearKernel.Data(mask), MaskStride = mask?.stride(0) ?? 0,
+            });
+            heaviest = Math.Max(heaviest, (cache.Length + batch.Lengths[j]) * batch.Lengths[j]);
         }
         fixed (Sequence* s = CollectionsMarshal.AsSpan(sequences))
         {
@@ -91,7 +111,7 @@ internal static unsafe class DecodeAttention
                 Sequences = s, N = n, Count = sequences.Count, Heads = heads, KvHeads = kvHeads, HeadDim = headDim, Scale = 1f / MathF.Sqrt(headDim),
             };
             // Work items are (sequence, KV head) pairs; a short prefix is not worth a second thread's wake-up.
-            long work = (long)sequences.Count * kvHeads * longest;
+            long work = (long)sequences.Count * kvHeads * heaviest;
             CpuWorkers.Run(work < 4096 ? 1 : LinearDispatch.OwnThreads(), &RunPart, &job);
             if (job.Failed != 0) throw new OutOfMemoryException("the native decode attention could not allocate its scores");
         }

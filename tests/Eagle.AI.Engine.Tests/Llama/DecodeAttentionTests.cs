@@ -16,11 +16,14 @@ public class DecodeAttentionTests
     /// batch's work is (sequence, KV head) pairs, so a mix-up between sequences shows too.
     /// </summary>
     [NativeBf16Theory]
-    [InlineData(32, 8, 64, false)]   // llama3-1b: 32 query heads over 8 KV heads, D 64
-    [InlineData(8, 8, 32, false)]    // no grouping
-    [InlineData(16, 1, 128, false)]  // one KV head for all, D 128
-    [InlineData(32, 8, 64, true)]    // one sequence verifies 3 tokens with a mask (libtorch) beside the native ones
-    public void A_batch_of_one_token_steps_matches_libtorch(int heads, int kvHeads, int headDim, bool mixed)
+    [InlineData(32, 8, 64, "")]          // llama3-1b: 32 query heads over 8 KV heads, D 64
+    [InlineData(8, 8, 32, "")]           // no grouping
+    [InlineData(16, 1, 128, "")]         // one KV head for all, D 128
+    [InlineData(32, 8, 64, "causal")]    // one sequence adds 3 tokens with a causal mask (a short prefill chunk)
+    [InlineData(32, 8, 64, "tree")]      // ... 6 tree nodes seeing the prefix and their ancestors (a verify)
+    [InlineData(8, 2, 64, "level")]      // ... 6 nodes that also hide some cached positions (a draft level)
+    [InlineData(32, 8, 64, "chunk")]     // ... 65 tokens with a causal mask: libtorch's, beside the native ones
+    public void A_batch_of_decode_steps_and_masked_sequences_matches_libtorch(int heads, int kvHeads, int headDim, string masked)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -32,15 +35,16 @@ public class DecodeAttentionTests
         int[] prefixes = [0, 5, 130, 2050];
         var native = prefixes.Select(p => Cache(p, kvHeads, headDim, gen)).ToArray();
         var reference = native.Select(c => Copy(c, kvHeads, headDim)).ToArray();
-        var lengths = prefixes.Select((_, j) => mixed && j == 2 ? 3 : 1).ToArray();
-        var masks = prefixes.Select((p, j) => lengths[j] == 1 ? null : (Tensor?)LlamaForCausalLM.CausalMask(p, lengths[j], CPU)).ToArray();
+        int count = masked switch { "" => 1, "causal" => 3, "chunk" => DecodeAttention.MaxTokens + 1, _ => 6 };
+        var lengths = prefixes.Select((_, j) => j == 2 ? count : 1).ToArray();
+        var masks = prefixes.Select((p, j) => lengths[j] == 1 ? null : (Tensor?)Mask(masked, p, lengths[j])).ToArray();
         var positions = prefixes.SelectMany((p, j) => Enumerable.Range(p, lengths[j]).Select(i => (long)i)).ToArray();
         var x = randn([1, positions.Length, hidden], generator: gen).to(ScalarType.BFloat16);
         using var rope = new RotaryEmbedding(headDim, 500000, null, CPU);
         var (cos, sin) = rope.Tables(tensor(positions), ScalarType.BFloat16);
 
         var eligible = DecodeAttention.Eligible(empty([1, 4, 96], ScalarType.BFloat16), new PackedSequences(lengths, native, masks), 0, heads, kvHeads, headDim);
-        Assert.Equal(lengths.Select(l => l == 1), eligible!);
+        Assert.Equal(lengths.Select(l => l <= DecodeAttention.MaxTokens), eligible!);
         var actual = attention.forward(x, cos, sin, new PackedSequences(lengths, native, masks), 0);
         Tensor expected;
         DecodeAttention.Enabled = false;
@@ -69,14 +73,36 @@ public class DecodeAttentionTests
         Assert.True(worst <= Math.Pow(2, -7) * scale, $"largest difference {worst:E3} against outputs up to {scale:E3}");
     }
 
+    // Tree masks over `past` cached positions and n new tokens: "tree", node i's parent is (i − 1) / 2 (a binary
+    // tree), seeing the whole prefix; "level", the same nodes also hiding every third cached position (a draft level
+    // does not see the other branches drafted before it); else causal.
+    private static Tensor Mask(string kind, int past, int n)
+    {
+        if (kind is "causal" or "chunk") return LlamaForCausalLM.CausalMask(past, n, CPU);
+        var m = new bool[n, past + n];
+        for (int i = 0; i < n; i++)
+        {
+            for (int c = 0; c < past; c++) m[i, c] = kind != "level" || c % 3 != 1;
+            for (int a = i; ; a = (a - 1) / 2)
+            {
+                m[i, past + a] = true;
+                if (a == 0) break;
+            }
+        }
+        return tensor(m);
+    }
+
     [NativeBf16Fact]
-    public void Masked_or_multi_token_sequences_and_fp32_stay_on_libtorch()
+    public void Long_or_unmasked_multi_token_sequences_odd_masks_and_fp32_stay_on_libtorch()
     {
         using var scope = NewDisposeScope();
         var caches = new[] { new KVCache(1, 8, 64, 16, ScalarType.BFloat16, CPU), new KVCache(1, 8, 64, 16, ScalarType.BFloat16, CPU) };
         var projected = empty([1, 2, 48 * 64], ScalarType.BFloat16);
-        Assert.Equal([true, false], DecodeAttention.Eligible(projected, new PackedSequences([1, 2], caches, [null, null]), 0, 32, 8, 64)!);   // a two-token sequence
-        Assert.Equal([true, false], DecodeAttention.Eligible(projected, new PackedSequences([1, 1], caches, [null, ones(1, 1, ScalarType.Bool)]), 0, 32, 8, 64)!); // a mask
+        Assert.Equal([true, false], DecodeAttention.Eligible(projected, new PackedSequences([1, 2], caches, [null, null]), 0, 32, 8, 64)!);   // two tokens, no mask
+        Assert.Equal([true, true], DecodeAttention.Eligible(projected, new PackedSequences([1, 1], caches, [null, ones(1, 1, ScalarType.Bool)]), 0, 32, 8, 64)!); // a mask
+        Assert.Equal([true, false], DecodeAttention.Eligible(projected, new PackedSequences([1, 1], caches, [null, ones(1, 2, ScalarType.Bool)]), 0, 32, 8, 64)!); // one of the wrong width
+        Assert.Equal([true, false], DecodeAttention.Eligible(projected, new PackedSequences([1, 1], caches, [null, ones(1, 1, ScalarType.Int32)]), 0, 32, 8, 64)!); // not bool
+        Assert.Equal([true, false], DecodeAttention.Eligible(projected, new PackedSequences([1, 1], caches, [null, ones(2, 2, ScalarType.Bool).t().narrow(0, 0, 1).narrow(1, 0, 1)]), 0, 32, 8, 64)!); // a row's entries not adjacent
         Assert.Null(DecodeAttention.Eligible(projected, new PackedSequences([2], [caches[0]], [null]), 0, 32, 8, 64));                     // none can
         Assert.Null(DecodeAttention.Eligible(projected.to(ScalarType.Float32), new PackedSequences([1, 1], caches, [null, null]), 0, 32, 8, 64)); // fp32
         Assert.Null(DecodeAttention.Eligible(projected, new PackedSequences([1, 1], caches, [null, null]), 0, 32, 8, 48));               // D not a multiple of 32
@@ -85,7 +111,7 @@ public class DecodeAttentionTests
     // A cache of one layer holding `prefix` random committed positions.
     private static KVCache Cache(int prefix, int kvHeads, int headDim, Generator gen)
     {
-        var cache = new KVCache(1, kvHeads, headDim, prefix + 8, ScalarType.BFloat16, CPU);
+        var cache = new KVCache(1, kvHeads, headDim, prefix + DecodeAttention.MaxTokens + 8, ScalarType.BFloat16, CPU);
         var (k, v) = cache.Storage(0);
         k.copy_(randn(k.shape, generator: gen));
         v.copy_(randn(v.shape, generator: gen));
