@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Eagle.AI.Engine.Checkpoints;
 using Eagle.AI.Engine.Llama;
+using Eagle.AI.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Tests;
@@ -43,6 +44,16 @@ internal static class TestModels
         HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, NumKeyValueHeadsRaw = 1,
         VocabSize = 8, RopeTheta = 10000, EosTokenIdRaw = Eos,
     };
+
+    /// <summary>A 32-position cache of <paramref name="target"/> holding <paramref name="prefix"/>, prefilled in one forward.</summary>
+    internal static KVCache Prefilled(LlamaForCausalLM target, int[] prefix)
+    {
+        var cache = target.NewCache(32);
+        using var ids = tensor(prefix.Select(t => (long)t).ToArray());
+        using var pos = HeldScalars.Range(0, prefix.Length);
+        target.Forward(ids, pos, cache, null, ForwardRequest.AllLogits).Dispose();
+        return cache;
+    }
 
     public static int[] RandomPrompt(Random r, int length, int vocab) =>
         Enumerable.Range(0, length).Select(_ => r.Next(3, vocab)).ToArray(); // avoid the eos id 2

@@ -27,7 +27,7 @@ public sealed class BatchedDecodingTests
         var caches = new List<KVCache>();
         for (int j = 0; j < prefixes.Length; j++)
         {
-            using var cache = Prefilled(target, prefixes[j]);
+            using var cache = TestModels.Prefilled(target, prefixes[j]);
             using var o = target.Forward(Ids(random, news[j], j), HeldScalars.Range(prefixes[j].Length, prefixes[j].Length + news[j]), cache, null, request);
             solo.Add((o.Logits.data<float>().ToArray(), o.Captured!.data<float>().ToArray(), o.FinalHidden!.data<float>().ToArray()));
         }
@@ -36,7 +36,7 @@ public sealed class BatchedDecodingTests
         var items = new List<ForwardItem>();
         for (int j = 0; j < prefixes.Length; j++)
         {
-            caches.Add(Prefilled(target, prefixes[j]));
+            caches.Add(TestModels.Prefilled(target, prefixes[j]));
             items.Add(new ForwardItem(Ids(random, news[j], j), HeldScalars.Range(prefixes[j].Length, prefixes[j].Length + news[j]), caches[j], null, request));
         }
         var batched = target.Forward(items);
@@ -234,15 +234,6 @@ public sealed class BatchedDecodingTests
             DecodingSession.Step(new DecodingSession[] { shortOne, longOne }.Where(s => !s.Done).ToArray());
         Assert.Equal(shortAlone, shortOne.Result.OutputIds);
         Assert.Equal(longAlone, longOne.Result.OutputIds);
-    }
-
-    private static KVCache Prefilled(LlamaForCausalLM target, int[] prefix)
-    {
-        var cache = target.NewCache(32);
-        using var ids = tensor(prefix.Select(t => (long)t).ToArray());
-        using var pos = HeldScalars.Range(0, prefix.Length);
-        target.Forward(ids, pos, cache, null, ForwardRequest.AllLogits).Dispose();
-        return cache;
     }
 
     private static Tensor Ids(Random _, int n, int seed) =>

@@ -111,7 +111,7 @@ public sealed class GatheredAttentionTests
     private static List<(double[][] Logits, double[][] Hidden, double[][] K, double[][] V)> Run(
         LlamaForCausalLM target, int[][] prefixes, int[] news, ForwardRequest request, bool gathered)
     {
-        var caches = prefixes.Select(p => Prefilled(target, p)).ToList();
+        var caches = prefixes.Select(p => TestModels.Prefilled(target, p)).ToList();
         try
         {
             var items = prefixes.Select((p, j) => new ForwardItem(
@@ -143,14 +143,5 @@ public sealed class GatheredAttentionTests
         {
             foreach (var c in caches) c.Dispose();
         }
-    }
-
-    private static KVCache Prefilled(LlamaForCausalLM target, int[] prefix)
-    {
-        var cache = target.NewCache(32);
-        using var ids = tensor(prefix.Select(t => (long)t).ToArray());
-        using var pos = HeldScalars.Range(0, prefix.Length);
-        target.Forward(ids, pos, cache, null, ForwardRequest.AllLogits).Dispose();
-        return cache;
     }
 }
