@@ -186,9 +186,7 @@ internal sealed class SpeculationPolicy
         var b = Menu[s];
         int extra = pendingTokens - (b.MaxAccepted + 1);
         if (costs is null || costs.CatchUpMsPerToken <= 0 || extra <= 0) return true;
-        double plainMs = costs.Verify.Milliseconds(load.OtherTokens + 1);
-        double draftedMs = costs.Verify.Milliseconds(load.OtherTokens + b.TotalTokens) + costs.RoundMs(b) - costs.Verify.Milliseconds(b.TotalTokens);
-        double savedPerToken = plainMs - draftedMs / ExpectedTokens(s);
+        double savedPerToken = costs.Verify.Milliseconds(load.OtherTokens + 1) - DraftedStepMs(costs, load, b) / ExpectedTokens(s);
         return savedPerToken * remainingTokens > costs.CatchUpMsPerToken * extra;
     }
 
@@ -241,8 +239,7 @@ internal sealed class SpeculationPolicy
         for (int s = 0; s < Menu.Count; s++)
         {
             var b = Menu[s];
-            double stepMs = costs.Verify.Milliseconds(load.OtherTokens + b.TotalTokens) + costs.RoundMs(b) - costs.Verify.Milliseconds(b.TotalTokens);
-            double rate = (others + ExpectedTokens(s)) / stepMs;
+            double rate = (others + ExpectedTokens(s)) / DraftedStepMs(costs, load, b);
             if (rate > bestRate)
             {
                 best = s;
@@ -251,6 +248,11 @@ internal sealed class SpeculationPolicy
         }
         return best;
     }
+
+    // A step in which this session drafts and verifies b beside the others' tokens: the forward over all of them, plus
+    // the round's drafting and bookkeeping (its own verify forward is the part the batch's forward replaces).
+    private static double DraftedStepMs(SpeculationCosts costs, BatchLoad load, TreeBudget b) =>
+        costs.Verify.Milliseconds(load.OtherTokens + b.TotalTokens) + costs.RoundMs(b) - costs.Verify.Milliseconds(b.TotalTokens);
 
     // Acceptance at depth d + 1 given depth d was reached, for size s. All sizes' counts pooled give a rate shrunk
     // towards `shallower` (the rate one depth up; the prior at the top); each size's own counts are shrunk towards that

@@ -65,10 +65,10 @@ internal static unsafe class DecodeAttention
         {
             int count = batch.Lengths[j];
             var mask = batch.Masks[j];
-            bool tokens = mask is null ? count == 1
+            bool fits = mask is null ? count == 1
                 : count <= MaxTokens && mask.device_type == DeviceType.CPU && mask.dtype == ScalarType.Bool
                   && mask.shape is [var rows, var columns] && rows == count && columns == batch.Caches[j].Length + count && mask.stride(1) == 1;
-            if (!tokens || batch.Caches[j].Length + count > batch.Caches[j].Capacity) continue;   // no room: libtorch's write says so
+            if (!fits || batch.Caches[j].Length + count > batch.Caches[j].Capacity) continue;   // no room: libtorch's write says so
             var (k, v) = batch.Caches[j].Storage(layer);
             eligible[j] = k.device_type == DeviceType.CPU && k.dtype == ScalarType.BFloat16 && k.is_contiguous() && v.is_contiguous();
             any |= eligible[j];

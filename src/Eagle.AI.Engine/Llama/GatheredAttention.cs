@@ -45,8 +45,14 @@ internal sealed class GatheredAttention
     {
         var sequences = Enumerable.Range(0, lengths.Count).Where(j => lengths[j] == 1 && masks[j] is null).ToArray();
         if (sequences.Length < 2) return null;
-        // Key column c belongs to sequence keyOwner[c]; query row i to sequence i: the mask is their equality.
-        var keyOwner = sequences.SelectMany((j, i) => Enumerable.Repeat((long)i, committed[j] + 1)).ToArray();
+        // Key column c belongs to gathered sequence keyOwner[c]; query row i to sequence i: the mask is their equality.
+        var keyOwner = new long[sequences.Sum(j => committed[j] + 1)];
+        for (int i = 0, c = 0; i < sequences.Length; i++)
+        {
+            int keys = committed[sequences[i]] + 1;
+            keyOwner.AsSpan(c, keys).Fill(i);
+            c += keys;
+        }
         using var scope = NewDisposeScope();
         var owners = tensor(keyOwner, device: device);
         var rows = HeldScalars.Range(sequences.Length, device);

@@ -244,8 +244,7 @@ int eagle_decode_attention_bf16(const uint16_t *qk, const uint16_t *qkv, uint16_
             float inverse[MAX_GROUP];
             for (int r = 0; r < group; r++)
             {
-                float *row = scores_buffer + r * stride;
-                for (int j = length; j < stride; j++) row[j] = -INFINITY;
+                float *row = scores_buffer + r * stride;                  // lanes past `length` were stored as −∞
                 __m512 m = hidden;
                 for (int j = 0; j < stride; j += 16) m = _mm512_max_ps(m, _mm512_load_ps(row + j));
                 __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(m)), sum = _mm512_setzero_ps();
