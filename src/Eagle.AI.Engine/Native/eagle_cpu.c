@@ -99,7 +99,10 @@ void eagle_linear_bf16(const uint16_t *w, const uint16_t *x, uint16_t *y, int n,
 // writes each sequence's new K/V into its cache, then, per (sequence, KV head) and new token, the scores of the query
 // heads that share that KV head (VDPBF16PS dot products, exact bf16 products summed in fp32) over the keys the token's
 // mask row allows (all of them without a mask: a single new token sees its whole prefix), a softmax in fp32, and the
-// weighted sum of V in fp32, rounded to bf16 once.
+// weighted sum of V in fp32, rounded to bf16 once. Keys are scored for every new token and query head while they are
+// in L1, and each value row is widened once for a few output rows: measured over 16 llama3-1b layers (8 KV heads of
+// 4 query heads, D 64) on one thread, against the earlier order (per token and query head, all keys): one token after
+// 2,000 positions 4.19 → 3.08 ms, 4 tokens 14.2 → 10.8 ms, 8 tokens 25.8 → 21.6 ms, with bit-identical outputs.
 
 /// One sequence of the batch: its cache's key and value storage for this layer ([kvHeads, capacity, D] bf16), the
 /// number of positions already committed there (the new tokens go at `length` on), its first token's row in the batch
@@ -137,6 +140,7 @@ static inline __m512 exp_nonpositive(__m512 x)
 
 #define MAX_GROUP 16  // query heads per KV head (DecodeAttention.Eligible checks the same limits)
 #define MAX_DIM 256   // head dimension
+#define MAX_TOKENS 64 // new tokens per sequence (DecodeAttention.MaxTokens)
 
 // The 16 horizontal sums of a[0..15], as one vector (lane t = the sum of a[t]'s lanes): pairs summed within 128-bit
 // lanes (32-bit, then 64-bit interleaves), then the four 128-bit lanes of each group of four keys.
@@ -155,29 +159,36 @@ static inline __m512 sum16(const __m512 a[16])
     return _mm512_add_ps(_mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// o[0..16·chunks) = bf16(inverse · Σ_{j < length} p[j] · values[j]), values bf16 rows of 16·chunks; inlined with a
-// constant chunk count so the accumulators stay in registers.
+// For `count` probability rows p[q] (q < count, each over keys j < length): o[q][0..16·chunks) = bf16(inverse[q] ·
+// Σ_j p[q][j] · values[j]), values bf16 rows of 16·chunks. Each value row is loaded and widened once for all `count`
+// rows (a KV head's query heads, and the tokens of a tree): one pass over V per `count` rows rather than one per row.
+// Inlined with constant chunk and row counts so the count × chunks accumulators stay in registers.
 static inline __attribute__((always_inline)) void weighted_sum(
-    const uint16_t *values, const float *p, int length, float inverse, uint16_t *o, const int chunks)
+    const uint16_t *values, const float *const *p, int length, const float *inverse, uint16_t *const *o, const int chunks,
+    const int count)
 {
-    __m512 acc[MAX_DIM / 16];
-    for (int c = 0; c < chunks; c++) acc[c] = _mm512_setzero_ps();
+    __m512 acc[4][MAX_DIM / 16];
+    for (int q = 0; q < count; q++)
+        for (int c = 0; c < chunks; c++) acc[q][c] = _mm512_setzero_ps();
     for (int j = 0; j < length; j++)
     {
-        __m512 w = _mm512_set1_ps(p[j]);
         const uint16_t *value = values + (long)j * chunks * 16;
+        __m512 v[MAX_DIM / 16];
         for (int c = 0; c < chunks; c++)
+            v[c] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(value + c * 16))), 16));
+        for (int q = 0; q < count; q++)
         {
-            __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(value + c * 16)));
-            acc[c] = _mm512_fmadd_ps(w, _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)), acc[c]);
+            __m512 w = _mm512_set1_ps(p[q][j]);
+            for (int c = 0; c < chunks; c++) acc[q][c] = _mm512_fmadd_ps(w, v[c], acc[q][c]);
         }
     }
     float lanes[16];
-    for (int c = 0; c < chunks; c++)
-    {
-        _mm512_storeu_ps(lanes, _mm512_mul_ps(acc[c], _mm512_set1_ps(inverse)));
-        for (int e = 0; e < 16; e++) o[c * 16 + e] = to_bf16(lanes[e]);
-    }
+    for (int q = 0; q < count; q++)
+        for (int c = 0; c < chunks; c++)
+        {
+            _mm512_storeu_ps(lanes, _mm512_mul_ps(acc[q][c], _mm512_set1_ps(inverse[q])));
+            for (int e = 0; e < 16; e++) o[q][c * 16 + e] = to_bf16(lanes[e]);
+        }
 }
 
 static __thread float *scores_buffer;
@@ -206,7 +217,7 @@ int eagle_decode_attention_bf16(const uint16_t *qk, const uint16_t *qkv, uint16_
         }
 
         long stride = (length + 15) & ~15;
-        long need = (long)group * stride;
+        long need = (long)s->count * group * stride;
         if (need > scores_capacity)
         {
             float *grown = (float *)_mm_malloc((size_t)need * sizeof(float), 64);
@@ -216,20 +227,30 @@ int eagle_decode_attention_bf16(const uint16_t *qk, const uint16_t *qkv, uint16_
             scores_capacity = need;
         }
 
-        for (int t = 0; t < s->count; t++)
+        // Scores, 16 keys at a time, for every new token and query head while those keys are in L1: 16 dot-product
+        // accumulators, then one transposing sum of them into the 16 scores (a horizontal sum per key would cost more
+        // than its two dot-product steps). Keys the token's mask row hides, and padding lanes past `length`, score −∞.
+        // Row q = t·group + r of the scores holds token t's query head r.
+        int rows = s->count * group;
+        float inverses[MAX_TOKENS * MAX_GROUP];
+        const float *probabilities[MAX_TOKENS * MAX_GROUP];
+        uint16_t *outputs[MAX_TOKENS * MAX_GROUP];
+        __m512 factor = _mm512_set1_ps(scale), hidden = _mm512_set1_ps(-INFINITY);
+        for (int j = 0; j < length; j += 16)
         {
-            int i = s->token + t;
-            const uint8_t *visible = s->mask ? s->mask + (long)t * s->mask_stride : NULL;
-            // Scores, 16 keys at a time per query head: 16 dot-product accumulators, then one transposing sum of them
-            // into the 16 scores (a horizontal sum per key would cost more than its two dot-product steps). Keys the
-            // mask hides, and padding lanes past `length`, score −∞.
-            const uint16_t *q = qk + ((long)(g * group) * n + i) * d; // query head g·group + r at q + r·n·d
-            __m512 factor = _mm512_set1_ps(scale), hidden = _mm512_set1_ps(-INFINITY);
-            for (int r = 0; r < group; r++)
+            __mmask16 inRange = j + 16 <= length ? 0xFFFF : (__mmask16)((1u << (length - j)) - 1u);
+            for (int t = 0; t < s->count; t++)
             {
-                const uint16_t *qr = q + (long)r * n * d;
-                for (int j = 0; j < length; j += 16)
+                __mmask16 in = inRange;
+                if (s->mask)
                 {
+                    __m512i bytes = _mm512_maskz_loadu_epi8((__mmask64)inRange, s->mask + (long)t * s->mask_stride + j); // only the lanes in range are read
+                    in = (__mmask16)_mm512_test_epi8_mask(bytes, bytes);
+                }
+                const uint16_t *q = qk + ((long)(g * group) * n + s->token + t) * d; // query head g·group + r at q + r·n·d
+                for (int r = 0; r < group; r++)
+                {
+                    const uint16_t *qr = q + (long)r * n * d;
                     __m512 a[16];
                     for (int u = 0; u < 16; u++)
                     {
@@ -239,48 +260,41 @@ int eagle_decode_attention_bf16(const uint16_t *qk, const uint16_t *qkv, uint16_
                             acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(qr + c), (__m512bh)_mm512_loadu_si512(key + c));
                         a[u] = acc;
                     }
-                    __mmask16 in = j + 16 <= length ? 0xFFFF : (__mmask16)((1u << (length - j)) - 1u);
-                    if (visible)
-                    {
-                        __m512i bytes = _mm512_maskz_loadu_epi8((__mmask64)in, visible + j); // only the lanes in range are read
-                        in = (__mmask16)_mm512_test_epi8_mask(bytes, bytes);
-                    }
-                    _mm512_store_ps(scores_buffer + r * stride + j, _mm512_mask_blend_ps(in, hidden, _mm512_mul_ps(sum16(a), factor)));
-                }
-            }
-
-            // Softmax per query head, in fp32; lanes at −∞ (hidden or padding) are left out of the max and the sum.
-            float inverse[MAX_GROUP];
-            for (int r = 0; r < group; r++)
-            {
-                float *row = scores_buffer + r * stride;                  // lanes past `length` were stored as −∞
-                __m512 m = hidden;
-                for (int j = 0; j < stride; j += 16) m = _mm512_max_ps(m, _mm512_load_ps(row + j));
-                __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(m)), sum = _mm512_setzero_ps();
-                for (int j = 0; j < stride; j += 16)
-                {
-                    __m512 x = _mm512_load_ps(row + j);
-                    __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, hidden, _CMP_NEQ_UQ), exp_nonpositive(_mm512_sub_ps(x, max)));
-                    _mm512_store_ps(row + j, e);
-                    sum = _mm512_add_ps(sum, e);
-                }
-                inverse[r] = 1.0f / _mm512_reduce_add_ps(sum);
-            }
-
-            // Output: Σ_j p_j · V_j per query head, in fp32 registers, rounded to bf16 once.
-            for (int r = 0; r < group; r++)
-            {
-                uint16_t *o = out + ((long)i * heads + g * group + r) * d;
-                const float *p = scores_buffer + r * stride;
-                switch (d)
-                {
-                case 32: weighted_sum(values, p, length, inverse[r], o, 2); break;
-                case 64: weighted_sum(values, p, length, inverse[r], o, 4); break;
-                case 128: weighted_sum(values, p, length, inverse[r], o, 8); break;
-                default: weighted_sum(values, p, length, inverse[r], o, d / 16); break;
+                    _mm512_store_ps(scores_buffer + (long)(t * group + r) * stride + j, _mm512_mask_blend_ps(in, hidden, _mm512_mul_ps(sum16(a), factor)));
                 }
             }
         }
+
+        // Softmax per row, in fp32; lanes at −∞ (hidden or padding) are left out of the max and the sum.
+        for (int q = 0; q < rows; q++)
+        {
+            float *row = scores_buffer + (long)q * stride;                 // lanes past `length` were stored as −∞
+            __m512 m = hidden;
+            for (int j = 0; j < stride; j += 16) m = _mm512_max_ps(m, _mm512_load_ps(row + j));
+            __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(m)), sum = _mm512_setzero_ps();
+            for (int j = 0; j < stride; j += 16)
+            {
+                __m512 x = _mm512_load_ps(row + j);
+                __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, hidden, _CMP_NEQ_UQ), exp_nonpositive(_mm512_sub_ps(x, max)));
+                _mm512_store_ps(row + j, e);
+                sum = _mm512_add_ps(sum, e);
+            }
+            inverses[q] = 1.0f / _mm512_reduce_add_ps(sum);
+            probabilities[q] = row;
+            outputs[q] = out + ((long)(s->token + q / group) * heads + g * group + q % group) * d;
+        }
+
+        // Output: Σ_j p_j · V_j per row, in fp32 registers, rounded to bf16 once; rows taken a few at a time so that
+        // each value row is read once per few rows (as many as the registers hold beside the widened row).
+        int q = 0;
+        switch (d)
+        {
+        case 32: for (; q + 4 <= rows; q += 4) weighted_sum(values, probabilities + q, length, inverses + q, outputs + q, 2, 4); break;
+        case 64: for (; q + 4 <= rows; q += 4) weighted_sum(values, probabilities + q, length, inverses + q, outputs + q, 4, 4); break;
+        case 128: for (; q + 2 <= rows; q += 2) weighted_sum(values, probabilities + q, length, inverses + q, outputs + q, 8, 2); break;
+        default: break;
+        }
+        for (; q < rows; q++) weighted_sum(values, probabilities + q, length, inverses + q, outputs + q, d / 16, 1);
     }
     return 0;
 }

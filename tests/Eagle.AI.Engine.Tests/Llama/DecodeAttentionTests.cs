@@ -22,6 +22,7 @@ public class DecodeAttentionTests
     [InlineData(32, 8, 64, "causal")]    // one sequence adds 3 tokens with a causal mask (a short prefill chunk)
     [InlineData(32, 8, 64, "tree")]      // ... 6 tree nodes seeing the prefix and their ancestors (a verify)
     [InlineData(8, 2, 64, "level")]      // ... 6 nodes that also hide some cached positions (a draft level)
+    [InlineData(12, 4, 96, "tree")]      // ... D 96: neither 32, 64 nor 128, so the generic path of the weighted sum
     [InlineData(32, 8, 64, "chunk")]     // ... 65 tokens with a causal mask: libtorch's, beside the native ones
     public void A_batch_of_decode_steps_and_masked_sequences_matches_libtorch(int heads, int kvHeads, int headDim, string masked)
     {
