@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // Eagle's vanilla decode speed beside llama.cpp and PyTorch eager, on the same random weights, same thread count,
-// greedy, same prompt length and token count. Creates the model and the GGUF files when they are missing, runs each
-// engine in its own process (one at a time, so they do not compete for the cores or the memory), and prints one table.
+// greedy, same prompt length and token count; and Eagle's speculative decode at a controlled acceptance (`eagle bench
+// --acceptance P`: an EAGLE-3-shaped head that really runs, its drafts steered to be right with probability P), since
+// random weights accept nothing and issue 11's target compares that to llama.cpp's plain decoding. Creates the model
+// and the GGUF files when they are missing, runs each engine in its own process (one at a time, so they do not compete
+// for the cores or the memory), and prints one table.
 //
-//   node tools/compare/compare.mjs [--preset llama3-1b] [--dtypes bf16,fp32] [--engines llama.cpp,pytorch,eagle]
+//   node tools/compare/compare.mjs [--preset llama3-1b] [--dtypes bf16,fp32]
+//        [--engines llama.cpp,pytorch,eagle,eagle-speculative] [--acceptance 0.8] [--prompts 4]
 //        [--threads 2] [--max-new-tokens 32] [--runs 3] [--dir .cache/compare] [--json results.json]
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -14,9 +18,9 @@ import { defaultPromptIds, parseArgs, positiveInt } from "./lib/args.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
-const usage = "compare.mjs [--preset NAME] [--dtypes bf16,fp32] [--engines llama.cpp,pytorch,eagle] [--threads N] [--max-new-tokens N] [--runs N] [--dir DIR] [--json FILE]";
+const usage = "compare.mjs [--preset NAME] [--dtypes bf16,fp32] [--engines llama.cpp,pytorch,eagle,eagle-speculative] [--acceptance P] [--prompts N] [--threads N] [--max-new-tokens N] [--runs N] [--dir DIR] [--json FILE]";
 const DTYPES = { bf16: { eagle: "bfloat16", torch: "bfloat16", gguf: "BF16" }, fp32: { eagle: "float32", torch: "float32", gguf: "F32" } };
-const ENGINES = ["llama.cpp", "pytorch", "eagle"];
+const ENGINES = ["llama.cpp", "pytorch", "eagle", "eagle-speculative"];
 
 function list(text, allowed, option) {
     const items = text.split(",").map(s => s.trim()).filter(Boolean);
@@ -74,6 +78,22 @@ function measure(engine, dtype, o) {
     } else if (engine === "pytorch") {
         if (!fs.existsSync("/usr/bin/python3")) throw new Error("pytorch: /usr/bin/python3 not found (apt-get install python3-torch)");
         r = run(`pytorch ${dtype}`, "/usr/bin/python3", [path.join(here, "torch_bench.py"), "--model", o.modelDir, "--dtype", DTYPES[dtype].torch, "--prompt-ids", defaultPromptIds.join(","), ...common]);
+    } else if (engine === "eagle-speculative") {
+        // Each of --prompts random prompts of the shared length runs vanilla and then at once speculative; the row's
+        // speed is the speculative side's decode tokens/s over all of them (not a best run, unlike the other rows).
+        const [cmd, args] = eagle(["bench", "--model", o.modelDir, "--dtype", DTYPES[dtype].eagle, "--threads", String(o.threads),
+            "--acceptance", String(o.acceptance), "--prompt-tokens", String(defaultPromptIds.length), "--limit", String(o.prompts),
+            "--max-new-tokens", String(o.maxNew), "--json"]);
+        const b = run(`eagle speculative ${dtype}`, cmd, args);
+        r = {
+            decode_ms_per_token: 1000 / b.speculative_tokens_per_s,
+            acceptance: b.acceptance,
+            mean_acceptance_length: b.mean_acceptance_length,
+            eagle_vanilla_ms_per_token_same_run: 1000 / b.vanilla_tokens_per_s,
+            speedup_over_eagle_vanilla: b.speedup,
+            tree_sizes: b.tree_sizes,
+            runtime: `Eagle.AI (TorchSharp), this checkout, Release; bench --acceptance ${o.acceptance}, ${o.prompts} prompts`,
+        };
     } else {
         const [cmd, args] = eagle(["bench", "--model", o.modelDir, "--dtype", DTYPES[dtype].eagle, "--json", ...common]);
         r = run(`eagle ${dtype}`, cmd, args);
@@ -99,7 +119,8 @@ function printTable(rows, errors) {
     const lines = rows.map(r => {
         const base = rows.find(x => x.engine === "llama.cpp" && x.dtype === r.dtype);
         const ratio = base ? (base.decode_ms_per_token / r.decode_ms_per_token).toFixed(2) + "×" : "n/a";
-        return [r.engine, r.dtype, r.decode_ms_per_token.toFixed(1), (1000 / r.decode_ms_per_token).toFixed(2), ratio,
+        const name = r.engine === "eagle-speculative" ? `${r.engine} (P ${r.acceptance}, τ ${r.mean_acceptance_length})` : r.engine;
+        return [name, r.dtype, r.decode_ms_per_token.toFixed(1), (1000 / r.decode_ms_per_token).toFixed(2), ratio,
             base ? (r.decode_ms_per_token / base.decode_ms_per_token).toFixed(2) : "n/a", agreement(r.output_ids, reference) || "n/a",
             `${r.load_average_before}→${r.load_average_after}`];
     });
@@ -108,19 +129,25 @@ function printTable(rows, errors) {
     console.log(fmt(header));
     console.log("|" + widths.map(w => "-".repeat(w + 2)).join("|") + "|");
     for (const l of lines) console.log(fmt(l));
+    for (const r of rows.filter(x => x.engine === "eagle-speculative"))
+        console.log(`${r.engine} ${r.dtype}: ${r.speedup_over_eagle_vanilla}× Eagle's own vanilla decoding of the same prompts in that run ` +
+            `(${r.eagle_vanilla_ms_per_token_same_run.toFixed(1)} ms/token); tree sizes ${JSON.stringify(r.tree_sizes)}`);
     for (const e of errors) console.log(`unavailable: ${e}`);
 }
 
 function main() {
-    const a = parseArgs(process.argv.slice(2), ["preset", "dtypes", "engines", "threads", "max-new-tokens", "runs", "dir", "json"], usage);
+    const a = parseArgs(process.argv.slice(2), ["preset", "dtypes", "engines", "acceptance", "prompts", "threads", "max-new-tokens", "runs", "dir", "json"], usage);
     const preset = a.preset ?? "llama3-1b";
     const dir = path.resolve(a.dir ?? path.join(repoRoot, ".cache", "compare"));
     const o = {
         threads: positiveInt(a.threads ?? "2", "--threads"),
         maxNew: positiveInt(a["max-new-tokens"] ?? "32", "--max-new-tokens"),
         runs: positiveInt(a.runs ?? "3", "--runs"),
+        acceptance: Number(a.acceptance ?? "0.8"),
+        prompts: positiveInt(a.prompts ?? "4", "--prompts"),
         modelDir: path.join(dir, `${preset}-bf16`),
     };
+    if (!(o.acceptance >= 0 && o.acceptance <= 1)) throw new Error(`--acceptance: expected a number in [0, 1], got '${a.acceptance}'`);
     if (o.maxNew < 2) throw new Error("--max-new-tokens: at least 2 (the first token comes from the prefill)");
     const dtypes = list(a.dtypes ?? "bf16,fp32", Object.keys(DTYPES), "--dtypes");
     const engines = list(a.engines ?? ENGINES.join(","), ENGINES, "--engines");
