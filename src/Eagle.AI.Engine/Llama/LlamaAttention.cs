@@ -70,7 +70,8 @@ internal sealed class LlamaAttention : nn.Module
             // One GEMM, then q and k rotated together as heads + kvHeads heads: fewer launches per layer.
             var projected = LinearDispatch.Apply(x, qkv.Weight);                   // [1, n, (heads + 2·kvHeads)·D]
             var all = projected.view(1, n, heads + 2 * kvHeads, headDim).transpose(1, 2);
-            var qk = RotaryEmbedding.Apply(all.narrow(1, 0, heads + kvHeads), cos, sin);
+            var qk = NativeOps.Rope(projected, cos, sin, heads, kvHeads, headDim)      // CPU bf16: one call, already contiguous
+                     ?? RotaryEmbedding.Apply(all.narrow(1, 0, heads + kvHeads), cos, sin);
             // One-token steps on the CPU in bf16 attend natively, the whole batch's in one call; the rest below.
             nativeRows = DecodeAttention.Eligible(projected, batch, layer, heads, kvHeads, headDim);
             if (nativeRows is not null) native = DecodeAttention.Run(qk, projected, batch, nativeRows, layer, heads, kvHeads, headDim);

@@ -37,8 +37,7 @@ internal sealed class LlamaDecoderLayer : nn.Module
     {
         using var scope = NewDisposeScope();
         using var a = input_layernorm.forward(x);
-        var h = x.Plus(self_attn.forward(a, cos, sin, batch, index));              // residual connection
-        using var b = post_attention_layernorm.forward(h);
+        using var b = post_attention_layernorm.forward(x, self_attn.forward(a, cos, sin, batch, index), out var h); // h: the residual connection
         var y = h.Plus(mlp.forward(b));                                            // residual connection (out of place: autograd needs h)
         return y.MoveToOuterDisposeScope();
     }

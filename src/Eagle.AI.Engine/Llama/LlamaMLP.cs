@@ -40,8 +40,13 @@ internal sealed class LlamaMLP : nn.Module<Tensor, Tensor>
         Tensor h;
         if (Fused && !gate_proj.weight.requires_grad)
         {
-            var gu = LinearDispatch.Apply(x, gateUp.Weight).chunk(2, -1);                   // [.., I] twice, views
-            h = nn.functional.silu(gu[0]).mul_(gu[1]);                            // in place: inference only
+            var product = LinearDispatch.Apply(x, gateUp.Weight);                          // [.., 2I]
+            if (NativeOps.SiluMul(product) is { } native) h = native;              // CPU bf16: one call
+            else
+            {
+                var gu = product.chunk(2, -1);                                    // [.., I] twice, views
+                h = nn.functional.silu(gu[0]).mul_(gu[1]);                        // in place: inference only
+            }
         }
         else
             h = nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x);

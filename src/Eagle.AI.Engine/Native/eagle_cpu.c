@@ -298,3 +298,109 @@ int eagle_decode_attention_bf16(const uint16_t *qk, const uint16_t *qkv, uint16_
     }
     return 0;
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The small ops of a decoder layer, for the few rows of a decode step, a verify tree or a draft level (Llama/NativeOps.cs).
+//
+// Why: each is a handful of libtorch calls on a [n, 2048] bf16 tensor, and each call costs ~10 µs of dispatch, allocation
+// and marshalling for ~1 µs of arithmetic. A llama3-1b decode step made ~35 of them per layer, during which the kernel's
+// second thread only waited (2–3 ms of a 55 ms step, measured). Each function below is one call, on the calling thread, and
+// rounds where libtorch rounds (every bf16 op computes in fp32 and rounds its result to bf16, nearest even), so RoPE,
+// the residual add and silu·up give libtorch's values (silu's e^x and the norm's sum of squares may differ from
+// libtorch's in their last fp32 bits, which moves a bf16 result by one step at most, and rarely).
+
+// fp32 → bf16, nearest even (VCVTNEPS2BF16, as c10::BFloat16's rounding; NaN stays NaN).
+static inline __m256i round_bf16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
+static inline __m512 widen_bf16(__m256i x) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16)); }
+static inline __m512 load_bf16(const uint16_t *p) { return widen_bf16(_mm256_loadu_si256((const __m256i *)p)); }
+static inline void store_bf16(uint16_t *p, __m512 x) { _mm256_storeu_si256((__m256i *)p, round_bf16(x)); }
+static inline __m512 negate(__m512 x) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))); }
+
+/// LLaMA's RMSNorm of `rows` rows of `size` (a multiple of 16): y = bf16(bf16(x · 1/sqrt(mean(x²) + eps)) · w), the
+/// statistics in fp32. With `delta`, the row normalized is first the residual sum bf16(x + delta), stored at `sum`.
+void eagle_rmsnorm_bf16(const uint16_t *x, const uint16_t *delta, uint16_t *sum, const uint16_t *w, uint16_t *y,
+                        int rows, int size, float eps)
+{
+    for (int r = 0; r < rows; r++)
+    {
+        const uint16_t *xr = x + (long)r * size;
+        if (delta)
+        {
+            uint16_t *sr = sum + (long)r * size;
+            for (int c = 0; c < size; c += 16) store_bf16(sr + c, _mm512_add_ps(load_bf16(xr + c), load_bf16(delta + (long)r * size + c)));
+            xr = sr;
+        }
+        __m512 squares = _mm512_setzero_ps();
+        for (int c = 0; c < size; c += 16)
+        {
+            __m512 v = load_bf16(xr + c);
+            squares = _mm512_add_ps(squares, _mm512_mul_ps(v, v));
+        }
+        float inverse = 1.0f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(_mm512_reduce_add_ps(squares) / (float)size + eps))); // no libm
+        __m512 factor = _mm512_set1_ps(inverse);
+        uint16_t *yr = y + (long)r * size;
+        for (int c = 0; c < size; c += 16)
+        {
+            __m512 normed = widen_bf16(round_bf16(_mm512_mul_ps(load_bf16(xr + c), factor)));
+            store_bf16(yr + c, _mm512_mul_ps(normed, load_bf16(w + c)));
+        }
+    }
+}
+
+/// Rotary embedding (rotate-half) of the query and key heads of the fused projection qkv [n, (heads + 2·kvHeads)·d],
+/// written as qk [heads + kvHeads, n, d], the layout the attention reads: bf16(bf16(x · cos) + bf16(rot(x) · sin)),
+/// rot(x) = (−x₂, x₁) over the halves of a head, cos and sin [n, d] bf16; d a multiple of 32.
+void eagle_rope_bf16(const uint16_t *qkv, const uint16_t *cos, const uint16_t *sin, uint16_t *qk, int n, int heads, int kvHeads, int d)
+{
+    int half = d / 2, width = (heads + 2 * kvHeads) * d;
+    for (int h = 0; h < heads + kvHeads; h++)
+        for (int i = 0; i < n; i++)
+        {
+            const uint16_t *x = qkv + (long)i * width + (long)h * d, *c = cos + (long)i * d, *s = sin + (long)i * d;
+            uint16_t *o = qk + ((long)h * n + i) * d;
+            for (int e = 0; e < half; e += 16)
+            {
+                __m512 x1 = load_bf16(x + e), x2 = load_bf16(x + half + e);
+                __m512 a1 = widen_bf16(round_bf16(_mm512_mul_ps(x1, load_bf16(c + e))));
+                __m512 b1 = widen_bf16(round_bf16(_mm512_mul_ps(negate(x2), load_bf16(s + e))));
+                __m512 a2 = widen_bf16(round_bf16(_mm512_mul_ps(x2, load_bf16(c + half + e))));
+                __m512 b2 = widen_bf16(round_bf16(_mm512_mul_ps(x1, load_bf16(s + half + e))));
+                store_bf16(o + e, _mm512_add_ps(a1, b1));
+                store_bf16(o + half + e, _mm512_add_ps(a2, b2));
+            }
+        }
+}
+
+// e^x for any x (clamped to [−87, 88]), as exp_nonpositive.
+static inline __m512 exp_any(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
+    __m512 k = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, k);
+    __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076284772e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108664821580e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650695910071e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718055994531e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, k);
+}
+
+/// SwiGLU's gate: h [n, inter] = bf16(bf16(silu(g)) · u) for each row [g | u] of gu [n, 2·inter] (the fused gate/up
+/// product), silu(g) = g / (1 + e^−g) in fp32; inter a multiple of 16.
+void eagle_silu_mul_bf16(const uint16_t *gu, uint16_t *h, int n, int inter)
+{
+    __m512 one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < n; i++)
+    {
+        const uint16_t *g = gu + (long)i * 2 * inter, *u = g + inter;
+        for (int e = 0; e < inter; e += 16)
+        {
+            __m512 x = load_bf16(g + e);
+            __m512 silu = widen_bf16(round_bf16(_mm512_div_ps(x, _mm512_add_ps(one, exp_any(negate(x))))));
+            store_bf16(h + (long)i * inter + e, _mm512_mul_ps(silu, load_bf16(u + e)));
+        }
+    }
+}
