@@ -177,7 +177,7 @@ public class CliSmokeTests
             levels.Select(l => (l.GetProperty("concurrency").GetInt32(), l.GetProperty("mode").GetString())));
         foreach (var l in levels)
         {
-            foreach (var key in new[] { "aggregate_tokens_per_s", "per_request_tokens_per_s", "ttft_ms_p50", "ttft_ms_p95" })
+            foreach (var key in new[] { "aggregate_tokens_per_s", "decode_tokens_per_s", "per_request_tokens_per_s", "ttft_ms_p50", "ttft_ms_p95" })
                 Assert.True(l.GetProperty(key).GetDouble() > 0, key);
             Assert.True(l.GetProperty("ttft_ms_p95").GetDouble() >= l.GetProperty("ttft_ms_p50").GetDouble());
             double aggregate = l.GetProperty("aggregate_tokens_per_s").GetDouble();   // the median of two runs is the slower one
@@ -188,6 +188,7 @@ public class CliSmokeTests
             Assert.Equal(drafted > 0, draftMs > 0);                                  // drafting time exactly when rounds drafted
         }
         Assert.Equal(1.0, levels[0].GetProperty("ratio_to_first_level").GetDouble());
+        Assert.Equal(1.0, levels[0].GetProperty("decode_ratio_to_first_level").GetDouble());
 
         var bad = EagleProcess.Run("bench", "--shape", "tiny", "--concurrency", "1,x");
         Assert.Equal(1, bad.ExitCode);
