@@ -120,11 +120,11 @@ typedef struct
     int64_t mask_stride;
 } eagle_sequence;
 
-// e^x for x ≤ 0 (clamped at −87): 2^(x·log2 e) split into 2^k · 2^f, f in [−½, ½], 2^f by its degree-6 Taylor series
-// (relative error ~1e-7, far below the bf16 rounding of the output).
-static inline __m512 exp_nonpositive(__m512 x)
+// e^x (x clamped to [−87, 88], where fp32 neither underflows to denormals nor overflows): 2^(x·log2 e) split into
+// 2^k · 2^f, f in [−½, ½], 2^f by its degree-6 Taylor series (relative error ~1e-7, far below a bf16 rounding).
+static inline __m512 exp_ps(__m512 x)
 {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
     __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
     __m512 k = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 f = _mm512_sub_ps(t, k);
@@ -275,7 +275,7 @@ int eagle_decode_attention_bf16(const uint16_t *qk, const uint16_t *qkv, uint16_
             for (int j = 0; j < stride; j += 16)
             {
                 __m512 x = _mm512_load_ps(row + j);
-                __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, hidden, _CMP_NEQ_UQ), exp_nonpositive(_mm512_sub_ps(x, max)));
+                __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, hidden, _CMP_NEQ_UQ), exp_ps(_mm512_sub_ps(x, max)));
                 _mm512_store_ps(row + j, e);
                 sum = _mm512_add_ps(sum, e);
             }
@@ -371,23 +371,6 @@ void eagle_rope_bf16(const uint16_t *qkv, const uint16_t *cos, const uint16_t *s
         }
 }
 
-// e^x for any x (clamped to [−87, 88]), as exp_nonpositive.
-static inline __m512 exp_any(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-    __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
-    __m512 k = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(t, k);
-    __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076284772e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108664821580e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650695910071e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718055994531e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
-}
-
 /// SwiGLU's gate: h [n, inter] = bf16(bf16(silu(g)) · u) for each row [g | u] of gu [n, 2·inter] (the fused gate/up
 /// product), silu(g) = g / (1 + e^−g) in fp32; inter a multiple of 16.
 void eagle_silu_mul_bf16(const uint16_t *gu, uint16_t *h, int n, int inter)
@@ -399,7 +382,7 @@ void eagle_silu_mul_bf16(const uint16_t *gu, uint16_t *h, int n, int inter)
         for (int e = 0; e < inter; e += 16)
         {
             __m512 x = load_bf16(g + e);
-            __m512 silu = widen_bf16(round_bf16(_mm512_div_ps(x, _mm512_add_ps(one, exp_any(negate(x))))));
+            __m512 silu = widen_bf16(round_bf16(_mm512_div_ps(x, _mm512_add_ps(one, exp_ps(negate(x))))));
             store_bf16(h + (long)i * inter + e, _mm512_mul_ps(silu, load_bf16(u + e)));
         }
     }
