@@ -12,8 +12,8 @@ namespace Eagle.AI.Engine.Llama;
 /// 48 tokens each way alternating (llama3-1b bf16, 2 threads): 56.5 → 54.4 ms a token at best, 58.8 → 56.0 median. The C
 /// side rounds where libtorch rounds, so RoPE and the residual add are bit-identical to libtorch and RMSNorm and
 /// silu·up are within one bf16 step (their fp32 sum of squares and e^x may differ in the last bits). Each method
-/// returns null where it does not apply (not CPU bf16, not contiguous, autograd, an unsupported width, or the native
-/// library is absent); the caller then runs libtorch's ops.
+/// returns null where it does not apply (not CPU bf16, not contiguous, autograd, an unsupported width, more than
+/// <see cref="MaxRows"/> rows, or the native library is absent); the caller then runs libtorch's ops.
 /// </summary>
 internal static unsafe class NativeOps
 {
@@ -32,7 +32,16 @@ internal static unsafe class NativeOps
     [DllImport("eagle_cpu")]
     private static extern void eagle_silu_mul_bf16(ushort* gu, ushort* h, int n, int inter);
 
+    /// <summary>
+    /// Most rows the native ops take: as many as the native linear (<see cref="LinearDispatch.MaxNativeRows"/>). A prefill
+    /// chunk's ops are big enough that libtorch's calls cost nothing extra, and they run on all its threads rather than
+    /// on the calling one.
+    /// </summary>
+    public const int MaxRows = LinearDispatch.MaxNativeRows;
+
     private static bool On => Enabled && CpuLinearKernel.NativeBf16;
+
+    private static bool FewRows(Tensor t, long width) => t.NumberOfElements / width <= MaxRows;
 
     private static bool Fits(Tensor t) =>
         t.device_type == DeviceType.CPU && t.dtype == ScalarType.BFloat16 && !t.requires_grad && t.is_contiguous();
@@ -46,7 +55,7 @@ internal static unsafe class NativeOps
     public static (Tensor Normed, Tensor? Sum)? RmsNorm(Tensor x, Tensor? delta, Tensor weight, float eps)
     {
         long size = weight.NumberOfElements;
-        if (!On || !Fits(x) || !Fits(weight) || x.Dimensions < 1 || x.shape[^1] != size || size % 16 != 0 || x.NumberOfElements == 0) return null;
+        if (!On || !Fits(x) || !Fits(weight) || x.Dimensions < 1 || x.shape[^1] != size || size % 16 != 0 || x.NumberOfElements == 0 || !FewRows(x, size)) return null;
         if (delta is not null && (!Fits(delta) || !delta.shape.SequenceEqual(x.shape))) return null;
         var y = empty(x.shape, ScalarType.BFloat16);
         var sum = delta is null ? null : empty(x.shape, ScalarType.BFloat16);
@@ -64,7 +73,7 @@ internal static unsafe class NativeOps
     {
         if (!On || !Fits(projected) || !Fits(cos) || !Fits(sin) || headDim % 32 != 0 || projected.Dimensions != 3) return null;
         long n = projected.shape[1];
-        if (projected.shape[0] != 1 || projected.shape[2] != (long)(heads + 2 * kvHeads) * headDim || n == 0) return null;
+        if (projected.shape[0] != 1 || projected.shape[2] != (long)(heads + 2 * kvHeads) * headDim || n == 0 || n > MaxRows) return null;
         if (cos.Dimensions != 2 || cos.shape[0] != n || cos.shape[1] != headDim || !cos.shape.SequenceEqual(sin.shape)) return null;
         var qk = empty([1, heads + kvHeads, n, headDim], ScalarType.BFloat16);
         eagle_rope_bf16(Data(projected), Data(cos), Data(sin), Data(qk), (int)n, heads, kvHeads, headDim);
@@ -74,7 +83,7 @@ internal static unsafe class NativeOps
     /// <summary>silu(gate) · up for the fused gate/up product [.., 2I] → [.., I]; null where it does not apply.</summary>
     public static Tensor? SiluMul(Tensor gateUp)
     {
-        if (!On || !Fits(gateUp) || gateUp.Dimensions < 1 || gateUp.shape[^1] % 32 != 0 || gateUp.NumberOfElements == 0) return null;
+        if (!On || !Fits(gateUp) || gateUp.Dimensions < 1 || gateUp.shape[^1] % 32 != 0 || gateUp.NumberOfElements == 0 || !FewRows(gateUp, gateUp.shape[^1])) return null;
         long inter = gateUp.shape[^1] / 2;
         long[] shape = [.. gateUp.shape[..^1], inter];
         var h = empty(shape, ScalarType.BFloat16);

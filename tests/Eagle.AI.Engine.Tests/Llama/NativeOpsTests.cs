@@ -99,6 +99,9 @@ public class NativeOpsTests
             Assert.Null(NativeOps.RmsNorm(x, ones(1, 64, ScalarType.BFloat16), w, 1e-5f));                          // delta of another shape
             Assert.Null(NativeOps.RmsNorm(x.clone().requires_grad_(), null, w, 1e-5f));                             // autograd
             Assert.Null(NativeOps.SiluMul(ones(1, 48, ScalarType.BFloat16)));                                       // half not a multiple of 16
+            Assert.NotNull(NativeOps.RmsNorm(ones(NativeOps.MaxRows, 64, ScalarType.BFloat16), null, w, 1e-5f));
+            Assert.Null(NativeOps.RmsNorm(ones(NativeOps.MaxRows + 1, 64, ScalarType.BFloat16), null, w, 1e-5f));  // a prefill chunk: libtorch's
+            Assert.Null(NativeOps.SiluMul(ones(NativeOps.MaxRows + 1, 64, ScalarType.BFloat16)));
             Assert.Null(NativeOps.Rope(ones(1, 2, 48 * 48, ScalarType.BFloat16), ones(2, 48, ScalarType.BFloat16), ones(2, 48, ScalarType.BFloat16), 32, 8, 48)); // D 48
             Assert.Null(NativeOps.Rope(ones(1, 2, 48 * 64, ScalarType.BFloat16), ones(1, 64, ScalarType.BFloat16), ones(1, 64, ScalarType.BFloat16), 32, 8, 64)); // tables of another length
             return 0;
