@@ -28,17 +28,27 @@ static inline uint16_t to_bf16(float f)
     return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 
+// 16 bf16 values widened to fp32 (exact: a bf16 is the top half of an fp32), and 16 fp32 values rounded to bf16,
+// nearest even, by VCVTNEPS2BF16 (c10::BFloat16's rounding; NaN stays NaN; like VDPBF16PS it flushes denormals, which
+// to_bf16 above keeps).
+static inline __m512 widen_bf16(__m256i x) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16)); }
+static inline __m512 load_bf16(const uint16_t *p) { return widen_bf16(_mm256_loadu_si256((const __m256i *)p)); }
+static inline __m256i round_bf16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
+static inline void store_bf16(uint16_t *p, __m512 x) { _mm256_storeu_si256((__m256i *)p, round_bf16(x)); }
+static inline __m512 negate(__m512 x) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))); }
+
 // y[i0 + b, r + a] for a < rows, b < inputs: ROWS weight rows (a short last pass repeats its last row, computed but
 // not stored) against `inputs` input rows, each weight load serving every input.
 // `ahead`: prefetch each row AHEAD elements on. With several inputs a pass computes long enough per weight byte that
 // the hardware prefetcher alone leaves DRAM idle for part of it. Measured over all llama3-1b layers and its lm_head,
 // 2 threads, best of 6 (-march=native): 8 inputs 92.6 → 81.7 ms, 4 inputs 72.9 → 61.9 ms; one input (bound by the
 // stream alone) 51.2 → 51.3 ms, so it does not ask.
-// `next`: the next pass's ROWS rows, which the second tile of a pass (inputs 4–7, computing on rows already in cache,
-// so DRAM would idle) streams in whole, so that pass's first tile finds them in cache too. Same measure, all variants
-// alternating in one process, best of 9 on a noisy host: 6 inputs 72.7 → 64.3 ms, 8 inputs 75.4 → 67.8 and 83.2 →
-// 75.6 ms, 12 inputs 94.0 → 91.7 ms; 1 and 4 inputs (one tile) unchanged. Spreading that stream over both tiles was
-// no better, and the later tiles of 12+ inputs leave it to the second.
+// `next`: the next pass's ROWS rows (NULL unless that pass is a full one of this chunk), which the second tile of a
+// pass (i0 = INPUTS: inputs 4–7, computing on rows already in cache, so DRAM would idle) streams in whole, so that
+// pass's first tile finds them in cache too. Same measure, all variants alternating in one process, best of 9 on a
+// noisy host: 6 inputs 72.7 → 64.3 ms, 8 inputs 75.4 → 67.8 and 83.2 → 75.6 ms, 12 inputs 94.0 → 91.7 ms; 1 and 4
+// inputs (one tile) unchanged. Spreading that stream over both tiles was no better, and the later tiles of 12+ inputs
+// leave it to the second.
 static inline __attribute__((always_inline)) void tile(
     const uint16_t *w, const uint16_t *x, uint16_t *y, int in, int out, int r, int rows, int i0, const int inputs, int ahead,
     const uint16_t *next)
@@ -56,7 +66,7 @@ static inline __attribute__((always_inline)) void tile(
         for (int a = 0; a < ROWS; a++) wv[a] = _mm512_loadu_si512(wr[a] + k);
         if (ahead)
             for (int a = 0; a < ROWS; a++) _mm_prefetch((const char *)(wr[a] + k + AHEAD), _MM_HINT_T0);
-        else if (next)
+        else if (next && i0 == INPUTS)
             for (int a = 0; a < ROWS; a++) _mm_prefetch((const char *)(next + (long)a * in + k), _MM_HINT_T0);
         for (int b = 0; b < inputs; b++)
         {
@@ -75,14 +85,14 @@ void eagle_linear_bf16(const uint16_t *w, const uint16_t *x, uint16_t *y, int n,
     for (int r = first; r < last; r += ROWS)
     {
         int rows = last - r < ROWS ? last - r : ROWS;
-        const uint16_t *next = n > INPUTS && r + 2 * ROWS <= last ? w + (long)(r + ROWS) * in : NULL;
+        const uint16_t *next = r + 2 * ROWS <= last ? w + (long)(r + ROWS) * in : NULL;
         int i = 0;
-        for (; i + INPUTS <= n; i += INPUTS) tile(w, x, y, in, out, r, rows, i, INPUTS, i == 0, i == INPUTS ? next : NULL);
+        for (; i + INPUTS <= n; i += INPUTS) tile(w, x, y, in, out, r, rows, i, INPUTS, i == 0, next);
         switch (n - i) // constant tile sizes, so each unrolls into registers; later passes find the rows in cache
         {
-        case 3: tile(w, x, y, in, out, r, rows, i, 3, i == 0, i == INPUTS ? next : NULL); break;
-        case 2: tile(w, x, y, in, out, r, rows, i, 2, i == 0, i == INPUTS ? next : NULL); break;
-        case 1: tile(w, x, y, in, out, r, rows, i, 1, 0, i == INPUTS ? next : NULL); break;
+        case 3: tile(w, x, y, in, out, r, rows, i, 3, i == 0, next); break;
+        case 2: tile(w, x, y, in, out, r, rows, i, 2, i == 0, next); break;
+        case 1: tile(w, x, y, in, out, r, rows, i, 1, 0, next); break;
         default: break;
         }
     }
@@ -175,7 +185,7 @@ static inline __attribute__((always_inline)) void weighted_sum(
         const uint16_t *value = values + (long)j * chunks * 16;
         __m512 v[MAX_DIM / 16];
         for (int c = 0; c < chunks; c++)
-            v[c] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(value + c * 16))), 16));
+            v[c] = load_bf16(value + c * 16);
         for (int q = 0; q < count; q++)
         {
             __m512 w = _mm512_set1_ps(p[q][j]);
@@ -305,16 +315,9 @@ int eagle_decode_attention_bf16(const uint16_t *qk, const uint16_t *qkv, uint16_
 // Why: each is a handful of libtorch calls on a [n, 2048] bf16 tensor, and each call costs ~10 µs of dispatch, allocation
 // and marshalling for ~1 µs of arithmetic. A llama3-1b decode step made ~35 of them per layer, during which the kernel's
 // second thread only waited (2–3 ms of a 55 ms step, measured). Each function below is one call, on the calling thread, and
-// rounds where libtorch rounds (every bf16 op computes in fp32 and rounds its result to bf16, nearest even), so RoPE,
-// the residual add and silu·up give libtorch's values (silu's e^x and the norm's sum of squares may differ from
-// libtorch's in their last fp32 bits, which moves a bf16 result by one step at most, and rarely).
-
-// fp32 → bf16, nearest even (VCVTNEPS2BF16, as c10::BFloat16's rounding; NaN stays NaN).
-static inline __m256i round_bf16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
-static inline __m512 widen_bf16(__m256i x) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16)); }
-static inline __m512 load_bf16(const uint16_t *p) { return widen_bf16(_mm256_loadu_si256((const __m256i *)p)); }
-static inline void store_bf16(uint16_t *p, __m512 x) { _mm256_storeu_si256((__m256i *)p, round_bf16(x)); }
-static inline __m512 negate(__m512 x) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))); }
+// rounds where libtorch rounds (every bf16 op computes in fp32 and rounds its result to bf16, nearest even), so RoPE
+// and the residual add give libtorch's bits, and the norm and silu·up do too except where their sum of squares or e^x
+// differs from libtorch's in the last fp32 bits, which moves a bf16 result by one step at most, and rarely.
 
 /// LLaMA's RMSNorm of `rows` rows of `size` (a multiple of 16): y = bf16(bf16(x · 1/sqrt(mean(x²) + eps)) · w), the
 /// statistics in fp32. With `delta`, the row normalized is first the residual sum bf16(x + delta), stored at `sum`.
