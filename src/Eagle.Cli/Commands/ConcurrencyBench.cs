@@ -50,6 +50,7 @@ internal static class ConcurrencyBench
             {
                 var all = measured[(n, name)];
                 var m = MedianRun(all);
+                var first = MedianRun(measured[(levels[0], name)]);
                 rows.Add(new Dictionary<string, object>
                 {
                     ["concurrency"] = n,
@@ -60,9 +61,9 @@ internal static class ConcurrencyBench
                     ["per_request_tokens_per_s"] = Math.Round(m.PerRequest, 3),
                     ["ttft_ms_p50"] = Math.Round(Percentile(m.Ttft, 0.5), 1),
                     ["ttft_ms_p95"] = Math.Round(Percentile(m.Ttft, 0.95), 1),
-                    ["ratio_to_first_level"] = Math.Round(m.Aggregate / MedianRun(measured[(levels[0], name)]).Aggregate, 3),
+                    ["ratio_to_first_level"] = Math.Round(m.Aggregate / first.Aggregate, 3),
                     ["decode_tokens_per_s"] = Math.Round(m.Decode, 3),
-                    ["decode_ratio_to_first_level"] = Math.Round(m.Decode / MedianRun(measured[(levels[0], name)]).Decode, 3),
+                    ["decode_ratio_to_first_level"] = first.Decode > 0 ? Math.Round(m.Decode / first.Decode, 3) : 0,   // one new token each: no decode part
                     ["mean_acceptance_length"] = Math.Round(m.Tau, 3),
                     ["drafted_rounds_share"] = Math.Round(m.DraftedShare, 3),
                     ["draft_ms"] = Math.Round(m.DraftMs, 1),

@@ -190,6 +190,12 @@ public class CliSmokeTests
         Assert.Equal(1.0, levels[0].GetProperty("ratio_to_first_level").GetDouble());
         Assert.Equal(1.0, levels[0].GetProperty("decode_ratio_to_first_level").GetDouble());
 
+        // One new token each: no decode part, reported as 0 rather than a NaN that JSON cannot hold.
+        var single = EagleProcess.Run("bench", "--shape", "tiny", "--dtype", "float32", "--concurrency", "1", "--max-new-tokens", "1", "--runs", "1", "--json");
+        Assert.True(single.ExitCode == 0, single.StdErr);
+        using var singleDoc = JsonDocument.Parse(single.StdOut);
+        Assert.All(singleDoc.RootElement.GetProperty("levels").EnumerateArray(), l => Assert.Equal(0, l.GetProperty("decode_ratio_to_first_level").GetDouble()));
+
         var bad = EagleProcess.Run("bench", "--shape", "tiny", "--concurrency", "1,x");
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("--concurrency: 'x'", bad.StdErr);
