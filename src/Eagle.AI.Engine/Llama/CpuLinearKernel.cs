@@ -37,7 +37,7 @@ internal static unsafe class CpuLinearKernel
 
     // The data pointer comes from LibTorchSharp's own export; should an unusual deployment not let this assembly bind
     // it, the kernel is off rather than decoding failing.
-    private static readonly Lazy<bool> DataReachable = new(() =>
+    internal static readonly Lazy<bool> DataReachable = new(() =>
     {
         try
         {
@@ -82,6 +82,10 @@ internal static unsafe class CpuLinearKernel
     [DllImport(NativeLibraryName)]
     private static extern void eagle_linear_bf16(ushort* w, ushort* x, ushort* y, int n, int inF, int outF, int first, int last);
 
+    // The same with y fp32 [n, out], each value rounded to bf16 first (the logits, read in fp32).
+    [DllImport(NativeLibraryName)]
+    private static extern void eagle_linear_bf16_f32(ushort* w, ushort* x, float* y, int n, int inF, int outF, int first, int last);
+
     [DllImport("LibTorchSharp")]
     private static extern IntPtr THSTensor_data(IntPtr handle);
 
@@ -91,16 +95,19 @@ internal static unsafe class CpuLinearKernel
     /// <summary>
     /// x [.., in] · weight [out, in]ᵀ → [.., out] in x's dtype. The caller checks: CPU, contiguous, one dtype of
     /// bfloat16 or float32, in a multiple of <see cref="Block"/>, n = x's rows ≥ 1, on <paramref name="threads"/> threads.
+    /// <paramref name="float32"/>: bf16 products with the native loop only (<see cref="NativeBf16"/>) — the result in
+    /// fp32, the values of the bf16 result widened, written in the product's own pass.
     /// </summary>
-    public static Tensor Linear(Tensor x, Tensor weight, int threads)
+    public static Tensor Linear(Tensor x, Tensor weight, int threads, bool float32 = false)
     {
         int inF = (int)weight.shape[1], outF = (int)weight.shape[0], n = (int)(x.NumberOfElements / inF);
         bool bf16 = weight.dtype == ScalarType.BFloat16;
+        if (float32 && !(bf16 && NativeBf16)) throw new ArgumentException("an fp32 result is only written by the native bf16 loop", nameof(float32));
         long[] shape = [.. x.shape[..^1], outF];
-        var y = empty(shape, x.dtype, x.device);
+        var y = empty(shape, float32 ? ScalarType.Float32 : x.dtype, x.device);
         if (bf16 && NativeBf16)
         {
-            var native = new Job { W = Data(weight), X = (float*)Data(x), Y = Data(y), N = n, In = inF, Out = outF, Native = true };
+            var native = new Job { W = Data(weight), X = (float*)Data(x), Y = Data(y), N = n, In = inF, Out = outF, Native = true, Float32 = float32 };
             CpuWorkers.Run(Parts(weight, threads), &RunPart, &native);
             return y;
         }
@@ -144,6 +151,7 @@ internal static unsafe class CpuLinearKernel
         public int N, In, Out;
         public int Taken; // chunks handed out
         public bool Bf16, Native; // Native: X is the bf16 input itself, for eagle_linear_bf16
+        public bool Float32;      // Native only: Y is fp32 (eagle_linear_bf16_f32)
     }
 
     // ~1 MB of weight rows a chunk: large enough that taking one costs nothing measurable.
@@ -177,7 +185,8 @@ internal static unsafe class CpuLinearKernel
     {
         if (job.Native)
         {
-            eagle_linear_bf16((ushort*)job.W, (ushort*)job.X, (ushort*)job.Y, job.N, job.In, job.Out, first, last);
+            if (job.Float32) eagle_linear_bf16_f32((ushort*)job.W, (ushort*)job.X, (float*)job.Y, job.N, job.In, job.Out, first, last);
+            else eagle_linear_bf16((ushort*)job.W, (ushort*)job.X, (ushort*)job.Y, job.N, job.In, job.Out, first, last);
             return;
         }
         for (int r = first; r < last; r += RowsPerPass)

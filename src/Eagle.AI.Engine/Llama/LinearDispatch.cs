@@ -52,6 +52,18 @@ internal static class LinearDispatch
         return nn.functional.linear(x, weight);
     }
 
+    /// <summary>
+    /// <see cref="Apply"/> with the result in fp32 (the logits): where the native bf16 loop takes the product it writes
+    /// fp32 directly — the same values, rounded to bf16 and widened, without a bf16 result and a conversion pass over it
+    /// (with 8 rows of a 128,256-token vocabulary, 4 MB written and read again a step) — else the result is converted.
+    /// </summary>
+    public static Tensor ApplyFloat32(Tensor x, Tensor weight)
+    {
+        if (weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.BFloat16 && CpuLinearKernel.NativeBf16 && CpuKernels && Fits(x, weight))
+            return CpuLinearKernel.Linear(x, weight, OwnThreads(), float32: true);
+        return Apply(x, weight).to(ScalarType.Float32);                        // the bf16 product is the caller's scope's
+    }
+
     /// <summary>Whether <see cref="CpuLinearKernel"/> takes this product (see the class summary for what does not).</summary>
     public static bool Fits(Tensor x, Tensor weight)
     {

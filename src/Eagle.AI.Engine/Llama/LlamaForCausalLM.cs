@@ -166,7 +166,7 @@ public sealed class LlamaForCausalLM : nn.Module
         var rows = one && items[0].Request.LogitRows is null ? h : h.index_select(0, one ? rowParts[0] : cat(rowParts));
         var logits = rows.shape[0] == 0                                         // e.g. only middle chunks of prompts
             ? empty(0, Config.VocabSize, ScalarType.Float32, Device)
-            : LmHead(rows).to(ScalarType.Float32);                              // [R, V]
+            : LinearDispatch.ApplyFloat32(rows, LmHeadWeight);                  // [R, V] fp32
         var outputs = new TargetOutput[items.Count];
         long first = 0;
         for (int j = 0; j < items.Count; j++)

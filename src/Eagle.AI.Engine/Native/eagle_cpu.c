@@ -49,9 +49,11 @@ static inline __m512 negate(__m512 x) { return _mm512_castsi512_ps(_mm512_xor_si
 // noisy host: 6 inputs 72.7 → 64.3 ms, 8 inputs 75.4 → 67.8 and 83.2 → 75.6 ms, 12 inputs 94.0 → 91.7 ms; 1 and 4
 // inputs (one tile) unchanged. Spreading that stream over both tiles was no better, and the later tiles of 12+ inputs
 // leave it to the second.
+// `y32`: when not NULL the outputs go there as fp32 instead of to y, each still rounded to bf16 first (exactly the
+// values a bf16 output widened afterwards would hold), so that fp32 logits need no second pass over a bf16 copy.
 static inline __attribute__((always_inline)) void tile(
-    const uint16_t *w, const uint16_t *x, uint16_t *y, int in, int out, int r, int rows, int i0, const int inputs, int ahead,
-    const uint16_t *next)
+    const uint16_t *w, const uint16_t *x, uint16_t *y, float *y32, int in, int out, int r, int rows, int i0, const int inputs,
+    int ahead, const uint16_t *next)
 {
     __m512 acc[ROWS][INPUTS];
     const uint16_t *wr[ROWS];
@@ -75,27 +77,49 @@ static inline __attribute__((always_inline)) void tile(
         }
     }
     for (int a = 0; a < rows; a++)
-        for (int b = 0; b < inputs; b++) y[(long)(i0 + b) * out + r + a] = to_bf16(_mm512_reduce_add_ps(acc[a][b]));
+        for (int b = 0; b < inputs; b++)
+        {
+            uint16_t v = to_bf16(_mm512_reduce_add_ps(acc[a][b]));
+            long at = (long)(i0 + b) * out + r + a;
+            if (y32)
+            {
+                uint32_t bits = (uint32_t)v << 16;
+                memcpy(y32 + at, &bits, sizeof bits);
+            }
+            else y[at] = v;
+        }
 }
 
 
-/// y [n, out] rows first ≤ j < last = x [n, in] · w [out, in]ᵀ, all bf16, `in` a multiple of 32.
-void eagle_linear_bf16(const uint16_t *w, const uint16_t *x, uint16_t *y, int n, int in, int out, int first, int last)
+static void linear(const uint16_t *w, const uint16_t *x, uint16_t *y, float *y32, int n, int in, int out, int first, int last)
 {
     for (int r = first; r < last; r += ROWS)
     {
         int rows = last - r < ROWS ? last - r : ROWS;
         const uint16_t *next = r + 2 * ROWS <= last ? w + (long)(r + ROWS) * in : NULL;
         int i = 0;
-        for (; i + INPUTS <= n; i += INPUTS) tile(w, x, y, in, out, r, rows, i, INPUTS, i == 0, next);
+        for (; i + INPUTS <= n; i += INPUTS) tile(w, x, y, y32, in, out, r, rows, i, INPUTS, i == 0, next);
         switch (n - i) // constant tile sizes, so each unrolls into registers; later passes find the rows in cache
         {
-        case 3: tile(w, x, y, in, out, r, rows, i, 3, i == 0, next); break;
-        case 2: tile(w, x, y, in, out, r, rows, i, 2, i == 0, next); break;
-        case 1: tile(w, x, y, in, out, r, rows, i, 1, 0, next); break;
+        case 3: tile(w, x, y, y32, in, out, r, rows, i, 3, i == 0, next); break;
+        case 2: tile(w, x, y, y32, in, out, r, rows, i, 2, i == 0, next); break;
+        case 1: tile(w, x, y, y32, in, out, r, rows, i, 1, 0, next); break;
         default: break;
         }
     }
+}
+
+/// y [n, out] rows first ≤ j < last = x [n, in] · w [out, in]ᵀ, all bf16, `in` a multiple of 32.
+void eagle_linear_bf16(const uint16_t *w, const uint16_t *x, uint16_t *y, int n, int in, int out, int first, int last)
+{
+    linear(w, x, y, NULL, n, in, out, first, last);
+}
+
+/// The same product with y fp32 [n, out]: each output rounded to bf16 as above, then stored widened (the logits, which
+/// decoding reads in fp32: one pass instead of a bf16 product and a conversion of it).
+void eagle_linear_bf16_f32(const uint16_t *w, const uint16_t *x, float *y, int n, int in, int out, int first, int last)
+{
+    linear(w, x, NULL, y, n, in, out, first, last);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

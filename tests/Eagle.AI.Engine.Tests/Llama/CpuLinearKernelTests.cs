@@ -50,6 +50,38 @@ public class CpuLinearKernelTests
     public void The_native_bf16_loop_matches_libtorch_on_every_layer_shape(string preset) =>
         WithNativeBf16(true, () => MatchesLibtorch(preset, ScalarType.BFloat16, [1, 2, 3, 4, 5, 6, 7, 13, LinearDispatch.MaxNativeRows]));
 
+    /// <summary>
+    /// The fp32 result the logits take (<see cref="LinearDispatch.ApplyFloat32"/>) holds exactly the bf16 result's
+    /// values widened, at every input-tile remainder and over several output chunks (so both threads write it); where the
+    /// native loop does not take the product, the same values come from a conversion.
+    /// </summary>
+    [NativeBf16Fact]
+    public void The_fp32_result_of_the_native_loop_is_the_bf16_result_widened_bit_for_bit() =>
+        WithNativeBf16(true, () =>
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var gen = new Generator(5);
+            var w = randn([1000, 256], generator: gen).to(ScalarType.BFloat16);
+            foreach (int n in new[] { 1, 2, 3, 4, 5, 8, 13, LinearDispatch.MaxNativeRows })
+            {
+                var x = randn([n, 256], generator: gen).to(ScalarType.BFloat16);
+                var wide = CpuLinearKernel.Linear(x, w, threads: 2, float32: true);
+                Assert.Equal(ScalarType.Float32, wide.dtype);
+                Assert.True(Same(wide, CpuLinearKernel.Linear(x, w, threads: 2).to(ScalarType.Float32)), $"n={n}");
+                Assert.True(Same(LinearDispatch.ApplyFloat32(x, w), wide), $"n={n} through the dispatch");
+            }
+            var many = randn([LinearDispatch.MaxNativeRows + 1, 256], generator: gen).to(ScalarType.BFloat16);  // oneDNN's
+            var converted = LinearDispatch.ApplyFloat32(many, w);
+            Assert.Equal(ScalarType.Float32, converted.dtype);
+            Assert.True(Same(converted, nn.functional.linear(many, w).to(ScalarType.Float32)));
+            var f32 = randn([3, 256], generator: gen);                                                         // an fp32 model's
+            Assert.True(LinearDispatch.ApplyFloat32(f32, w.to(ScalarType.Float32)).allclose(nn.functional.linear(f32, w.to(ScalarType.Float32)), 1e-5, 1e-5));
+            Assert.Throws<ArgumentException>(() => CpuLinearKernel.Linear(f32, w.to(ScalarType.Float32), threads: 2, float32: true));
+        });
+
+    private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
     [Fact]
     public void The_native_loop_is_there_wherever_the_cpu_has_it_and_a_c_compiler_built_it()
     {
