@@ -61,11 +61,7 @@ internal sealed class Sampler
     /// <summary>The next token from logits [V]: argmax when greedy, else a draw from <see cref="Probabilities"/>.</summary>
     public int Next(Tensor logits)
     {
-        if (IsGreedy)
-        {
-            using var best = logits.argmax();
-            return (int)HostReads.Int64(best)[0];
-        }
+        if (IsGreedy) return HostReads.ArgMax(logits);
         using var p = Probabilities(logits);
         return Draw(p);
     }

@@ -1,6 +1,7 @@
 using Eagle.AI.Engine.Decoding;
 using Eagle.AI.Engine.Drafting;
 using Eagle.AI.Engine.Tests.Drafting;
+using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Tests.Decoding;
 
@@ -80,5 +81,30 @@ public class HostReadTests
         _ = tree.Parents;
         _ = tree.Children;
         Assert.Equal(1, reads.Count);                                               // the host view: one read, then cached
+    }
+
+    /// <summary>
+    /// The greedy choice reads like libtorch's argmax — the first of equal largest values, a NaN above everything — as one
+    /// read, whether the row is searched where it lies (fp32, contiguous, in CPU memory) or goes through libtorch.
+    /// </summary>
+    [Fact]
+    public void Argmax_takes_the_first_largest_value_and_counts_one_read()
+    {
+        using var scope = NewDisposeScope();
+        var v = new float[128_256];
+        for (int i = 0; i < v.Length; i++) v[i] = (i * 7919 % 1000) / 100f;   // 0 … 9.99, many ties
+        v[70_001] = 12.5f;
+        v[90_000] = 12.5f;
+        var row = tensor(v);
+        using var reads = HostReads.Observe();
+        Assert.Equal(70_001, HostReads.ArgMax(row));
+        Assert.Equal(row.argmax().item<long>(), HostReads.ArgMax(row));
+        Assert.Equal(2, reads.Count);
+        Assert.Equal(70_001, HostReads.ArgMax(row.to(ScalarType.Float64)));                    // through libtorch
+        Assert.Equal(70_001, HostReads.ArgMax(stack([row, row], 1)[.., 0]));                    // not contiguous
+        Assert.Equal(2, HostReads.ArgMax(tensor(new[] { 1f, float.NegativeInfinity, float.NaN, 3f, float.NaN })));
+        Assert.Equal(tensor(new[] { 1f, float.NaN, 3f }).argmax().item<long>(), HostReads.ArgMax(tensor(new[] { 1f, float.NaN, 3f })));
+        Assert.Equal(11, HostReads.ArgMax(tensor(Enumerable.Range(0, 40).Select(i => i == 11 || i == 30 ? 5f : -1f).ToArray())));
+        Assert.Equal(7, reads.Count);
     }
 }
