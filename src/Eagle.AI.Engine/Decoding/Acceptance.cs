@@ -39,7 +39,7 @@ internal static class Acceptance
     {
         using var scope = NewDisposeScope();
         var t = tree.OnDevice(logits.device);
-        var choice = logits.argmax(-1);                                            // [n] the target's token after each node
+        var choice = CpuArgMax.Rows(logits) ?? logits.argmax(-1);                  // [n] the target's token after each node
         var wanted = choice.index_select(0, t.Parents.clamp_min(Zero));               // what each node's parent wanted next
         var wins = FirstAmongSiblings(t.Tokens.eq(wanted), EarlierSiblings(t));
         var deepest = Deepest(t, wins.logical_or_(t.Parents.lt(Zero)));            // the root is always accepted

@@ -1,6 +1,3 @@
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
-using Eagle.AI.Engine.Llama;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Eagle.AI.Engine.Decoding;
@@ -27,24 +24,17 @@ internal static class HostReads
 
     /// <summary>
     /// The index of the largest value of logits [V] (the first of equal ones, as <c>argmax</c>; a NaN counts as the
-    /// largest), as one read. An fp32 row in CPU memory is searched where it lies (TensorPrimitives, vectorized), with
-    /// no libtorch call and no copy: libtorch's single-threaded argmax took ~0.2 ms over 128,256 logits, a batch of 8
-    /// greedy sessions 1.7 ms a step. The one difference, +0 ranking above −0, matters only when the largest logit is
-    /// a zero of both signs.
+    /// largest), as one read; an fp32 row in CPU memory is searched where it lies (<see cref="CpuArgMax"/>).
     /// </summary>
     public static int ArgMax(Tensor logits)
     {
-        if (logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.Dimensions == 1 && logits.is_contiguous()
-            && CpuLinearKernel.DataReachable.Value)
+        if (CpuArgMax.Row(logits) is { } best)
         {
             counter?.Add();
-            unsafe
-            {
-                return TensorPrimitives.IndexOfMax(new ReadOnlySpan<float>(CpuLinearKernel.Data(logits), checked((int)logits.shape[0])));
-            }
+            return best;
         }
-        using var best = logits.argmax();
-        return (int)Int64(best)[0];
+        using var onDevice = logits.argmax();
+        return (int)Int64(onDevice)[0];
     }
 
     /// <summary>The values of a floating tensor as fp32, in row-major order.</summary>
