@@ -92,19 +92,8 @@ public class CpuLinearKernelTests
             Assert.Throws<InvalidOperationException>(() => CpuLinearKernel.NativeBf16 = true);
     }
 
-    private static void WithNativeBf16(bool native, Action test)
-    {
-        bool before = CpuLinearKernel.NativeBf16;
-        try
-        {
-            CpuLinearKernel.NativeBf16 = native;
-            test();
-        }
-        finally
-        {
-            CpuLinearKernel.NativeBf16 = before;
-        }
-    }
+    private static void WithNativeBf16(bool native, Action test) =>
+        Switched.With(() => CpuLinearKernel.NativeBf16, v => CpuLinearKernel.NativeBf16 = v, native, test);
 
     private static void MatchesLibtorch(string preset, ScalarType dtype, int[] rowCounts)
     {

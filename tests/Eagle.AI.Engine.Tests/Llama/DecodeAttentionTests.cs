@@ -47,16 +47,8 @@ public class DecodeAttentionTests
         var eligible = DecodeAttention.Eligible(empty([1, 4, 96], ScalarType.BFloat16), new PackedSequences(lengths, native, masks), 0, heads, kvHeads, headDim);
         Assert.Equal(lengths.Select(l => l <= DecodeAttention.MaxTokens), eligible!);
         var actual = attention.forward(x, cos, sin, new PackedSequences(lengths, native, masks), 0);
-        Tensor expected;
-        DecodeAttention.Enabled = false;
-        try
-        {
-            expected = attention.forward(x, cos, sin, new PackedSequences(lengths, reference, masks), 0);
-        }
-        finally
-        {
-            DecodeAttention.Enabled = true;
-        }
+        var expected = Switched.With(() => DecodeAttention.Enabled, v => DecodeAttention.Enabled = v, false,
+            () => attention.forward(x, cos, sin, new PackedSequences(lengths, reference, masks), 0));
 
         for (int j = 0; j < prefixes.Length; j++)
         {

@@ -117,16 +117,7 @@ public sealed class GatheredAttentionTests
             var items = prefixes.Select((p, j) => new ForwardItem(
                 tensor(TestModels.RandomPrompt(new Random(50 + j), news[j], target.Config.VocabSize).Select(t => (long)t).ToArray()),
                 HeldScalars.Range(p.Length, p.Length + news[j]), caches[j], null, request)).ToList();
-            target.GatherDecodeAttention = gathered;
-            IReadOnlyList<TargetOutput> outputs;
-            try
-            {
-                outputs = target.Forward(items);
-            }
-            finally
-            {
-                target.GatherDecodeAttention = false;
-            }
+            var outputs = Switched.With(() => target.GatherDecodeAttention, v => target.GatherDecodeAttention = v, gathered, () => target.Forward(items));
             int last = target.Config.NumHiddenLayers - 1;
             return [.. outputs.Select((o, j) =>
             {

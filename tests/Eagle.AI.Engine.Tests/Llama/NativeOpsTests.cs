@@ -150,19 +150,7 @@ public class NativeOpsTests
         });
     }
 
-    private static T With<T>(bool enabled, Func<T> f)
-    {
-        bool before = NativeOps.Enabled;
-        try
-        {
-            NativeOps.Enabled = enabled;
-            return f();
-        }
-        finally
-        {
-            NativeOps.Enabled = before;
-        }
-    }
+    private static T With<T>(bool enabled, Func<T> f) => Switched.With(() => NativeOps.Enabled, v => NativeOps.Enabled = v, enabled, f);
 
     // Every element within one bf16 step (2⁻⁷ relative, or 2⁻¹³³ near zero) of libtorch's, and at least 99 % identical.
     private static void AssertWithinOneStep(Tensor actual, Tensor expected, string what)
