@@ -73,7 +73,8 @@ internal static unsafe class CpuLinearKernel
         CpuFeatures.HasAvx512BFloat16 && Avx512F.IsSupported &&
         NativeLibrary.TryLoad(NativeLibraryName, typeof(CpuLinearKernel).Assembly, null, out _));
 
-    private const string NativeLibraryName = "eagle_cpu";
+    /// <summary>The native library (<c>libeagle_cpu.so</c>, from <c>Native/eagle_cpu.c</c>) every native CPU path binds.</summary>
+    internal const string NativeLibraryName = "eagle_cpu";
 
     // After nativeAvailable, which its initializer reads.
     private static bool nativeBf16 = NativeBf16Available && Environment.GetEnvironmentVariable("EAGLE_NATIVE_KERNEL") != "0";

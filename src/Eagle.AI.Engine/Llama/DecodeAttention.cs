@@ -39,7 +39,7 @@ internal static unsafe class DecodeAttention
         public float Scale;
     }
 
-    [DllImport("eagle_cpu")]
+    [DllImport(CpuLinearKernel.NativeLibraryName)]
     private static extern int eagle_decode_attention_bf16(ushort* qk, ushort* qkv, ushort* output, Sequence* sequences,
         int n, int heads, int kvHeads, int headDim, float scale, int first, int last);
 

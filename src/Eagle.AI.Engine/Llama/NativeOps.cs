@@ -23,13 +23,13 @@ internal static unsafe class NativeOps
     /// </summary>
     public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("EAGLE_NATIVE_OPS") != "0";
 
-    [DllImport("eagle_cpu")]
+    [DllImport(CpuLinearKernel.NativeLibraryName)]
     private static extern void eagle_rmsnorm_bf16(ushort* x, ushort* delta, ushort* sum, ushort* w, ushort* y, int rows, int size, float eps);
 
-    [DllImport("eagle_cpu")]
+    [DllImport(CpuLinearKernel.NativeLibraryName)]
     private static extern void eagle_rope_bf16(ushort* qkv, ushort* cos, ushort* sin, ushort* qk, int n, int heads, int kvHeads, int d);
 
-    [DllImport("eagle_cpu")]
+    [DllImport(CpuLinearKernel.NativeLibraryName)]
     private static extern void eagle_silu_mul_bf16(ushort* gu, ushort* h, int n, int inter);
 
     /// <summary>
