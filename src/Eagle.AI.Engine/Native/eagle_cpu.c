@@ -35,6 +35,8 @@ static inline __m512 widen_bf16(__m256i x) { return _mm512_castsi512_ps(_mm512_s
 static inline __m512 load_bf16(const uint16_t *p) { return widen_bf16(_mm256_loadu_si256((const __m256i *)p)); }
 static inline __m256i round_bf16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
 static inline void store_bf16(uint16_t *p, __m512 x) { _mm256_storeu_si256((__m256i *)p, round_bf16(x)); }
+// x rounded to bf16 and widened back: the value a bf16 intermediate holds (where libtorch rounds between two ops).
+static inline __m512 rounded(__m512 x) { return widen_bf16(round_bf16(x)); }
 static inline __m512 negate(__m512 x) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))); }
 
 // y[i0 + b, r + a] for a < rows, b < inputs: ROWS weight rows (a short last pass repeats its last row, computed but
@@ -368,7 +370,7 @@ void eagle_rmsnorm_bf16(const uint16_t *x, const uint16_t *delta, uint16_t *sum,
         uint16_t *yr = y + (long)r * size;
         for (int c = 0; c < size; c += 16)
         {
-            __m512 normed = widen_bf16(round_bf16(_mm512_mul_ps(load_bf16(xr + c), factor)));
+            __m512 normed = rounded(_mm512_mul_ps(load_bf16(xr + c), factor));
             store_bf16(yr + c, _mm512_mul_ps(normed, load_bf16(w + c)));
         }
     }
@@ -388,10 +390,10 @@ void eagle_rope_bf16(const uint16_t *qkv, const uint16_t *cos, const uint16_t *s
             for (int e = 0; e < half; e += 16)
             {
                 __m512 x1 = load_bf16(x + e), x2 = load_bf16(x + half + e);
-                __m512 a1 = widen_bf16(round_bf16(_mm512_mul_ps(x1, load_bf16(c + e))));
-                __m512 b1 = widen_bf16(round_bf16(_mm512_mul_ps(negate(x2), load_bf16(s + e))));
-                __m512 a2 = widen_bf16(round_bf16(_mm512_mul_ps(x2, load_bf16(c + half + e))));
-                __m512 b2 = widen_bf16(round_bf16(_mm512_mul_ps(x1, load_bf16(s + half + e))));
+                __m512 a1 = rounded(_mm512_mul_ps(x1, load_bf16(c + e)));
+                __m512 b1 = rounded(_mm512_mul_ps(negate(x2), load_bf16(s + e)));
+                __m512 a2 = rounded(_mm512_mul_ps(x2, load_bf16(c + half + e)));
+                __m512 b2 = rounded(_mm512_mul_ps(x1, load_bf16(s + half + e)));
                 store_bf16(o + e, _mm512_add_ps(a1, b1));
                 store_bf16(o + half + e, _mm512_add_ps(a2, b2));
             }
@@ -409,7 +411,7 @@ void eagle_silu_mul_bf16(const uint16_t *gu, uint16_t *h, int n, int inter)
         for (int e = 0; e < inter; e += 16)
         {
             __m512 x = load_bf16(g + e);
-            __m512 silu = widen_bf16(round_bf16(_mm512_div_ps(x, _mm512_add_ps(one, exp_ps(negate(x))))));
+            __m512 silu = rounded(_mm512_div_ps(x, _mm512_add_ps(one, exp_ps(negate(x)))));
             store_bf16(h + (long)i * inter + e, _mm512_mul_ps(silu, load_bf16(u + e)));
         }
     }
