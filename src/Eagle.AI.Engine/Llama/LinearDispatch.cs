@@ -1,3 +1,4 @@
+using Eagle.AI.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -6,9 +7,10 @@ namespace Eagle.AI.Engine.Llama;
 /// <summary>
 /// The one place a bias-free linear is applied (projections, the fused q/k/v and gate/up GEMMs, the lm_head). A few
 /// rows on the CPU go to <see cref="CpuLinearKernel"/>, which reads each weight once at memory speed; everything else
-/// (CUDA, more rows than <see cref="MaxRows"/> — 11, or 64 for bf16 with the native loop — where oneDNN's GEMM
-/// amortizes its weight re-layout, anything needing autograd, other dtypes,
-/// non-contiguous or odd shapes) stays on <c>nn.functional.linear</c>.
+/// (CUDA, more rows than <see cref="MaxRows"/> — 11, or 64 for bf16 with the native loop or where the CPU has no bf16
+/// instructions — where oneDNN's GEMM amortizes its weight re-layout, anything needing autograd, other dtypes,
+/// non-contiguous or odd shapes) stays on <c>nn.functional.linear</c>, a bf16 one through fp32 where libtorch would
+/// emulate bf16 (<see cref="EmulatedBf16"/>).
 /// </summary>
 internal static class LinearDispatch
 {
@@ -24,13 +26,26 @@ internal static class LinearDispatch
     /// Most input rows the native bf16 loop (VDPBF16PS) takes. Measured as the verify-cost curve of llama3-1b bf16 on 2
     /// cores (× a one-token forward), the loop vs libtorch past 11 rows: 16 tokens 2.1 vs 3.2, 32 tokens 3.4 vs 4.8, 64
     /// tokens 6.0–6.1 vs 6.8–7.1; beyond that oneDNN's GEMM, whose weight re-layout is then amortized, is left the
-    /// prefill.
+    /// prefill. The managed loop takes as many bf16 rows where libtorch's bf16 is emulated (a 2-core Xeon without bf16
+    /// instructions, llama3-1b: 16 tokens 2.6 × a one-token step vs 8.6 through oneDNN).
     /// </summary>
     public const int MaxNativeRows = 64;
 
-    /// <summary>The most rows the kernel takes for this weight's dtype with the loop in use.</summary>
+    /// <summary>
+    /// The most rows the kernel takes for this weight's dtype: bf16 with the native loop, or on a CPU without bf16
+    /// instructions (where libtorch's bf16 GEMM is emulated), <see cref="MaxNativeRows"/>; else <see cref="MaxKernelRows"/>.
+    /// </summary>
     public static int MaxRows(ScalarType dtype) =>
-        dtype == ScalarType.BFloat16 && CpuLinearKernel.NativeBf16 ? MaxNativeRows : MaxKernelRows;
+        dtype != ScalarType.BFloat16 ? MaxKernelRows
+        : CpuLinearKernel.NativeBf16 ? MaxNativeRows
+        : EmulatedBf16 ? MaxNativeRows
+        : MaxKernelRows;
+
+    /// <summary>
+    /// Whether libtorch's bf16 GEMM is emulated here (the CPU has no bf16 instructions), so that bf16 products take the
+    /// kernel up to <see cref="MaxNativeRows"/> and go through fp32 beyond; settable so tests can take both routes.
+    /// </summary>
+    public static bool EmulatedBf16 { get; set; } = !CpuFeatures.HasNativeBFloat16;
 
     [ThreadStatic]
     private static bool torchLowered; // this thread set libtorch's intra-op threads to 1 for the kernel
@@ -49,19 +64,41 @@ internal static class LinearDispatch
         if (weight.device_type != DeviceType.CPU) return nn.functional.linear(x, weight); // the GPU path, untouched
         if (CpuKernels && Fits(x, weight)) return CpuLinearKernel.Linear(x, weight, OwnThreads());
         ReturnThreads();
+        if (WidenedForGemm(x, weight)) return WidenedLinear(x, weight);
         return nn.functional.linear(x, weight);
     }
 
     /// <summary>
-    /// <see cref="Apply"/> with the result in fp32 (the logits): where the native bf16 loop takes the product it writes
+    /// <see cref="Apply"/> with the result in fp32 (the logits): where the kernel takes a bf16 product (either loop) it writes
     /// fp32 directly — the same values, rounded to bf16 and widened, without a bf16 result and a conversion pass over it
     /// (with 8 rows of a 128,256-token vocabulary, 4 MB written and read again a step) — else the result is converted.
     /// </summary>
     public static Tensor ApplyFloat32(Tensor x, Tensor weight)
     {
-        if (weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.BFloat16 && CpuLinearKernel.NativeBf16 && CpuKernels && Fits(x, weight))
+        if (weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.BFloat16 && CpuKernels && Fits(x, weight))
             return CpuLinearKernel.Linear(x, weight, OwnThreads(), float32: true);
         return Apply(x, weight).to(ScalarType.Float32);                        // the bf16 product is the caller's scope's
+    }
+
+    /// <summary>
+    /// Whether a bf16 product too big for the kernel (a prefill) goes through fp32: on a CPU without bf16 instructions
+    /// libtorch's bf16 GEMM is emulated. Measured on a 2-core Xeon without them, a 512-token llama3-1b prefill took
+    /// 17.0 s through it, 9.4 s through the kernel in blocks of 64 inputs, 4.1 s for the fp32 model (MKL's SGEMM at
+    /// ~90 % of the FMA peak), and 4.9 s this way: widening the weights costs less than that difference once a product
+    /// has more rows than the kernel takes.
+    /// </summary>
+    private static bool WidenedForGemm(Tensor x, Tensor weight) =>
+        weight.dtype == ScalarType.BFloat16 && x.dtype == ScalarType.BFloat16 && EmulatedBf16 &&
+        x.device_type == DeviceType.CPU && !x.requires_grad && !weight.requires_grad;
+
+    // x · Wᵀ with both widened to fp32 (exactly: a bf16 is the top half of an fp32), summed in fp32 and rounded to bf16
+    // once, which is what a bf16 GEMM computes; the widened weight is freed at once rather than at the caller's scope.
+    private static Tensor WidenedLinear(Tensor x, Tensor weight)
+    {
+        using var wide = weight.to(ScalarType.Float32);
+        using var input = x.to(ScalarType.Float32);
+        using var product = nn.functional.linear(input, wide);
+        return product.to(ScalarType.BFloat16);
     }
 
     /// <summary>Whether <see cref="CpuLinearKernel"/> takes this product (see the class summary for what does not).</summary>

@@ -5,7 +5,8 @@ namespace Eagle.AI.Engine.Runtime;
 /// systems report nothing). bf16 halves the bytes a decode step reads, and on a CPU with AVX512-BF16 or AMX-BF16
 /// oneDNN multiplies it natively: measured on an AMD EPYC with AVX512-BF16, the llama3-1b shape decodes 5.9 tokens/s
 /// in bf16 against 3.9 in fp32, and an 8-token verify costs 1.16× a one-token step instead of 3.1×. Without those
-/// instructions bf16 is emulated and slower than fp32.
+/// instructions libtorch emulates bf16 and is slower than fp32, so the engine's kernels widen bf16 themselves
+/// (<see cref="Llama.LinearDispatch.EmulatedBf16"/>).
 /// </summary>
 internal static class CpuFeatures
 {

@@ -30,3 +30,9 @@ internal sealed class NativeBf16FactAttribute : FactAttribute
 {
     public NativeBf16FactAttribute() => Skip = CpuKernelSkips.NativeBf16;
 }
+
+/// <summary>A fact that needs the AVX-512 kernel; skipped (not passed) on CPUs without it.</summary>
+internal sealed class Avx512FactAttribute : FactAttribute
+{
+    public Avx512FactAttribute() => Skip = CpuKernelSkips.Avx512;
+}

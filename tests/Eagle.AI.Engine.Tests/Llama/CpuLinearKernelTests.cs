@@ -34,10 +34,16 @@ public class CpuLinearKernelTests
     /// (1e-5·Σ|w·x| leaves a wide margin yet is ~3e-4 of a typical |y|, so a dropped or doubled term fails). In bf16
     /// both then round to 8 significant bits, so two nearly equal sums can also land one bf16 step apart: 2⁻⁷·|y|.
     /// </summary>
+    /// Odd and even counts: the two-input passes and the one-input pass after them; in bf16 also the four-input tiles and
+    /// their remainders, and where the CPU has no bf16 instructions (the loop then takes up to 64 rows) 64 and 70 rows
+    /// (two blocks) on the smaller shapes.
     [Avx512Theory]
     [MemberData(nameof(PresetsAndDtypes))]
     public void Matches_libtorch_on_every_layer_shape(string preset, ScalarType dtype) =>
-        WithNativeBf16(false, () => MatchesLibtorch(preset, dtype, [1, 2, 3, 7, 8, LinearDispatch.MaxKernelRows])); // odd and even counts: the two-input passes and the one-input pass after them
+        WithNativeBf16(false, () => MatchesLibtorch(preset, dtype,
+            dtype == ScalarType.Float32 ? [1, 2, 3, 7, 8, LinearDispatch.MaxKernelRows]
+            : LinearDispatch.MaxRows(dtype) < CpuLinearKernel.MaxBlock || preset == "llama3-1b" ? [1, 2, 3, 4, 5, 6, 7, 9, LinearDispatch.MaxKernelRows]
+            : [1, 4, 5, 6, 7, 9, 13, CpuLinearKernel.MaxBlock, CpuLinearKernel.MaxBlock + 6]));
 
     /// <summary>
     /// The native VDPBF16PS loop against libtorch, at every input-tile remainder (its tiles are 4 inputs) up to its row
@@ -53,32 +59,70 @@ public class CpuLinearKernelTests
     /// <summary>
     /// The fp32 result the logits take (<see cref="LinearDispatch.ApplyFloat32"/>) holds exactly the bf16 result's
     /// values widened, at every input-tile remainder and over several output chunks (so both threads write it); where the
-    /// native loop does not take the product, the same values come from a conversion.
+    /// kernel does not take the product, the same values come from a conversion. Native loop and managed loop.
     /// </summary>
     [NativeBf16Fact]
     public void The_fp32_result_of_the_native_loop_is_the_bf16_result_widened_bit_for_bit() =>
-        WithNativeBf16(true, () =>
+        WithNativeBf16(true, Float32ResultIsTheBf16ResultWidened);
+
+    [Avx512Fact]
+    public void The_fp32_result_of_the_managed_loop_is_the_bf16_result_widened_bit_for_bit() =>
+        WithNativeBf16(false, Float32ResultIsTheBf16ResultWidened);
+
+    private static void Float32ResultIsTheBf16ResultWidened()
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var gen = new Generator(5);
+        var w = randn([1000, 256], generator: gen).to(ScalarType.BFloat16);
+        int most = LinearDispatch.MaxRows(ScalarType.BFloat16);
+        foreach (int n in new[] { 1, 2, 3, 4, 5, 8, 9, 13, most }.Where(n => n <= most))
         {
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            var gen = new Generator(5);
-            var w = randn([1000, 256], generator: gen).to(ScalarType.BFloat16);
-            foreach (int n in new[] { 1, 2, 3, 4, 5, 8, 13, LinearDispatch.MaxNativeRows })
-            {
-                var x = randn([n, 256], generator: gen).to(ScalarType.BFloat16);
-                var wide = CpuLinearKernel.Linear(x, w, threads: 2, float32: true);
-                Assert.Equal(ScalarType.Float32, wide.dtype);
-                Assert.True(Same(wide, CpuLinearKernel.Linear(x, w, threads: 2).to(ScalarType.Float32)), $"n={n}");
-                Assert.True(Same(LinearDispatch.ApplyFloat32(x, w), wide), $"n={n} through the dispatch");
-            }
-            var many = randn([LinearDispatch.MaxNativeRows + 1, 256], generator: gen).to(ScalarType.BFloat16);  // oneDNN's
-            var converted = LinearDispatch.ApplyFloat32(many, w);
-            Assert.Equal(ScalarType.Float32, converted.dtype);
-            Assert.True(Same(converted, nn.functional.linear(many, w).to(ScalarType.Float32)));
-            var f32 = randn([3, 256], generator: gen);                                                         // an fp32 model's
-            Assert.True(LinearDispatch.ApplyFloat32(f32, w.to(ScalarType.Float32)).allclose(nn.functional.linear(f32, w.to(ScalarType.Float32)), 1e-5, 1e-5));
-            Assert.Throws<ArgumentException>(() => CpuLinearKernel.Linear(f32, w.to(ScalarType.Float32), threads: 2, float32: true));
+            var x = randn([n, 256], generator: gen).to(ScalarType.BFloat16);
+            var wide = CpuLinearKernel.Linear(x, w, threads: 2, float32: true);
+            Assert.Equal(ScalarType.Float32, wide.dtype);
+            Assert.True(Same(wide, CpuLinearKernel.Linear(x, w, threads: 2).to(ScalarType.Float32)), $"n={n}");
+            Assert.True(Same(LinearDispatch.ApplyFloat32(x, w), wide), $"n={n} through the dispatch");
+        }
+        var many = randn([most + 1, 256], generator: gen).to(ScalarType.BFloat16);                       // past the kernel
+        var converted = LinearDispatch.ApplyFloat32(many, w);
+        Assert.Equal(ScalarType.Float32, converted.dtype);
+        Assert.True(Same(converted, LinearDispatch.Apply(many, w).to(ScalarType.Float32)));
+        var f32 = randn([3, 256], generator: gen);                                                        // an fp32 model's
+        Assert.True(LinearDispatch.ApplyFloat32(f32, w.to(ScalarType.Float32)).allclose(nn.functional.linear(f32, w.to(ScalarType.Float32)), 1e-5, 1e-5));
+        Assert.Throws<ArgumentException>(() => CpuLinearKernel.Linear(f32, w.to(ScalarType.Float32), threads: 2, float32: true));
+    }
+
+    /// <summary>
+    /// Where libtorch's bf16 GEMM is emulated (<see cref="LinearDispatch.EmulatedBf16"/>), a bf16 product past the
+    /// kernel's rows goes through fp32: within one bf16 rounding of the float64 product, and with libtorch's autograd
+    /// untouched; elsewhere it is libtorch's own bf16 product.
+    /// </summary>
+    [Fact]
+    public void A_bf16_product_past_the_kernel_goes_through_fp32_where_libtorch_would_emulate_bf16()
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var gen = new Generator(9);
+        var w = randn([96, 128], generator: gen).to(ScalarType.BFloat16);
+        var x = randn([LinearDispatch.MaxNativeRows + 3, 128], generator: gen).to(ScalarType.BFloat16);
+        var exact = TensorAssert.Rows(nn.functional.linear(x.to(ScalarType.Float64), w.to(ScalarType.Float64)));
+        var magnitude = TensorAssert.Rows(nn.functional.linear(x.abs().to(ScalarType.Float64), w.abs().to(ScalarType.Float64)));
+        Switched.With(() => LinearDispatch.EmulatedBf16, v => LinearDispatch.EmulatedBf16 = v, true, () =>
+        {
+            var y = LinearDispatch.Apply(x, w);
+            Assert.Equal(ScalarType.BFloat16, y.dtype);
+            var actual = TensorAssert.Rows(y);
+            for (int i = 0; i < actual.Length; i++)
+                for (int j = 0; j < actual[i].Length; j++)
+                {
+                    double tolerance = Math.Abs(exact[i][j]) * Math.Pow(2, -8) + 1e-6 * magnitude[i][j]; // one bf16 rounding
+                    Assert.True(Math.Abs(actual[i][j] - exact[i][j]) <= tolerance, $"[{i},{j}]: {actual[i][j]} vs {exact[i][j]}");
+                }
         });
+        Switched.With(() => LinearDispatch.EmulatedBf16, v => LinearDispatch.EmulatedBf16 = v, false, () =>
+            Assert.True(Same(LinearDispatch.Apply(x, w), nn.functional.linear(x, w))));
+    }
 
     private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
@@ -108,7 +152,7 @@ public class CpuLinearKernelTests
             foreach (int n in rowCounts)
             {
                 var x = randn([n, inF], generator: gen).to(dtype);
-                Assert.True(LinearDispatch.Fits(x, w), $"{preset} {name} n={n} should take the kernel");
+                Assert.True(LinearDispatch.Fits(x, w) || n > LinearDispatch.MaxRows(dtype), $"{preset} {name} n={n} should take the kernel");
                 var actual = TensorAssert.Rows(CpuLinearKernel.Linear(x, w, threads: 2));
                 var expected = TensorAssert.Rows(nn.functional.linear(x, w));
                 var magnitude = TensorAssert.Rows(nn.functional.linear(x.abs(), wAbs));
