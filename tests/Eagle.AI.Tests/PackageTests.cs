@@ -51,7 +51,7 @@ public class PackageTests
         }
     }
 
-    // The engine's build compiled its AVX512-BF16 kernel (Linux x64 with a C compiler).
+    // The engine's build compiled its native bf16 code, both builds (Linux x64 with a C compiler).
     private static bool NativeKernelBuilt =>
         File.Exists(Path.Combine(TestRepository.Root, "src", "Eagle.AI.Engine", "obj", "native", "libeagle_cpu.so"));
 
@@ -76,7 +76,11 @@ public class PackageTests
         {
             Assert.Contains("TorchSharp", dependencies);
             Assert.Contains("buildTransitive/Eagle.AI.Engine.targets", names);
-            if (NativeKernelBuilt) Assert.Contains("runtimes/linux-x64/native/libeagle_cpu.so", names);
+            if (NativeKernelBuilt)
+            {
+                Assert.Contains("runtimes/linux-x64/native/libeagle_cpu.so", names);
+                Assert.Contains("runtimes/linux-x64/native/libeagle_cpu_avx512.so", names);
+            }
         }
         else
         {

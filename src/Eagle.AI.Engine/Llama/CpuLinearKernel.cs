@@ -15,9 +15,10 @@ namespace Eagle.AI.Engine.Llama;
 /// per pass (the later reads hit the cache), two inputs at a time so each weight load and bf16 widening serves both,
 /// bf16 widened to fp32 by a shift, accumulating in fp32, and rounds the output to the activation dtype once, as
 /// libtorch does. Beyond a few rows that managed loop is bound by fp32 FMAs (.NET has no AVX512-BF16 dot-product
-/// intrinsic), so on a CPU with AVX512-BF16 the bf16 product goes to the same loop in C with VDPBF16PS
-/// (<c>Native/eagle_cpu.c</c>, built with the engine where a C compiler exists): twice the products per instruction,
-/// on the bf16 inputs as they are.
+/// intrinsic), so the bf16 product goes to the same loop in C (<c>Native/eagle_cpu.c</c>, built with the engine where
+/// a C compiler exists): with VDPBF16PS where the CPU has AVX512-BF16, twice the products per instruction on the bf16
+/// inputs as they are; elsewhere the same sums from shifts, masks and FMAs, in registers the C compiler allocates
+/// better than the JIT does here. The managed loop remains where the native library is not there.
 /// </summary>
 internal static unsafe class CpuLinearKernel
 {
@@ -54,9 +55,9 @@ internal static unsafe class CpuLinearKernel
     });
 
     /// <summary>
-    /// Whether bf16 products go to the native VDPBF16PS loop (default: where the CPU has AVX512-BF16 and
-    /// <c>libeagle_cpu.so</c> loads, unless <c>EAGLE_NATIVE_KERNEL=0</c>); settable so tests and comparisons can run
-    /// both loops in one process. Setting it true where the loop is unavailable is refused.
+    /// Whether the native bf16 code is in use: the bf16 products' loop, the decoder layer's small ops and decode
+    /// attention. Default: where the library loads, unless <c>EAGLE_NATIVE_KERNEL=0</c>; settable so tests and
+    /// comparisons can run both ways in one process. Setting it true where the library is unavailable is refused.
     /// </summary>
     public static bool NativeBf16
     {
@@ -64,19 +65,33 @@ internal static unsafe class CpuLinearKernel
         set
         {
             if (value && !NativeBf16Available)
-                throw new InvalidOperationException("The AVX512-BF16 kernel is not available here (no avx512_bf16 on this CPU, or libeagle_cpu.so was not built or did not load).");
+                throw new InvalidOperationException("The native bf16 code is not available here (no AVX-512 on this CPU, or libeagle_cpu was not built or did not load).");
             nativeBf16 = value;
         }
     }
 
-    /// <summary>Whether the native bf16 loop can run here: the CPU has AVX512-BF16 and the library loads.</summary>
+    /// <summary>
+    /// Whether the native bf16 code can run here: the CPU has AVX-512F/BW and the library built for it loads —
+    /// <c>libeagle_cpu.so</c> with AVX512-BF16, else <c>libeagle_cpu_avx512.so</c>, which computes its dot products and
+    /// roundings from AVX-512F/BW instructions.
+    /// </summary>
     public static bool NativeBf16Available => nativeAvailable.Value;
 
+    // Loads the build for this CPU and binds every DllImport of NativeLibraryName in this assembly to it.
     private static readonly Lazy<bool> nativeAvailable = new(() =>
-        CpuFeatures.HasAvx512BFloat16 && Avx512F.IsSupported &&
-        NativeLibrary.TryLoad(NativeLibraryName, typeof(CpuLinearKernel).Assembly, null, out _));
+    {
+        if (!Avx512F.IsSupported || !Avx512BW.IsSupported) return false;
+        var assembly = typeof(CpuLinearKernel).Assembly;
+        string build = CpuFeatures.HasAvx512BFloat16 ? NativeLibraryName : NativeLibraryName + "_avx512";
+        if (!NativeLibrary.TryLoad(build, assembly, null, out var handle)) return false;
+        NativeLibrary.SetDllImportResolver(assembly, (name, _, _) => name == NativeLibraryName ? handle : IntPtr.Zero);
+        return true;
+    });
 
-    /// <summary>The native library (<c>libeagle_cpu.so</c>, from <c>Native/eagle_cpu.c</c>) every native CPU path binds.</summary>
+    /// <summary>
+    /// The native library every native CPU path binds (<c>libeagle_cpu.so</c> or <c>libeagle_cpu_avx512.so</c>, both
+    /// from <c>Native/eagle_cpu.c</c>).
+    /// </summary>
     internal const string NativeLibraryName = "eagle_cpu";
 
     // After nativeAvailable, which its initializer reads.
@@ -273,8 +288,9 @@ internal static unsafe class CpuLinearKernel
     // per FMA: here 2 per 8 FMAs, against 2 per 4 in the two-input tile below. 16 accumulators + 8 input halves + a
     // widened row fit the 32 registers (six inputs did not: the JIT keeps each input load in a register, and spilled).
     // Each accumulator sums a row's even and odd products in turn; 16 independent chains keep the FMA units busy.
-    // Measured on that Xeon, llama3-1b bf16, as the verify-cost curve (× a one-token step): 4 inputs 1.38 → 1.19,
-    // 8 inputs 1.87 → 1.66, 16 inputs 2.87 → 2.57, 64 inputs 9.94 → 8.18.
+    // Measured on that Xeon, llama3-1b bf16, as the verify-cost curve (× a one-token step), with and without this tile
+    // in one window: 4 inputs 1.38 → 1.19, 8 inputs 1.87 → 1.66, 16 inputs 2.87 → 2.57, 64 inputs 9.94 → 8.18. (This
+    // is the loop where the native library is not there; the native loop's AVX-512F build does better still.)
     private static void Dot4x4Bf16(ref Job job, ushort* w0, ushort* w1, ushort* w2, ushort* w3, int i, int r, int rows)
     {
         var high = Vector512.Create(0xFFFF0000u);

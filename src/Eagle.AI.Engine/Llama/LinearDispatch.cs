@@ -26,8 +26,9 @@ internal static class LinearDispatch
     /// Most input rows the native bf16 loop (VDPBF16PS) takes. Measured as the verify-cost curve of llama3-1b bf16 on 2
     /// cores (× a one-token forward), the loop vs libtorch past 11 rows: 16 tokens 2.1 vs 3.2, 32 tokens 3.4 vs 4.8, 64
     /// tokens 6.0–6.1 vs 6.8–7.1; beyond that oneDNN's GEMM, whose weight re-layout is then amortized, is left the
-    /// prefill. The managed loop takes as many bf16 rows where libtorch's bf16 is emulated (a 2-core Xeon without bf16
-    /// instructions, llama3-1b: 16 tokens 2.6 × a one-token step vs 8.6 through oneDNN).
+    /// prefill. The native loop's AVX-512F build and the managed loop take as many bf16 rows where libtorch's bf16 is
+    /// emulated (a 2-core Xeon without bf16 instructions, llama3-1b: 16 tokens 2.3 × a one-token step natively, 2.6 managed,
+    /// 8.6 through oneDNN).
     /// </summary>
     public const int MaxNativeRows = 64;
 
@@ -37,8 +38,7 @@ internal static class LinearDispatch
     /// </summary>
     public static int MaxRows(ScalarType dtype) =>
         dtype != ScalarType.BFloat16 ? MaxKernelRows
-        : CpuLinearKernel.NativeBf16 ? MaxNativeRows
-        : EmulatedBf16 ? MaxNativeRows
+        : CpuLinearKernel.NativeBf16 || EmulatedBf16 ? MaxNativeRows
         : MaxKernelRows;
 
     /// <summary>

@@ -130,8 +130,9 @@ public class CpuLinearKernelTests
     public void The_native_loop_is_there_wherever_the_cpu_has_it_and_a_c_compiler_built_it()
     {
         bool compiler = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "cc")));
-        if (CpuFeatures.HasAvx512BFloat16 && OperatingSystem.IsLinux() && compiler)
-            Assert.True(CpuLinearKernel.NativeBf16Available, "the CPU has avx512_bf16 and cc exists, yet libeagle_cpu.so did not load");
+        if (CpuLinearKernel.IsSupported && OperatingSystem.IsLinux() && compiler)
+            Assert.True(CpuLinearKernel.NativeBf16Available,
+                $"the CPU has AVX-512 and cc exists, yet {(CpuFeatures.HasAvx512BFloat16 ? "libeagle_cpu.so" : "libeagle_cpu_avx512.so")} did not load");
         if (!CpuLinearKernel.NativeBf16Available)
             Assert.Throws<InvalidOperationException>(() => CpuLinearKernel.NativeBf16 = true);
     }
