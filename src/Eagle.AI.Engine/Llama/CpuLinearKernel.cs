@@ -184,7 +184,7 @@ internal static unsafe class CpuLinearKernel
     // ~1 MB of weight rows a chunk: large enough that taking one costs nothing measurable.
     private const int ChunkBytes = 1 << 20;
 
-    // The tiled bf16 loop reads its chunk once per three or four inputs, so its chunk is kept to what stays in L2 (256 KB): on
+    // The tiled bf16 loop reads its chunk once per four inputs, so its chunk is kept to what stays in L2 (256 KB): on
     // the 2-core Xeon (2 MB L2 a core) 8 inputs took 1.66 × a one-token step with it against 1.77 with 1 MB chunks.
     private const int TiledChunkBytes = 1 << 18;
 
@@ -202,7 +202,7 @@ internal static unsafe class CpuLinearKernel
             return;
         }
         int passes = (job.Out + RowsPerPass - 1) / RowsPerPass;
-        int chunk = Math.Max(1, (job.Bf16 && job.N >= 3 ? TiledChunkBytes : ChunkBytes) / (job.In * (job.Native || job.Bf16 ? 2 : 4) * RowsPerPass));
+        int chunk = Math.Max(1, (job.Bf16 && job.N >= TileInputs ? TiledChunkBytes : ChunkBytes) / (job.In * (job.Native || job.Bf16 ? 2 : 4) * RowsPerPass));
         while (true)
         {
             long firstPass = (long)(Interlocked.Increment(ref job.Taken) - 1) * chunk;
@@ -237,12 +237,6 @@ internal static unsafe class CpuLinearKernel
             int rows = Math.Min(RowsPerPass, last - r);
             long r1 = r + Math.Min(1, rows - 1), r2 = r + Math.Min(2, rows - 1), r3 = r + rows - 1;
             int i = tiled;
-            if (job.Bf16 && job.N - i == 3)
-            {
-                Dot4x3Bf16(ref job, (ushort*)job.W + (long)r * job.In, (ushort*)job.W + r1 * job.In,
-                    (ushort*)job.W + r2 * job.In, (ushort*)job.W + r3 * job.In, i, r, rows);
-                continue;
-            }
             // Two inputs at a time: each weight load (and bf16 widening) then serves both.
             for (; i + 1 < job.N; i += 2)
             {
@@ -335,49 +329,6 @@ internal static unsafe class CpuLinearKernel
         Store(ref job, Vector128.Create(Vector512.Sum(a1), Vector512.Sum(b1), Vector512.Sum(c1), Vector512.Sum(d1)), i + 1, r, rows);
         Store(ref job, Vector128.Create(Vector512.Sum(a2), Vector512.Sum(b2), Vector512.Sum(c2), Vector512.Sum(d2)), i + 2, r, rows);
         Store(ref job, Vector128.Create(Vector512.Sum(a3), Vector512.Sum(b3), Vector512.Sum(c3), Vector512.Sum(d3)), i + 3, r, rows);
-    }
-
-    // The same tile for three inputs (a remainder of three, a three-node draft beam): 2 widenings per 6 FMAs, where a
-    // two-input pass and a one-input pass after it spend 4 per 6. Measured on the Xeon, 4-token trees of depth 2 at
-    // acceptance 0.8 (three-row head steps), alternating: drafting 52.6 and 52.0 ms a round without it, 49.9 and 49.9 with.
-    private static void Dot4x3Bf16(ref Job job, ushort* w0, ushort* w1, ushort* w2, ushort* w3, int i, int r, int rows)
-    {
-        var high = Vector512.Create(0xFFFF0000u);
-        int inF = job.In;
-        float* x0 = job.X + (long)i * inF, x1 = x0 + inF, x2 = x1 + inF;
-        Vector512<float> a0 = default, a1 = default, a2 = default;
-        Vector512<float> b0 = default, b1 = default, b2 = default;
-        Vector512<float> c0 = default, c1 = default, c2 = default;
-        Vector512<float> d0 = default, d1 = default, d2 = default;
-        for (int k = 0; k < inF; k += Block)
-        {
-            var e0x = Vector512.Load(x0 + k); var o0x = Vector512.Load(x0 + k + 16);
-            var e1x = Vector512.Load(x1 + k); var o1x = Vector512.Load(x1 + k + 16);
-            var e2x = Vector512.Load(x2 + k); var o2x = Vector512.Load(x2 + k + 16);
-            var v0 = Vector512.Load((uint*)(w0 + k));
-            var e0 = (v0 << 16).AsSingle(); var o0 = (v0 & high).AsSingle();
-            a0 = Avx512F.FusedMultiplyAdd(e0, e0x, a0); a0 = Avx512F.FusedMultiplyAdd(o0, o0x, a0);
-            a1 = Avx512F.FusedMultiplyAdd(e0, e1x, a1); a1 = Avx512F.FusedMultiplyAdd(o0, o1x, a1);
-            a2 = Avx512F.FusedMultiplyAdd(e0, e2x, a2); a2 = Avx512F.FusedMultiplyAdd(o0, o2x, a2);
-            var v1 = Vector512.Load((uint*)(w1 + k));
-            var e1 = (v1 << 16).AsSingle(); var o1 = (v1 & high).AsSingle();
-            b0 = Avx512F.FusedMultiplyAdd(e1, e0x, b0); b0 = Avx512F.FusedMultiplyAdd(o1, o0x, b0);
-            b1 = Avx512F.FusedMultiplyAdd(e1, e1x, b1); b1 = Avx512F.FusedMultiplyAdd(o1, o1x, b1);
-            b2 = Avx512F.FusedMultiplyAdd(e1, e2x, b2); b2 = Avx512F.FusedMultiplyAdd(o1, o2x, b2);
-            var v2 = Vector512.Load((uint*)(w2 + k));
-            var e2 = (v2 << 16).AsSingle(); var o2 = (v2 & high).AsSingle();
-            c0 = Avx512F.FusedMultiplyAdd(e2, e0x, c0); c0 = Avx512F.FusedMultiplyAdd(o2, o0x, c0);
-            c1 = Avx512F.FusedMultiplyAdd(e2, e1x, c1); c1 = Avx512F.FusedMultiplyAdd(o2, o1x, c1);
-            c2 = Avx512F.FusedMultiplyAdd(e2, e2x, c2); c2 = Avx512F.FusedMultiplyAdd(o2, o2x, c2);
-            var v3 = Vector512.Load((uint*)(w3 + k));
-            var e3 = (v3 << 16).AsSingle(); var o3 = (v3 & high).AsSingle();
-            d0 = Avx512F.FusedMultiplyAdd(e3, e0x, d0); d0 = Avx512F.FusedMultiplyAdd(o3, o0x, d0);
-            d1 = Avx512F.FusedMultiplyAdd(e3, e1x, d1); d1 = Avx512F.FusedMultiplyAdd(o3, o1x, d1);
-            d2 = Avx512F.FusedMultiplyAdd(e3, e2x, d2); d2 = Avx512F.FusedMultiplyAdd(o3, o2x, d2);
-        }
-        Store(ref job, Vector128.Create(Vector512.Sum(a0), Vector512.Sum(b0), Vector512.Sum(c0), Vector512.Sum(d0)), i + 0, r, rows);
-        Store(ref job, Vector128.Create(Vector512.Sum(a1), Vector512.Sum(b1), Vector512.Sum(c1), Vector512.Sum(d1)), i + 1, r, rows);
-        Store(ref job, Vector128.Create(Vector512.Sum(a2), Vector512.Sum(b2), Vector512.Sum(c2), Vector512.Sum(d2)), i + 2, r, rows);
     }
 
     // Dot4Bf16 for two inputs at once: the four rows are loaded and widened once per step for both (16 accumulators,
