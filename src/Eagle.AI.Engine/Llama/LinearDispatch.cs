@@ -7,8 +7,8 @@ namespace Eagle.AI.Engine.Llama;
 /// <summary>
 /// The one place a bias-free linear is applied (projections, the fused q/k/v and gate/up GEMMs, the lm_head). A few
 /// rows on the CPU go to <see cref="CpuLinearKernel"/>, which reads each weight once at memory speed; everything else
-/// (CUDA, more rows than <see cref="MaxRows"/> — 11, or 64 for bf16 with the native loop or where the CPU has no bf16
-/// instructions — where oneDNN's GEMM amortizes its weight re-layout, anything needing autograd, other dtypes,
+/// (CUDA, more rows than <see cref="MaxRows"/> — 11, or for bf16 64 with the native loop or where the CPU has no bf16
+/// instructions, 256 with both — where oneDNN's GEMM amortizes its weight re-layout, anything needing autograd, other dtypes,
 /// non-contiguous or odd shapes) stays on <c>nn.functional.linear</c>, a bf16 one through fp32 where libtorch would
 /// emulate bf16 (<see cref="EmulatedBf16"/>).
 /// </summary>
@@ -54,7 +54,7 @@ internal static class LinearDispatch
 
     /// <summary>
     /// Whether libtorch's bf16 GEMM is emulated here (the CPU has no bf16 instructions), so that bf16 products take the
-    /// kernel up to <see cref="MaxNativeRows"/> and go through fp32 beyond; settable so tests can take both routes.
+    /// kernel up to <see cref="MaxRows"/> and go through fp32 beyond; settable so tests can take both routes.
     /// </summary>
     public static bool EmulatedBf16 { get; set; } = !CpuFeatures.HasNativeBFloat16;
 

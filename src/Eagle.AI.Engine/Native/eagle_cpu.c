@@ -4,9 +4,9 @@
 //
 // Built twice: with -mavx512bf16 (libeagle_cpu.so), and without it for AVX-512 CPUs that lack it
 // (libeagle_cpu_avx512.so), where dot_bf16 and round_bf16 below compute the same sums and roundings from AVX-512F/BW
-// instructions. There the managed loop was bound by vector ops and by the JIT's register moves and spills; this loop,
-// kept in registers by the C compiler, measured on a 2-core Xeon without AVX512-BF16 (llama3-1b, × a one-token step):
-// a 4-token verify 1.20 → 1.06, 8 tokens 1.85 → 1.36, 16 tokens 3.1 → 2.3; a one-token step 108 → 98 ms.
+// instructions. There the managed loop was bound by vector ops and by the JIT's register moves; this loop, as the C
+// compiler schedules it, measured on a 2-core Xeon without AVX512-BF16 (llama3-1b, × a one-token step): a 4-token
+// verify 1.20 → 1.06, 8 tokens 1.85 → 1.36, 16 tokens 3.1 → 2.3; a one-token step 108 → 98 ms.
 //
 // Why native: .NET has no intrinsic for VDPBF16PS, and beyond one input row the managed kernel is bound by fp32 FMAs
 // (each bf16 weight widened, then one 16-lane FMA per 16 products). VDPBF16PS multiplies 32 bf16 pairs into 16 fp32
