@@ -8,7 +8,7 @@ namespace Eagle.AI.Engine.Llama;
 /// The one place a bias-free linear is applied (projections, the fused q/k/v and gate/up GEMMs, the lm_head). A few
 /// rows on the CPU go to <see cref="CpuLinearKernel"/>, which reads each weight once at memory speed; everything else
 /// (CUDA, more rows than <see cref="MaxRows"/> — 11, or for bf16 64 with the native loop or where the CPU has no bf16
-/// instructions, 256 with both — where oneDNN's GEMM amortizes its weight re-layout, anything needing autograd, other dtypes,
+/// instructions, any number with both — where oneDNN's GEMM amortizes its weight re-layout, anything needing autograd, other dtypes,
 /// non-contiguous or odd shapes) stays on <c>nn.functional.linear</c>, a bf16 one through fp32 where libtorch would
 /// emulate bf16 (<see cref="EmulatedBf16"/>).
 /// </summary>
@@ -33,22 +33,16 @@ internal static class LinearDispatch
     public const int MaxNativeRows = 64;
 
     /// <summary>
-    /// Most bf16 rows the native loop takes where the CPU has no bf16 instructions (its AVX-512F build), before a product
-    /// goes through fp32 instead (<see cref="EmulatedBf16"/>): widening the weights costs a fixed ~0.4 s a forward of
-    /// llama3-1b (fresh memory, 7 GB moved), then MKL's SGEMM is the faster per row. Measured on a 2-core Xeon without
-    /// them: 8 prompts of 16 tokens prefilled together (128 rows) reached their first tokens after 1.43 s through the
-    /// loop against 2.16 s through fp32; a 512-token prefill took 5.64 s through the loop against 4.81 s.
-    /// </summary>
-    public const int MaxEmulatedNativeRows = 256;
-
-    /// <summary>
-    /// The most rows the kernel takes for this weight's dtype: for bf16 <see cref="MaxNativeRows"/> with the native loop
-    /// (<see cref="MaxEmulatedNativeRows"/> where the CPU has no bf16 instructions) or with the managed loop on such a
-    /// CPU (where libtorch's bf16 GEMM is emulated); else <see cref="MaxKernelRows"/>.
+    /// The most rows the kernel takes for this weight's dtype: for bf16 any number with the native library where the
+    /// CPU has no bf16 instructions (from <see cref="CpuLinearKernel.MinPanelRows"/> rows on, its panel GEMM, which beats
+    /// both the loop and MKL's SGEMM on the weights widened to fp32: a 512-row 2048 → 8192 product on a 2-core Xeon took
+    /// 55.7 ms against 82.9 through the loop, and the whole 512-token llama3-1b prefill 4.81 s through fp32 against
+    /// 5.64 s through the loop), <see cref="MaxNativeRows"/> with the native loop elsewhere or with the managed loop on
+    /// such a CPU (where libtorch's bf16 GEMM is emulated); else <see cref="MaxKernelRows"/>.
     /// </summary>
     public static int MaxRows(ScalarType dtype) =>
         dtype != ScalarType.BFloat16 ? MaxKernelRows
-        : CpuLinearKernel.NativeBf16 ? (EmulatedBf16 ? MaxEmulatedNativeRows : MaxNativeRows)
+        : CpuLinearKernel.NativeBf16 ? (EmulatedBf16 ? int.MaxValue : MaxNativeRows)
         : EmulatedBf16 ? MaxNativeRows
         : MaxKernelRows;
 

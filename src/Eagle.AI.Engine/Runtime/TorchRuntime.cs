@@ -201,7 +201,7 @@ public static class TorchRuntime
     /// <summary>The CPU's <c>auto</c> dtype, and why, from whether it has bf16 instructions and the AVX-512 kernel is in use.</summary>
     internal static (ScalarType DType, string Reason) CpuAutoDType(bool nativeBFloat16, bool avx512Kernel) =>
         nativeBFloat16 ? (ScalarType.BFloat16, "bf16: the CPU has bf16 dot-product instructions (avx512_bf16/amx_bf16)")
-        : avx512Kernel ? (ScalarType.BFloat16, "bf16: the CPU has AVX-512, on which the engine's kernel reads bf16 weights (half fp32's bytes) and widens them to multiply; without bf16 instructions (avx512_bf16/amx_bf16) products of more than 256 rows (a long prefill) go through fp32")
+        : avx512Kernel ? (ScalarType.BFloat16, "bf16: the CPU has AVX-512, on which the engine's kernel reads bf16 weights (half fp32's bytes) and widens them to multiply; without bf16 instructions (avx512_bf16/amx_bf16) products of many rows (a prefill) multiply the widened values in fp32")
         : (ScalarType.Float32, "fp32: the CPU has neither bf16 instructions (avx512_bf16/amx_bf16) nor the engine's AVX-512 kernel");
 
     /// <summary>The safetensors / config spelling of a dtype.</summary>

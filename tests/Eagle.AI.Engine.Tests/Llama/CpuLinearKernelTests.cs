@@ -76,7 +76,9 @@ public class CpuLinearKernelTests
         var gen = new Generator(5);
         var w = randn([1000, 256], generator: gen).to(ScalarType.BFloat16);
         int most = LinearDispatch.MaxRows(ScalarType.BFloat16);
-        foreach (int n in new[] { 1, 2, 3, 4, 5, 8, 9, 13, most }.Where(n => n <= most))
+        // With no row limit (the native panel GEMM), also its counts: one panel, a half panel after full ones, two blocks.
+        int[] counts = most == int.MaxValue ? [1, 2, 3, 4, 5, 8, 9, 13, 32, 48, 100, 530] : [1, 2, 3, 4, 5, 8, 9, 13, most];
+        foreach (int n in counts.Where(n => n <= most))
         {
             var x = randn([n, 256], generator: gen).to(ScalarType.BFloat16);
             var wide = CpuLinearKernel.Linear(x, w, threads: 2, float32: true);
@@ -84,10 +86,13 @@ public class CpuLinearKernelTests
             Assert.True(Same(wide, CpuLinearKernel.Linear(x, w, threads: 2).to(ScalarType.Float32)), $"n={n}");
             Assert.True(Same(LinearDispatch.ApplyFloat32(x, w), wide), $"n={n} through the dispatch");
         }
-        var many = randn([most + 1, 256], generator: gen).to(ScalarType.BFloat16);                       // past the kernel
-        var converted = LinearDispatch.ApplyFloat32(many, w);
-        Assert.Equal(ScalarType.Float32, converted.dtype);
-        Assert.True(Same(converted, LinearDispatch.Apply(many, w).to(ScalarType.Float32)));
+        if (most != int.MaxValue)
+        {
+            var many = randn([most + 1, 256], generator: gen).to(ScalarType.BFloat16);                   // past the kernel
+            var converted = LinearDispatch.ApplyFloat32(many, w);
+            Assert.Equal(ScalarType.Float32, converted.dtype);
+            Assert.True(Same(converted, LinearDispatch.Apply(many, w).to(ScalarType.Float32)));
+        }
         var f32 = randn([3, 256], generator: gen);                                                        // an fp32 model's
         Assert.True(LinearDispatch.ApplyFloat32(f32, w.to(ScalarType.Float32)).allclose(nn.functional.linear(f32, w.to(ScalarType.Float32)), 1e-5, 1e-5));
         Assert.Throws<ArgumentException>(() => CpuLinearKernel.Linear(f32, w.to(ScalarType.Float32), threads: 2, float32: true));
@@ -99,7 +104,8 @@ public class CpuLinearKernelTests
     /// bf16 product.
     /// </summary>
     [Fact]
-    public void A_bf16_product_past_the_kernel_goes_through_fp32_where_libtorch_would_emulate_bf16()
+    public void A_bf16_product_past_the_kernel_goes_through_fp32_where_libtorch_would_emulate_bf16() =>
+        WithNativeBf16(false, () =>
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -126,7 +132,43 @@ public class CpuLinearKernelTests
             var x = randn([LinearDispatch.MaxRows(ScalarType.BFloat16) + 3, 128], generator: gen).to(ScalarType.BFloat16);
             Assert.True(Same(LinearDispatch.Apply(x, w), nn.functional.linear(x, w)));
         });
-    }
+    });
+
+    /// <summary>
+    /// The native panel GEMM, which takes bf16 products of <see cref="CpuLinearKernel.MinPanelRows"/> rows and more where
+    /// libtorch's bf16 is emulated: within one bf16 rounding of the float64 product (plus the fp32 sum's own rounding)
+    /// for row counts of one panel, a half panel after full ones, an odd count, and more than one block of 512 rows;
+    /// weights whose rows are not whole tiles (12) or groups (96), and widths that are not whole passes (256 columns).
+    /// </summary>
+    [NativeBf16Fact]
+    public void The_panel_gemm_is_within_one_bf16_rounding_of_the_float64_product() =>
+        WithNativeBf16(true, () => Switched.With(() => LinearDispatch.EmulatedBf16, v => LinearDispatch.EmulatedBf16 = v, true, () =>
+    {
+        using var noGrad = no_grad();
+        var gen = new Generator(13);
+        Assert.Equal(int.MaxValue, LinearDispatch.MaxRows(ScalarType.BFloat16));
+        foreach (var (outF, inF) in new[] { (7L, 64L), (200L, 96L), (1000L, 320L) })
+        {
+            using var scope = NewDisposeScope();
+            var w = randn([outF, inF], generator: gen).to(ScalarType.BFloat16);
+            foreach (int n in new[] { CpuLinearKernel.MinPanelRows, 33, 48, 77, 530 })
+            {
+                var x = randn([n, inF], generator: gen).to(ScalarType.BFloat16);
+                Assert.True(LinearDispatch.Fits(x, w));
+                var exact = TensorAssert.Rows(nn.functional.linear(x.to(ScalarType.Float64), w.to(ScalarType.Float64)));
+                var magnitude = TensorAssert.Rows(nn.functional.linear(x.abs().to(ScalarType.Float64), w.abs().to(ScalarType.Float64)));
+                var actual = TensorAssert.Rows(LinearDispatch.Apply(x, w));
+                Assert.Equal(n, actual.Length);
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < outF; j++)
+                    {
+                        double tolerance = Math.Abs(exact[i][j]) * Math.Pow(2, -8) + 1e-6 * magnitude[i][j];
+                        Assert.True(Math.Abs(actual[i][j] - exact[i][j]) <= tolerance,
+                            $"{outF}×{inF} n={n} [{i},{j}]: {actual[i][j]} vs {exact[i][j]}");
+                    }
+            }
+        }
+    }));
 
     private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
@@ -183,8 +225,14 @@ public class CpuLinearKernelTests
         Assert.True(LinearDispatch.Fits(randn(3, 64).to(ScalarType.BFloat16), w.to(ScalarType.BFloat16)));
         Assert.False(LinearDispatch.Fits(randn(12, 64), w));                                  // fp32 n > 11: oneDNN's GEMM
         var wb = w.to(ScalarType.BFloat16);                                                    // bf16: up to the loop's limit
-        Assert.True(LinearDispatch.Fits(randn(LinearDispatch.MaxRows(ScalarType.BFloat16), 64).to(ScalarType.BFloat16), wb));
-        Assert.False(LinearDispatch.Fits(randn(LinearDispatch.MaxRows(ScalarType.BFloat16) + 1, 64).to(ScalarType.BFloat16), wb));
+        int most = LinearDispatch.MaxRows(ScalarType.BFloat16);
+        if (most == int.MaxValue) // the native panel GEMM (no bf16 instructions here) takes any count
+            Assert.True(LinearDispatch.Fits(randn(4096, 64).to(ScalarType.BFloat16), wb));
+        else
+        {
+            Assert.True(LinearDispatch.Fits(randn(most, 64).to(ScalarType.BFloat16), wb));
+            Assert.False(LinearDispatch.Fits(randn(most + 1, 64).to(ScalarType.BFloat16), wb));
+        }
         Assert.False(LinearDispatch.Fits(randn(64, 3).t(), w));                               // non-contiguous x
         Assert.False(LinearDispatch.Fits(randn(1, 64), randn(64, 96).t()));                   // non-contiguous W
         Assert.False(LinearDispatch.Fits(randn(1, 64).requires_grad_(), w));                 // autograd
