@@ -17,7 +17,7 @@ internal static class Cli
 
     public static Option<string> DType() => new("--dtype")
     {
-        Description = "auto (fp16 on CUDA; on a CPU bf16 where it computes bf16 natively, else fp32), float32, bfloat16 or float16", DefaultValueFactory = _ => "auto",
+        Description = "auto (fp16 on CUDA; on a CPU bf16 where it has bf16 instructions or AVX-512 for the engine's kernel, else fp32), float32, bfloat16 or float16", DefaultValueFactory = _ => "auto",
     };
 
     public static Option<bool> JsonOutput() => new("--json") { Description = "print one JSON object on stdout" };
