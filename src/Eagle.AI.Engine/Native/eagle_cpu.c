@@ -170,6 +170,18 @@ void eagle_linear_bf16_f32(const uint16_t *w, const uint16_t *x, float *y, int n
 // Each output is the fp32 sum over the columns in order, rounded to bf16 once (nearest even, NaN kept quiet), like the
 // few-row loop except for the order of the sum.
 
+// A thread's scratch of at least `need` floats, 64-byte aligned, grown (contents dropped) when smaller; 0 when it cannot be.
+static int reserve(float **buffer, long *capacity, long need)
+{
+    if (need <= *capacity) return 1;
+    float *grown = (float *)_mm_malloc((size_t)need * sizeof(float), 64);
+    if (!grown) return 0;
+    _mm_free(*buffer);
+    *buffer = grown;
+    *capacity = need;
+    return 1;
+}
+
 #define PANEL 32      // input rows per panel: two 16-lane vectors
 #define PANEL_TILE 12 // weight rows per micro-tile: 12 × 2 accumulators + the 2 input vectors = 26 of 32 registers
 #define PANEL_KC 256  // columns per pass: a micro-tile's 12 widened weight slices (12 KB) stay in L1 across the panels
@@ -231,14 +243,7 @@ int eagle_linear_bf16_panels(const uint16_t *w, const float *xt, uint16_t *y, fl
     int panels = (n + PANEL - 1) / PANEL;
     long need = (long)panels * PANEL_MC * PANEL;
     if (!panel_weights && !(panel_weights = (float *)_mm_malloc(sizeof(float) * PANEL_MC * PANEL_WS, 64))) return -1;
-    if (need > panel_sums_capacity)
-    {
-        float *grown = (float *)_mm_malloc((size_t)need * sizeof(float), 64);
-        if (!grown) return -1;
-        _mm_free(panel_sums);
-        panel_sums = grown;
-        panel_sums_capacity = need;
-    }
+    if (!reserve(&panel_sums, &panel_sums_capacity, need)) return -1;
     // The last panel is half empty when n % 32 is 1 … 16: its tiles then compute one vector.
     int half = n % PANEL != 0 && n % PANEL <= 16;
     __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(PANEL));
@@ -420,14 +425,7 @@ int eagle_decode_attention_bf16(const uint16_t *qk, const uint16_t *qkv, uint16_
 
         long stride = (length + 15) & ~15;
         long need = (long)s->count * group * stride;
-        if (need > scores_capacity)
-        {
-            float *grown = (float *)_mm_malloc((size_t)need * sizeof(float), 64);
-            if (!grown) return -1;
-            _mm_free(scores_buffer);
-            scores_buffer = grown;
-            scores_capacity = need;
-        }
+        if (!reserve(&scores_buffer, &scores_capacity, need)) return -1;
 
         // Scores, 16 keys at a time, for every new token and query head while those keys are in L1: 16 dot-product
         // accumulators, then one transposing sum of them into the 16 scores (a horizontal sum per key would cost more
