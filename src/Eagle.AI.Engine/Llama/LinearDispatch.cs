@@ -134,7 +134,27 @@ internal static class LinearDispatch
         return kernelThreads;
     }
 
-    private static void ReturnThreads()
+    /// <summary>
+    /// Runs a big libtorch op (a prefill chunk's attention) on the threads the kernel holds, then takes them back: where
+    /// the kernel takes every product (bf16 on a CPU without bf16 instructions) libtorch would otherwise never get them
+    /// back. Measured on a 2-core Xeon without them, a 2,000-token llama3-1b prefill: 18.6–19.2 s with its attention on
+    /// one thread, 16.4–16.9 s on two.
+    /// </summary>
+    internal static T OnTorchThreads<T>(Func<T> op)
+    {
+        if (!torchLowered) return op();
+        set_num_threads(kernelThreads);
+        try
+        {
+            return op();
+        }
+        finally
+        {
+            set_num_threads(1);
+        }
+    }
+
+    internal static void ReturnThreads()
     {
         if (!torchLowered) return;
         set_num_threads(kernelThreads);

@@ -170,6 +170,31 @@ public class CpuLinearKernelTests
         }
     }));
 
+    /// <summary>
+    /// While the kernel holds the threads (libtorch at one), a big libtorch op (a prefill chunk's attention) runs on
+    /// all of them and the kernel has them again afterwards, also when the op throws.
+    /// </summary>
+    [Fact]
+    public void A_big_libtorch_op_gets_the_threads_the_kernel_holds_and_gives_them_back()
+    {
+        int before = get_num_threads();
+        try
+        {
+            set_num_threads(2);
+            Assert.Equal(2, LinearDispatch.OwnThreads());
+            Assert.Equal(1, get_num_threads());
+            Assert.Equal(2, LinearDispatch.OnTorchThreads(get_num_threads));
+            Assert.Equal(1, get_num_threads());
+            Assert.Throws<InvalidOperationException>(() => LinearDispatch.OnTorchThreads<int>(() => throw new InvalidOperationException()));
+            Assert.Equal(1, get_num_threads());
+        }
+        finally
+        {
+            LinearDispatch.ReturnThreads();
+            set_num_threads(before);
+        }
+    }
+
     private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
     [Fact]
