@@ -25,6 +25,8 @@
 
 #define ROWS 6   // weight rows per pass: 6 weight registers
 #define INPUTS 4 // input rows per tile: 6 × 4 accumulators + 6 weights + 1 input = 31 of the 32 registers
+#define WIDE_ROWS 4   // without AVX512-BF16, 8 inputs and more: 4 weight rows per pass,
+#define WIDE_INPUTS 8 // 8 inputs per tile (4 × 8 accumulators: the compiler keeps what it can in registers)
 #define AHEAD 512 // elements (1 KiB) ahead of each weight row that a first pass of several inputs prefetches
 
 static inline uint16_t to_bf16(float f)
@@ -70,27 +72,30 @@ static inline void store_bf16(uint16_t *p, __m512 x) { _mm256_storeu_si256((__m2
 static inline __m512 rounded(__m512 x) { return widen_bf16(round_bf16(x)); }
 static inline __m512 negate(__m512 x) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))); }
 
-// y[i0 + b, r + a] for a < rows, b < inputs: ROWS weight rows (a short last pass repeats its last row, computed but
-// not stored) against `inputs` input rows, each weight load serving every input.
-// `ahead`: prefetch each row AHEAD elements on. With several inputs a pass computes long enough per weight byte that
+// What a tile prefetches while it computes (see tile below).
+enum { NONE, AHEAD_ROWS, NEXT_ROWS };
+
+// y[i0 + b, r + a] for a < rows, b < inputs: R weight rows (a short last pass repeats its last row, computed but not
+// stored) against `inputs` input rows, each weight load serving every input.
+// AHEAD_ROWS: prefetch each row AHEAD elements on. With several inputs a pass computes long enough per weight byte that
 // the hardware prefetcher alone leaves DRAM idle for part of it. Measured over all llama3-1b layers and its lm_head,
 // 2 threads, best of 6 (-march=native): 8 inputs 92.6 → 81.7 ms, 4 inputs 72.9 → 61.9 ms; one input (bound by the
 // stream alone) 51.2 → 51.3 ms, so it does not ask.
-// `next`: the next pass's ROWS rows (NULL unless that pass is a full one of this chunk), which the second tile of a
-// pass (i0 = INPUTS: inputs 4–7, computing on rows already in cache, so DRAM would idle) streams in whole, so that
-// pass's first tile finds them in cache too. Same measure, all variants alternating in one process, best of 9 on a
-// noisy host: 6 inputs 72.7 → 64.3 ms, 8 inputs 75.4 → 67.8 and 83.2 → 75.6 ms, 12 inputs 94.0 → 91.7 ms; 1 and 4
-// inputs (one tile) unchanged. Spreading that stream over both tiles was no better, and the later tiles of 12+ inputs
-// leave it to the second.
+// NEXT_ROWS: stream in the next pass's R rows (`next`, NULL unless that pass is a full one of this chunk) whole, so
+// that pass's first tile finds them in cache. In the VDPBF16PS build the second tile of a 6-row pass does it (i0 =
+// INPUTS: inputs 4–7, computing on rows already in cache, so DRAM would idle); same measure, all variants alternating
+// in one process, best of 9 on a noisy host: 6 inputs 72.7 → 64.3 ms, 8 inputs 75.4 → 67.8 and 83.2 → 75.6 ms, 12
+// inputs 94.0 → 91.7 ms; 1 and 4 inputs (one tile) unchanged. Spreading that stream over both tiles was no better.
 // `y32`: when not NULL the outputs go there as fp32 instead of to y, each still rounded to bf16 first (exactly the
 // values a bf16 output widened afterwards would hold), so that fp32 logits need no second pass over a bf16 copy.
+// Each output's sum runs over k in order whatever the tile's shape, so the shapes below give the same bits.
 static inline __attribute__((always_inline)) void tile(
-    const uint16_t *w, const uint16_t *x, uint16_t *y, float *y32, int in, int out, int r, int rows, int i0, const int inputs,
-    int ahead, const uint16_t *next)
+    const uint16_t *w, const uint16_t *x, uint16_t *y, float *y32, int in, int out, int r, int rows, int i0, const int R,
+    const int inputs, int prefetch, const uint16_t *next)
 {
-    __m512 acc[ROWS][INPUTS];
+    __m512 acc[ROWS][WIDE_INPUTS];
     const uint16_t *wr[ROWS];
-    for (int a = 0; a < ROWS; a++)
+    for (int a = 0; a < R; a++)
     {
         wr[a] = w + (long)(r + (a < rows ? a : rows - 1)) * in;
         for (int b = 0; b < inputs; b++) acc[a][b] = _mm512_setzero_ps();
@@ -98,15 +103,15 @@ static inline __attribute__((always_inline)) void tile(
     for (int k = 0; k < in; k += 32)
     {
         __m512i wv[ROWS];
-        for (int a = 0; a < ROWS; a++) wv[a] = _mm512_loadu_si512(wr[a] + k);
-        if (ahead)
-            for (int a = 0; a < ROWS; a++) _mm_prefetch((const char *)(wr[a] + k + AHEAD), _MM_HINT_T0);
-        else if (next && i0 == INPUTS)
-            for (int a = 0; a < ROWS; a++) _mm_prefetch((const char *)(next + (long)a * in + k), _MM_HINT_T0);
+        for (int a = 0; a < R; a++) wv[a] = _mm512_loadu_si512(wr[a] + k);
+        if (prefetch == AHEAD_ROWS)
+            for (int a = 0; a < R; a++) _mm_prefetch((const char *)(wr[a] + k + AHEAD), _MM_HINT_T0);
+        else if (prefetch == NEXT_ROWS && next)
+            for (int a = 0; a < R; a++) _mm_prefetch((const char *)(next + (long)a * in + k), _MM_HINT_T0);
         for (int b = 0; b < inputs; b++)
         {
             __m512i xv = _mm512_loadu_si512(x + (long)(i0 + b) * in + k);
-            for (int a = 0; a < ROWS; a++) acc[a][b] = dot_bf16(acc[a][b], wv[a], xv);
+            for (int a = 0; a < R; a++) acc[a][b] = dot_bf16(acc[a][b], wv[a], xv);
         }
     }
     for (int a = 0; a < rows; a++)
@@ -123,20 +128,57 @@ static inline __attribute__((always_inline)) void tile(
         }
 }
 
+#ifndef __AVX512BF16__
+// 8 or more inputs where dot_bf16 is emulated: passes of WIDE_ROWS rows, each weight row read once for 8 inputs, the
+// first tile of a pass streaming in the next pass's rows. The 6 × 4 tiles below (two tiles for 8 inputs, the second
+// on rows in cache) left DRAM idle during the second tile and their arithmetic idle during the first: measured on a
+// 2-core Xeon without AVX512-BF16, 8 inputs, weights cycling through memory, 2048 → 8192 1.80–1.87 → 1.41–1.51 ms,
+// 8192 → 2048 1.81–1.84 → 1.39–1.67 ms (without the next rows' stream, 2.11–2.13 and 1.51–1.94).
+static void linear_wide(const uint16_t *w, const uint16_t *x, uint16_t *y, float *y32, int n, int in, int out, int first, int last)
+{
+    for (int r = first; r < last; r += WIDE_ROWS)
+    {
+        int rows = last - r < WIDE_ROWS ? last - r : WIDE_ROWS;
+        const uint16_t *next = r + 2 * WIDE_ROWS <= last ? w + (long)(r + WIDE_ROWS) * in : NULL;
+        int i = 0;
+        for (; i + WIDE_INPUTS <= n; i += WIDE_INPUTS)
+            tile(w, x, y, y32, in, out, r, rows, i, WIDE_ROWS, WIDE_INPUTS, i == 0 ? NEXT_ROWS : NONE, next);
+        switch (n - i) // constant tile sizes, so each unrolls into registers; these find the rows in cache
+        {
+        case 7: tile(w, x, y, y32, in, out, r, rows, i, WIDE_ROWS, 7, NONE, next); break;
+        case 6: tile(w, x, y, y32, in, out, r, rows, i, WIDE_ROWS, 6, NONE, next); break;
+        case 5: tile(w, x, y, y32, in, out, r, rows, i, WIDE_ROWS, 5, NONE, next); break;
+        case 4: tile(w, x, y, y32, in, out, r, rows, i, WIDE_ROWS, 4, NONE, next); break;
+        case 3: tile(w, x, y, y32, in, out, r, rows, i, WIDE_ROWS, 3, NONE, next); break;
+        case 2: tile(w, x, y, y32, in, out, r, rows, i, WIDE_ROWS, 2, NONE, next); break;
+        case 1: tile(w, x, y, y32, in, out, r, rows, i, WIDE_ROWS, 1, NONE, next); break;
+        default: break;
+        }
+    }
+}
+#endif
 
 static void linear(const uint16_t *w, const uint16_t *x, uint16_t *y, float *y32, int n, int in, int out, int first, int last)
 {
+#ifndef __AVX512BF16__
+    if (n >= WIDE_INPUTS)
+    {
+        linear_wide(w, x, y, y32, n, in, out, first, last);
+        return;
+    }
+#endif
     for (int r = first; r < last; r += ROWS)
     {
         int rows = last - r < ROWS ? last - r : ROWS;
         const uint16_t *next = r + 2 * ROWS <= last ? w + (long)(r + ROWS) * in : NULL;
         int i = 0;
-        for (; i + INPUTS <= n; i += INPUTS) tile(w, x, y, y32, in, out, r, rows, i, INPUTS, i == 0, next);
+        for (; i + INPUTS <= n; i += INPUTS)
+            tile(w, x, y, y32, in, out, r, rows, i, ROWS, INPUTS, i == 0 ? AHEAD_ROWS : i == INPUTS ? NEXT_ROWS : NONE, next);
         switch (n - i) // constant tile sizes, so each unrolls into registers; later passes find the rows in cache
         {
-        case 3: tile(w, x, y, y32, in, out, r, rows, i, 3, i == 0, next); break;
-        case 2: tile(w, x, y, y32, in, out, r, rows, i, 2, i == 0, next); break;
-        case 1: tile(w, x, y, y32, in, out, r, rows, i, 1, 0, next); break;
+        case 3: tile(w, x, y, y32, in, out, r, rows, i, ROWS, 3, i == 0 ? AHEAD_ROWS : i == INPUTS ? NEXT_ROWS : NONE, next); break;
+        case 2: tile(w, x, y, y32, in, out, r, rows, i, ROWS, 2, i == 0 ? AHEAD_ROWS : i == INPUTS ? NEXT_ROWS : NONE, next); break;
+        case 1: tile(w, x, y, y32, in, out, r, rows, i, ROWS, 1, i == INPUTS ? NEXT_ROWS : NONE, next); break;
         default: break;
         }
     }

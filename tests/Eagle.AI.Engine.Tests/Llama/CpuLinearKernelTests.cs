@@ -46,15 +46,15 @@ public class CpuLinearKernelTests
             : [1, 4, 5, 6, 7, 9, 13, LinearDispatch.MaxNativeRows]));
 
     /// <summary>
-    /// The native VDPBF16PS loop against libtorch, at every input-tile remainder (its tiles are 4 inputs) up to its row
-    /// limit, on every layer shape; the same tolerance (its products of two bf16 are exact in fp32, and it sums in fp32).
+    /// The native VDPBF16PS loop against libtorch, at every input-tile remainder (its tiles are 4 inputs; 8 in the
+    /// AVX-512F build from 8 inputs on) up to its row limit, on every layer shape; the same tolerance (its products of two bf16 are exact in fp32, and it sums in fp32).
     /// </summary>
     [NativeBf16Theory]
     [InlineData("tiny")]
     [InlineData("small")]
     [InlineData("llama3-1b")]
     public void The_native_bf16_loop_matches_libtorch_on_every_layer_shape(string preset) =>
-        WithNativeBf16(true, () => MatchesLibtorch(preset, ScalarType.BFloat16, [1, 2, 3, 4, 5, 6, 7, 13, LinearDispatch.MaxNativeRows]));
+        WithNativeBf16(true, () => MatchesLibtorch(preset, ScalarType.BFloat16, [1, 2, 3, 4, 5, 6, 7, 8, 13, 16, 31, LinearDispatch.MaxNativeRows]));
 
     /// <summary>
     /// The fp32 result the logits take (<see cref="LinearDispatch.ApplyFloat32"/>) holds exactly the bf16 result's
