@@ -71,6 +71,19 @@ static inline void store_bf16(uint16_t *p, __m512 x) { _mm256_storeu_si256((__m2
 // x rounded to bf16 and widened back: the value a bf16 intermediate holds (where libtorch rounds between two ops).
 static inline __m512 rounded(__m512 x) { return widen_bf16(round_bf16(x)); }
 static inline __m512 negate(__m512 x) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))); }
+// Output `at` of a product: v into y (bf16), or widened into y32 (fp32) when that is given.
+static inline void put(uint16_t *y, float *y32, long at, uint16_t v)
+{
+    if (!y32)
+    {
+        y[at] = v;
+        return;
+    }
+    uint32_t bits = (uint32_t)v << 16;
+    memcpy(y32 + at, &bits, sizeof bits);
+}
+// Lane t = t · stride: the offsets of a gather over 16 rows `stride` elements apart.
+static inline __m512i strided(int stride) { return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(stride)); }
 
 // What a tile prefetches while it computes (see tile below).
 enum { NONE, AHEAD_ROWS, NEXT_ROWS };
@@ -115,17 +128,7 @@ static inline __attribute__((always_inline)) void tile(
         }
     }
     for (int a = 0; a < rows; a++)
-        for (int b = 0; b < inputs; b++)
-        {
-            uint16_t v = to_bf16(_mm512_reduce_add_ps(acc[a][b]));
-            long at = (long)(i0 + b) * out + r + a;
-            if (y32)
-            {
-                uint32_t bits = (uint32_t)v << 16;
-                memcpy(y32 + at, &bits, sizeof bits);
-            }
-            else y[at] = v;
-        }
+        for (int b = 0; b < inputs; b++) put(y, y32, (long)(i0 + b) * out + r + a, to_bf16(_mm512_reduce_add_ps(acc[a][b])));
 }
 
 #ifndef __AVX512BF16__
@@ -174,11 +177,12 @@ static void linear(const uint16_t *w, const uint16_t *x, uint16_t *y, float *y32
         int i = 0;
         for (; i + INPUTS <= n; i += INPUTS)
             tile(w, x, y, y32, in, out, r, rows, i, ROWS, INPUTS, i == 0 ? AHEAD_ROWS : i == INPUTS ? NEXT_ROWS : NONE, next);
+        int mode = i == 0 ? AHEAD_ROWS : i == INPUTS ? NEXT_ROWS : NONE; // one input alone is bound by its stream: no AHEAD
         switch (n - i) // constant tile sizes, so each unrolls into registers; later passes find the rows in cache
         {
-        case 3: tile(w, x, y, y32, in, out, r, rows, i, ROWS, 3, i == 0 ? AHEAD_ROWS : i == INPUTS ? NEXT_ROWS : NONE, next); break;
-        case 2: tile(w, x, y, y32, in, out, r, rows, i, ROWS, 2, i == 0 ? AHEAD_ROWS : i == INPUTS ? NEXT_ROWS : NONE, next); break;
-        case 1: tile(w, x, y, y32, in, out, r, rows, i, ROWS, 1, i == INPUTS ? NEXT_ROWS : NONE, next); break;
+        case 3: tile(w, x, y, y32, in, out, r, rows, i, ROWS, 3, mode, next); break;
+        case 2: tile(w, x, y, y32, in, out, r, rows, i, ROWS, 2, mode, next); break;
+        case 1: tile(w, x, y, y32, in, out, r, rows, i, ROWS, 1, mode == AHEAD_ROWS ? NONE : mode, next); break;
         default: break;
         }
     }
@@ -234,7 +238,7 @@ static int reserve(float **buffer, long *capacity, long need)
 /// 16h + 15, lanes (h % 2)·16 …), rows past n as zeros. Each gather of 16 dwords reads columns k and k + 1 of 16 rows.
 void eagle_pack_panels(const uint16_t *x, float *xt, int n, int in, int first, int last)
 {
-    __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(in));
+    __m512i rows = strided(in);
     __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
     for (int h = first; h < last; h++)
     {
@@ -274,6 +278,7 @@ static inline __attribute__((always_inline)) void panel_tile(const float *xt, co
 }
 
 static __thread float *panel_weights; // PANEL_MC widened slices
+static __thread long panel_weights_capacity;
 static __thread float *panel_sums;    // [panels][PANEL_MC][32]
 static __thread long panel_sums_capacity;
 
@@ -284,11 +289,11 @@ int eagle_linear_bf16_panels(const uint16_t *w, const float *xt, uint16_t *y, fl
 {
     int panels = (n + PANEL - 1) / PANEL;
     long need = (long)panels * PANEL_MC * PANEL;
-    if (!panel_weights && !(panel_weights = (float *)_mm_malloc(sizeof(float) * PANEL_MC * PANEL_WS, 64))) return -1;
-    if (!reserve(&panel_sums, &panel_sums_capacity, need)) return -1;
+    if (!reserve(&panel_weights, &panel_weights_capacity, (long)PANEL_MC * PANEL_WS) || !reserve(&panel_sums, &panel_sums_capacity, need))
+        return -1;
     // The last panel is half empty when n % 32 is 1 … 16: its tiles then compute one vector.
     int half = n % PANEL != 0 && n % PANEL <= 16;
-    __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(PANEL));
+    __m512i lanes = strided(PANEL);
     for (int g = first; g < last; g += PANEL_MC)
     {
         int rows = last - g < PANEL_MC ? last - g : PANEL_MC, tiles = (rows + PANEL_TILE - 1) / PANEL_TILE;
@@ -322,16 +327,7 @@ int eagle_linear_bf16_panels(const uint16_t *w, const float *xt, uint16_t *y, fl
                 if (y32) _mm512_storeu_ps(y32 + at + j, widen_bf16(v));
                 else _mm256_storeu_si256((__m256i *)(y + at + j), v);
             }
-            for (; j < rows; j++)
-            {
-                uint16_t v = to_bf16(c[j * PANEL]);
-                if (y32)
-                {
-                    uint32_t bits = (uint32_t)v << 16;
-                    memcpy(y32 + at + j, &bits, sizeof bits);
-                }
-                else y[at + j] = v;
-            }
+            for (; j < rows; j++) put(y, y32, at + j, to_bf16(c[j * PANEL]));
         }
     }
     return 0;
