@@ -132,7 +132,7 @@ internal static unsafe class CpuLinearKernel
         if (float32 && !bf16) throw new ArgumentException("an fp32 result is only written for a bf16 product", nameof(float32));
         long[] shape = [.. x.shape[..^1], outF];
         var y = empty(shape, float32 ? ScalarType.Float32 : x.dtype, x.device);
-        if (bf16 && NativeBf16 && n >= MinPanelRows && LinearDispatch.EmulatedBf16)
+        if (bf16 && n >= MinPanelRows && LinearDispatch.PanelGemm)
         {
             Panels(weight, (ushort*)Data(x), Data(y), n, inF, outF, threads, float32);
             return y;

@@ -42,9 +42,16 @@ internal static class LinearDispatch
     /// </summary>
     public static int MaxRows(ScalarType dtype) =>
         dtype != ScalarType.BFloat16 ? MaxKernelRows
-        : CpuLinearKernel.NativeBf16 ? (EmulatedBf16 ? int.MaxValue : MaxNativeRows)
-        : EmulatedBf16 ? MaxNativeRows
+        : PanelGemm ? int.MaxValue
+        : CpuLinearKernel.NativeBf16 || EmulatedBf16 ? MaxNativeRows
         : MaxKernelRows;
+
+    /// <summary>
+    /// Whether bf16 products of <see cref="CpuLinearKernel.MinPanelRows"/> rows and more go to the native panel GEMM:
+    /// the native library is in use and the CPU has no bf16 instructions. The kernel then takes every bf16 product, so
+    /// libtorch keeps one thread through a prefill (see <see cref="OnTorchThreads"/> and <c>NativeOps.MaxRows</c>).
+    /// </summary>
+    public static bool PanelGemm => CpuLinearKernel.NativeBf16 && EmulatedBf16;
 
     /// <summary>
     /// Whether libtorch's bf16 GEMM is emulated here (the CPU has no bf16 instructions), so that bf16 products take the

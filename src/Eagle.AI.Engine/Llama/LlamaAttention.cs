@@ -116,10 +116,6 @@ internal sealed class LlamaAttention : nn.Module
         return o_proj.forward(o).MoveToOuterDisposeScope();
     }
 
-    // New tokens past which a sequence's attention runs on all the cores: a verify tree or a draft level (up to 64, the
-    // native attention's when it is on) stays on the calling thread beside the kernel's workers.
-    private const int TorchThreadsTokens = 64;
-
     // One sequence: q [1, heads, n, D], k/v [1, kvHeads, n, D] → [1, heads, n, D] over its cache.
     private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask, KVCache cache, int layer)
     {
@@ -129,8 +125,9 @@ internal sealed class LlamaAttention : nn.Module
         // head h uses KV head h / group, so [1, heads, n, D] → [1, kvHeads, group·n, D] keeps each group together
         var qg = q.reshape(1, kvHeads, group * n, headDim);
         Tensor? m = mask is null ? null : group == 1 ? mask : mask.repeat(group, 1); // [group·n, S]
-        // A prefill chunk's attention is one big op: libtorch gets the cores for it (LinearDispatch.OnTorchThreads).
-        var o = n > TorchThreadsTokens && q.device_type == DeviceType.CPU
+        // A prefill chunk's attention (past the tokens the native attention takes: a verify tree or a draft level stays
+        // on the calling thread beside the kernel's workers) is one big op: libtorch gets the cores for it.
+        var o = n > DecodeAttention.MaxTokens && q.device_type == DeviceType.CPU
             ? LinearDispatch.OnTorchThreads(() => nn.functional.scaled_dot_product_attention(qg, keys, values, m))
             : nn.functional.scaled_dot_product_attention(qg, keys, values, m);  // [1, kvHeads, group·n, D]
         // reshape, not view: CUDA's flash and memory-efficient kernels return their output in a transposed layout

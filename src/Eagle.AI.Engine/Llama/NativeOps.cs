@@ -36,13 +36,12 @@ internal static unsafe class NativeOps
     /// Most rows the native ops take: as many as the native linear (<see cref="LinearDispatch.MaxNativeRows"/>), past
     /// which a prefill chunk's ops are big enough that libtorch's calls cost nothing extra, and run on all its threads
     /// rather than on the calling one — except where the kernel takes every bf16 product (a CPU without bf16
-    /// instructions, <see cref="LinearDispatch.MaxRows"/>): libtorch then stays on one thread through a prefill, and
+    /// instructions, <see cref="LinearDispatch.PanelGemm"/>): libtorch then stays on one thread through a prefill, and
     /// the native ops' one pass beats its several, so they take any count. Measured on a 2-core Xeon of that kind
     /// (llama3-1b, 8 prompts of 16 tokens prefilled together, alternating): first tokens after 1,014 and 1,017 ms against
     /// 1,034 and 1,092.
     /// </summary>
-    public static int MaxRows =>
-        LinearDispatch.MaxRows(ScalarType.BFloat16) == int.MaxValue ? int.MaxValue : LinearDispatch.MaxNativeRows;
+    public static int MaxRows => LinearDispatch.PanelGemm ? int.MaxValue : LinearDispatch.MaxNativeRows;
 
     private static bool On => Enabled && CpuLinearKernel.NativeBf16;
 
